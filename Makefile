@@ -1,0 +1,14 @@
+# provsecret: PGXS build.  `make && make install`; tests: ./scripts/test
+EXTENSION = provsecret
+MODULE_big = provsecret
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+DATA = $(sort $(wildcard sql/provsecret--*.sql))
+PGFILEDESC = "provsecret - encrypted secrets for the control plane"
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK = -lsodium -lcurl -lmicrohttpd -lcrypto -ljansson
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
