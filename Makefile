@@ -12,3 +12,6 @@ SHLIB_LINK = -lsodium -lcurl -lmicrohttpd -lcrypto -ljansson
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# the OpenAPI document is embedded with .incbin (src/rest_openapi.c)
+src/rest_openapi.o src/rest_openapi.bc: docs/openapi.json
