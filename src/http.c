@@ -109,7 +109,7 @@ set_client_address(PsHttpRequest *req)
 	const union MHD_ConnectionInfo *info;
 	socklen_t	len;
 
-	strlcpy(req->client_addr, "unknown", sizeof(req->client_addr));
+	req->client_addr[0] = '\0';	/* unknown */
 	info = MHD_get_connection_info(req->connection,
 								   MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (info == NULL || info->client_addr == NULL)
@@ -118,7 +118,7 @@ set_client_address(PsHttpRequest *req)
 		sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	if (getnameinfo(info->client_addr, len, req->client_addr,
 					sizeof(req->client_addr), NULL, 0, NI_NUMERICHOST) != 0)
-		strlcpy(req->client_addr, "unknown", sizeof(req->client_addr));
+		req->client_addr[0] = '\0';
 }
 
 static void

@@ -14,6 +14,7 @@
 #include "utils/snapmgr.h"
 
 #include "audit.h"
+#include "authz.h"
 #include "http.h"
 #include "rest_batch.h"
 #include "rest_metrics.h"
@@ -77,7 +78,11 @@ run_one(PsHttpRequest *req)
 	PG_TRY();
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		ps_audit_set_call_context("rest", req->client_addr, req->request_id);
+		ps_audit_set_call_context("rest",
+								  req->client_addr[0] ? req->client_addr : NULL,
+								  req->request_id);
+		/* no principals of the previous request may linger */
+		ps_authz_set_token_principals(NIL, true);
 		ps_routes_execute(req);
 		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();

@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "http.h"
+#include "provsecret.h"
 #include "rest_batch.h"
 #include "rest_listen.h"
 #include "rest_metrics.h"
@@ -191,7 +192,6 @@ raise_fd_limit(void)
 void
 ps_rest_worker_main(Datum main_arg)
 {
-	const char *database = GetConfigOption("provsecret.database", true, false);
 	char	   *signature;
 	WaitEventSet *set;
 	MemoryContext loop_cxt;
@@ -201,8 +201,7 @@ ps_rest_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	raise_fd_limit();
 
-	BackgroundWorkerInitializeConnection(database && database[0] ? database : "postgres",
-										 NULL, 0);
+	BackgroundWorkerInitializeConnection(ps_database, NULL, 0);
 	pgstat_report_appname("provsecret rest");
 	ps_routes_init();
 	check_ready();

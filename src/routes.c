@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "reference.h"
 #include "rest_metrics.h"
 #include "rest_openapi.h"
 #include "rest_sql.h"
@@ -74,21 +75,11 @@ answer_metrics(PsHttpRequest *req)
 	pfree(buf.data);
 }
 
-/*
- * Name rule of DESIGN §3 for companies, projects and secret names.
- * TODO(rest): use ps_reference_parse from reference.h once it is on main.
- */
+/* DESIGN §3 name rule, from the one reference parser. */
 static bool
 valid_name(const char *s)
 {
-	size_t		n = strlen(s);
-
-	if (n == 0 || n > 128 || !isalnum((unsigned char) s[0]))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!isalnum((unsigned char) s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
-			return false;
-	return true;
+	return ps_name_is_valid(s, strlen(s));
 }
 
 static bool

@@ -44,7 +44,7 @@ cluster_psql() {
 
 cluster_stop() {
 	if [ -n "${PS_TMP:-}" ] && [ -d "$PS_TMP" ]; then
-		as_postgres "$PS_PGBIN/pg_ctl" -D "$PS_PGDATA" -m immediate stop >/dev/null 2>&1 || true
+		as_postgres "$PS_PGBIN/pg_ctl" -D "$PS_TMP/data" -m immediate stop >/dev/null 2>&1 || true
 		rm -rf "$PS_TMP"
 	fi
 }
