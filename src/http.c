@@ -24,6 +24,9 @@
 dlist_head	ps_http_pending = DLIST_STATIC_INIT(ps_http_pending);
 size_t		ps_http_max_body = 65536;
 
+/* Bytes of an oversized body read and dropped before the connection goes. */
+#define DISCARD_LIMIT (64 * 1024 * 1024)
+
 static const char *
 error_code_for_status(int status)
 {
@@ -263,21 +266,31 @@ handle(struct MHD_Connection *connection, const char *url, const char *method,
 	}
 	if (req->queued)
 	{
-		/* an early answer (413) is out; swallow what the client still sends */
+		/* an early answer (413) is queued; swallow what the client still sends */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0)
 	{
-		bool		fits = append_body(req, upload_data, *upload_data_size);
-
-		*upload_data_size = 0;
-		if (!fits)
+		/*
+		 * MHD cannot send an answer in the middle of a body: past the cap,
+		 * discard the rest and answer 413 at the end; a client that keeps
+		 * streaming far past it is cut off.
+		 */
+		if (req->body_too_large || !append_body(req, upload_data, *upload_data_size))
 		{
-			ps_http_set_error(req, 413, "request body is larger than provsecret.rest_max_body");
-			return queue_answer(req);
+			req->body_too_large = true;
+			req->body_discarded += *upload_data_size;
+			if (req->body_discarded > DISCARD_LIMIT)
+				return MHD_NO;
 		}
+		*upload_data_size = 0;
 		return MHD_YES;
+	}
+	if (req->body_too_large)
+	{
+		ps_http_set_error(req, 413, "request body is larger than provsecret.rest_max_body");
+		return queue_answer(req);
 	}
 	if (req->status != 0)
 		return queue_answer(req);	/* resumed after its batch */

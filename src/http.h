@@ -31,6 +31,8 @@ typedef struct PsHttpRequest
 	char	   *body;			/* wiped before the context goes */
 	size_t		body_len;
 	size_t		body_cap;
+	bool		body_too_large; /* past the cap: the rest is discarded */
+	size_t		body_discarded;
 	PsRestBody	parsed;			/* parsed JSON body; root freed at the end */
 	instr_time	started;
 
