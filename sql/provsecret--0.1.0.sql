@@ -345,3 +345,23 @@ SELECT pg_catalog.pg_extension_config_dump('ai_provider_secret_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_provider_secret_version', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_event', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_event_id_seq', '');
+
+------------------------------------------------------------------------------
+-- Versions
+------------------------------------------------------------------------------
+CREATE FUNCTION versions(reference text)
+RETURNS TABLE (value_version integer, created_at timestamptz, created_by text)
+LANGUAGE C STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'ps_versions';
+COMMENT ON FUNCTION versions(text) IS
+  'the current and kept versions of a managed secret, newest first (describe permission)';
+
+CREATE FUNCTION rollback(reference text, value_version integer)
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_rollback';
+COMMENT ON FUNCTION rollback(text, integer) IS
+  're-seal a kept version as the newest, same reference; returns its new value_version (write permission)';
+
+REVOKE ALL ON FUNCTION versions(text), rollback(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION versions(text), rollback(text, integer) TO PUBLIC;
