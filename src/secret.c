@@ -327,7 +327,7 @@ ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("secret %s not found", canonical)));
 	value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
-	ciphertext = DatumGetByteaPCopy(ps_query_datum(0, 1, &isnull));
+	ciphertext = DatumGetByteaPP(SPI_datumTransfer(ps_query_datum(0, 1, &isnull), false, -1));
 	SPI_finish();
 	ps_identity_leave(&identity);
 
