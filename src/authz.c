@@ -252,7 +252,7 @@ ps_load_grants(List *principals, const char *key)
 				  "  FROM provsecret.access_grant"
 				  " WHERE principal OPERATOR(pg_catalog.=) ANY ($1)",
 				  1, argtypes);
-	ps_query_run(plan_grants, values, NULL, true, 0);
+	ps_query_run(plan_grants, values, NULL, false, 0);
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{
 		char	   *target = ps_query_text(row, 1);
@@ -314,7 +314,7 @@ ps_authz_project_company(const char *project, bool *exists)
 					  "SELECT company FROM provsecret.project"
 					  " WHERE project OPERATOR(pg_catalog.=) $1",
 					  1, argtypes);
-		ps_query_run(plan_project, values, NULL, true, 1);
+		ps_query_run(plan_project, values, NULL, false, 1);
 		row_exists = SPI_processed > 0;
 		if (row_exists)
 			company = ps_query_text(0, 1);

@@ -133,7 +133,7 @@ ps_lookup_active(const char *tenant, const unsigned char **key)
 				  "  FROM provsecret.data_key"
 				  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
 				  1, argtypes);
-	ps_query_run(plan_active, values, NULL, true, 1);
+	ps_query_run(plan_active, values, NULL, false, 1);
 	if (SPI_processed == 0)
 		return 0;
 	id = DatumGetInt64(ps_query_datum(0, 1, &isnull));
@@ -201,6 +201,10 @@ ps_datakey_active(const char *tenant, const char *company, const char *project,
 			/* a concurrent seal created it first: use theirs */
 			sodium_memzero(slot, sizeof(*slot));
 			id = ps_lookup_active(tenant, key);
+			if (id == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not create or find the data key of %s", tenant)));
 		}
 	}
 
@@ -230,7 +234,7 @@ ps_datakey_by_id(int64 id)
 				  "SELECT tenant, wrapped_key, root_key_fingerprint"
 				  "  FROM provsecret.data_key WHERE id OPERATOR(pg_catalog.=) $1",
 				  1, argtypes);
-	ps_query_run(plan_by_id, values, NULL, true, 1);
+	ps_query_run(plan_by_id, values, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

@@ -15,7 +15,11 @@
 extern SPIPlanPtr ps_query_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 								const Oid *argtypes);
 
-/* Run a kept plan; ereport on SPI failure. */
+/*
+ * Run a kept plan; ereport on SPI failure.  Pass read_only = false even for
+ * reads that must see rows written earlier in the same transaction (SPI
+ * takes a fresh snapshot only then).
+ */
 extern int	ps_query_run(SPIPlanPtr plan, Datum *values, const char *nulls,
 						 bool read_only, long count);
 

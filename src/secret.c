@@ -237,6 +237,20 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 	return result;
 }
 
+char *
+ps_secret_open(const PsSealBinding *binding, const bytea *ciphertext,
+			   Size *len, MemoryContext context)
+{
+	char	   *plaintext;
+
+	*len = ps_seal_plaintext_len(ciphertext);
+	plaintext = MemoryContextAlloc(context, *len + 1);
+	ps_seal_decrypt(ps_datakey_by_id(ps_seal_data_key_id(ciphertext)),
+					binding, ciphertext, plaintext);
+	plaintext[*len] = '\0';
+	return plaintext;
+}
+
 /* env: only for allow-listed names, never a root key variable. */
 static char *
 ps_resolve_env(const PsReference *ref, const char *canonical, Size *len)
@@ -251,7 +265,7 @@ ps_resolve_env(const PsReference *ref, const char *canonical, Size *len)
 	if (!ps_keyring_is_root_variable(ref->name))
 	{
 		list = pstrdup(ps_env_allowlist ? ps_env_allowlist : "");
-		if (SplitIdentifierString(list, ',', &names))
+		if (SplitGUCList(list, ',', &names))
 		{
 			foreach(lc, names)
 				if (strcmp(lfirst(lc), ref->name) == 0)
@@ -307,24 +321,20 @@ ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 				  "SELECT ciphertext, value_version FROM provsecret.ai_provider_secret"
 				  " WHERE reference OPERATOR(pg_catalog.=) $1",
 				  1, argtypes);
-	ps_query_run(plan_fetch, values, NULL, true, 1);
+	ps_query_run(plan_fetch, values, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("secret %s not found", canonical)));
 	value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
-	ciphertext = DatumGetByteaPCopy(ps_query_datum(0, 1, &isnull));
+	ciphertext = DatumGetByteaPP(SPI_datumTransfer(ps_query_datum(0, 1, &isnull), false, -1));
 	SPI_finish();
 	ps_identity_leave(&identity);
 
 	binding.reference = canonical;
 	binding.scope = ps_scope_name(ref->scope);
 	binding.value_version = value_version;
-	*len = ps_seal_plaintext_len(ciphertext);
-	plaintext = MemoryContextAlloc(caller_context, *len + 1);
-	ps_seal_decrypt(ps_datakey_by_id(ps_seal_data_key_id(ciphertext)),
-					&binding, ciphertext, plaintext);
-	plaintext[*len] = '\0';
+	plaintext = ps_secret_open(&binding, ciphertext, len, caller_context);
 
 	/* fail closed: no event, no value */
 	PG_TRY();

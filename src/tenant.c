@@ -104,7 +104,7 @@ ps_company_exists(const char *company)
 	ps_query_plan(&plan_company_exists,
 				  "SELECT 1 FROM provsecret.company WHERE company OPERATOR(pg_catalog.=) $1",
 				  1, argtypes);
-	ps_query_run(plan_company_exists, values, NULL, true, 1);
+	ps_query_run(plan_company_exists, values, NULL, false, 1);
 	exists = SPI_processed > 0;
 	SPI_finish();
 	ps_identity_leave(&identity);
