@@ -465,6 +465,12 @@ fixture_path(int argc, char **argv)
 
 	if (argc > 1)
 		return argv[1];
+	if (getenv("PS_ROOT") != NULL)
+	{
+		snprintf(path, sizeof(path), "%s/test/unit/fixtures/jwt_fixtures.json",
+				 getenv("PS_ROOT"));
+		return path;
+	}
 	/* Beside this source file, wherever the binary runs from. */
 	slash = strrchr(__FILE__, '/');
 	snprintf(path, sizeof(path), "%.*sfixtures/jwt_fixtures.json",
