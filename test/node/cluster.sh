@@ -14,7 +14,12 @@ as_postgres() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# cluster_init; [append to $PS_PGDATA/postgresql.conf]; cluster_run
 cluster_start() {
+	cluster_init && cluster_run
+}
+
+cluster_init() {
 	PS_TMP=$(mktemp -d /tmp/provsecret-rest.XXXXXX)
 	chmod 755 "$PS_TMP"
 	[ "$(id -u)" = 0 ] && chown postgres "$PS_TMP"
@@ -31,6 +36,9 @@ provsecret.mode = 'local'
 log_line_prefix = '%m [%p] %b '
 ${PS_EXTRA_CONF:-}
 CONF
+}
+
+cluster_run() {
 	# a test root key: a value of our own, never a real one
 	export CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY=${CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY:-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}
 	as_postgres env CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY="$CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY" \
