@@ -1,5 +1,6 @@
 // Shared helpers of the REST tests: where the server is, SQL, tokens.
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { SignJWT, importJWK } from 'jose';
 
@@ -82,4 +83,22 @@ export async function waitFor(what, fn, ms = 10000, step = 100) {
     await new Promise((r) => setTimeout(r, step));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+/* A request whose path is sent exactly as given (fetch normalizes ".."). */
+export function rawRequest(method, path, headers = {}, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: REST_PORT, method, path, headers }, (res) => {
+      let data = '';
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => {
+        let json = null;
+        try { json = JSON.parse(data); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: new Headers(res.headers), text: data, json });
+      });
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
 }
