@@ -24,8 +24,24 @@
 dlist_head	ps_http_pending = DLIST_STATIC_INIT(ps_http_pending);
 size_t		ps_http_max_body = 65536;
 
+/* Under connection pressure, idle connections older than this are closed. */
+#define PRESSURE_IDLE_SECONDS 0.25
+
 /* Bytes of an oversized body read and dropped before the connection goes. */
 #define DISCARD_LIMIT (64 * 1024 * 1024)
+
+/* One open TCP connection (MHD's socket context), tracked for shedding. */
+typedef struct PsHttpConnection
+{
+	struct MHD_Connection *connection;
+	bool		busy;			/* a request is being read or answered */
+	bool		suspended;		/* waiting for its batch */
+	instr_time	phase_start;	/* when busy last changed */
+	dlist_node	node;
+} PsHttpConnection;
+
+static dlist_head open_connections = DLIST_STATIC_INIT(open_connections);
+static int	n_open_connections = 0;
 
 static const char *
 error_code_for_status(int status)
@@ -168,9 +184,9 @@ request_create(struct MHD_Connection *connection, const char *url,
 	return req;
 }
 
-/* Does the announced Content-Length already exceed the cap? */
+/* Does the announced Content-Length exceed limit? */
 static bool
-declared_body_too_large(PsHttpRequest *req)
+declared_body_too_large(PsHttpRequest *req, size_t limit)
 {
 	const char *cl = MHD_lookup_connection_value(req->connection,
 												 MHD_HEADER_KIND,
@@ -182,7 +198,7 @@ declared_body_too_large(PsHttpRequest *req)
 		return false;
 	errno = 0;
 	n = strtoull(cl, &end, 10);
-	return errno != 0 || n > ps_http_max_body;
+	return errno != 0 || n > limit;
 }
 
 /* Append a body chunk; false when it would pass the cap. */
@@ -255,13 +271,31 @@ handle(struct MHD_Connection *connection, const char *url, const char *method,
 
 	if (req == NULL)
 	{
-		req = request_create(connection, url, method);
-		*con_cls = req;
-		if (declared_body_too_large(req))
+		const union MHD_ConnectionInfo *info =
+			MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+		if (info && info->socket_context)
 		{
+			PsHttpConnection *c = info->socket_context;
+
+			c->busy = true;
+			INSTR_TIME_SET_CURRENT(c->phase_start);
+		}
+		req = request_create(connection, url, method);
+		req->socket = info ? info->socket_context : NULL;
+		*con_cls = req;
+		if (declared_body_too_large(req, DISCARD_LIMIT))
+		{
+			/* hopeless: answer now, MHD closes once the answer is out */
 			ps_http_set_error(req, 413, "request body is larger than provsecret.rest_max_body");
 			return queue_answer(req);
 		}
+		/*
+		 * Otherwise read and drop an oversized body before answering 413:
+		 * closing with unread data makes the kernel reset the connection,
+		 * and a client still writing would lose our answer.
+		 */
+		req->body_too_large = declared_body_too_large(req, ps_http_max_body);
 		return MHD_YES;
 	}
 	if (req->queued)
@@ -298,6 +332,8 @@ handle(struct MHD_Connection *connection, const char *url, const char *method,
 	if (ps_routes_prepare(req))
 	{
 		req->suspended = true;
+		if (req->socket)
+			((PsHttpConnection *) req->socket)->suspended = true;
 		dlist_push_tail(&ps_http_pending, &req->node);
 		MHD_suspend_connection(connection);
 		return MHD_YES;
@@ -338,7 +374,17 @@ ps_http_request_completed(void *cls, struct MHD_Connection *connection,
 {
 	PsHttpRequest *req = *con_cls;
 	instr_time	elapsed;
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
+	if (info && info->socket_context)
+	{
+		PsHttpConnection *c = info->socket_context;
+
+		c->busy = false;
+		c->suspended = false;
+		INSTR_TIME_SET_CURRENT(c->phase_start);
+	}
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
@@ -359,6 +405,86 @@ ps_http_request_completed(void *cls, struct MHD_Connection *connection,
 	MemoryContextDelete(req->cxt);
 }
 
+void
+ps_http_connection_notify(void *cls, struct MHD_Connection *connection,
+						  void **socket_context,
+						  enum MHD_ConnectionNotificationCode toe)
+{
+	PsHttpConnection *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	{
+		/* malloc, not palloc: an error must not unwind through MHD */
+		c = calloc(1, sizeof(PsHttpConnection));
+		if (c == NULL)
+			return;
+		c->connection = connection;
+		INSTR_TIME_SET_CURRENT(c->phase_start);
+		dlist_push_tail(&open_connections, &c->node);
+		n_open_connections++;
+		*socket_context = c;
+	}
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && c != NULL)
+	{
+		dlist_delete(&c->node);
+		n_open_connections--;
+		free(c);
+		*socket_context = NULL;
+	}
+}
+
+long
+ps_http_enforce_limits(int max_connections, int idle_timeout)
+{
+	static instr_time last_scan;
+	instr_time	now;
+	bool		pressure = n_open_connections >= max_connections - max_connections / 4;
+	dlist_iter	iter;
+
+	INSTR_TIME_SET_CURRENT(now);
+	if (!pressure && !INSTR_TIME_IS_ZERO(last_scan))
+	{
+		instr_time	since = now;
+
+		INSTR_TIME_SUBTRACT(since, last_scan);
+		if (INSTR_TIME_GET_MILLISEC(since) < 500)
+			return 500 - (long) INSTR_TIME_GET_MILLISEC(since);
+	}
+	last_scan = now;
+
+	dlist_foreach(iter, &open_connections)
+	{
+		PsHttpConnection *c = dlist_container(PsHttpConnection, node, iter.cur);
+		instr_time	age = now;
+
+		if (c->suspended)
+			continue;
+		INSTR_TIME_SUBTRACT(age, c->phase_start);
+		if (INSTR_TIME_GET_DOUBLE(age) > idle_timeout)
+		{
+			const union MHD_ConnectionInfo *info =
+				MHD_get_connection_info(c->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+			/* MHD owns the descriptor; a shutdown makes it close the connection */
+			if (info)
+				(void) shutdown(info->connect_fd, SHUT_RDWR);
+			continue;
+		}
+		if (pressure && !c->busy && INSTR_TIME_GET_DOUBLE(age) > PRESSURE_IDLE_SECONDS)
+		{
+			const union MHD_ConnectionInfo *info =
+				MHD_get_connection_info(c->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+			if (info)
+				(void) shutdown(info->connect_fd, SHUT_RDWR);
+		}
+	}
+	/* with connections open, look again soon: nothing else may wake us */
+	if (n_open_connections == 0)
+		return -1;
+	return pressure ? 100 : 500;
+}
+
 /* Keep the path exactly as sent: routes decode each segment once. */
 size_t
 ps_http_unescape_none(void *cls, struct MHD_Connection *c, char *s)
@@ -373,5 +499,7 @@ ps_http_resume(PsHttpRequest *req)
 		return;
 	dlist_delete(&req->node);
 	req->suspended = false;
+	if (req->socket)
+		((PsHttpConnection *) req->socket)->suspended = false;
 	MHD_resume_connection(req->connection);
 }

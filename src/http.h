@@ -22,6 +22,7 @@ typedef struct PsHttpRequest
 {
 	MemoryContext cxt;			/* everything of this request lives here */
 	struct MHD_Connection *connection;
+	void	   *socket;			/* http.c's record of the TCP connection */
 	PsRestMethod method;
 	PsRestMatchStatus match_status;
 	PsRestMatch match;
@@ -70,6 +71,22 @@ extern void ps_http_request_completed(void *cls,
 									  enum MHD_RequestTerminationCode toe);
 extern size_t ps_http_unescape_none(void *cls, struct MHD_Connection *c,
 									char *s);
+
+extern void ps_http_connection_notify(void *cls,
+									  struct MHD_Connection *connection,
+									  void **socket_context,
+									  enum MHD_ConnectionNotificationCode toe);
+
+/*
+ * Limits MHD has no option for.  A connection may spend at most
+ * idle_timeout seconds on one phase (sending the next request's headers, or
+ * its body, or reading the answer), so a client that trickles bytes is cut
+ * off too.  Under connection pressure (three quarters of max open),
+ * connections with no request in progress for a quarter second are closed,
+ * so idle clients make room for working ones.  Returns the milliseconds
+ * until it wants to run again, or -1 when no connection is open.
+ */
+extern long ps_http_enforce_limits(int max_connections, int idle_timeout);
 
 /* Decide the answer (before or after the batch). */
 extern void ps_http_set_error(PsHttpRequest *req, int status,

@@ -195,6 +195,7 @@ ps_rest_worker_main(Datum main_arg)
 	char	   *signature;
 	WaitEventSet *set;
 	MemoryContext loop_cxt;
+	long		limits_ms = -1;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -220,6 +221,8 @@ ps_rest_worker_main(Datum main_arg)
 
 		if (timeout < 0 || timeout > ready_ms)
 			timeout = Max(ready_ms, 0);
+		if (limits_ms >= 0 && limits_ms < timeout)
+			timeout = limits_ms;
 		if (!dlist_is_empty(&ps_http_pending))
 			timeout = 0;
 		(void) WaitEventSetWait(set, timeout, events, lengthof(events),
@@ -257,6 +260,8 @@ ps_rest_worker_main(Datum main_arg)
 
 		MemoryContextSwitchTo(loop_cxt);
 		ps_rest_listen_run();
+		limits_ms = ps_http_enforce_limits(ps_rest_max_connections,
+										   ps_rest_idle_timeout);
 		/* resumed connections answer in MHD_run; new ones may arrive too */
 		for (int round = 0; round < 16 && !dlist_is_empty(&ps_http_pending); round++)
 		{

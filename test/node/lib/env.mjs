@@ -1,6 +1,7 @@
 // Shared helpers of the REST tests: where the server is, SQL, tokens.
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { SignJWT, importJWK } from 'jose';
 
@@ -85,10 +86,13 @@ export async function waitFor(what, fn, ms = 10000, step = 100) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
 }
 
-/* A request whose path is sent exactly as given (fetch normalizes ".."). */
+/*
+ * A request on a fresh connection, its path sent exactly as given (fetch
+ * normalizes ".." and reuses pooled connections the server may have shed).
+ */
 export function rawRequest(method, path, headers = {}, body) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: REST_PORT, method, path, headers }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: REST_PORT, method, path, headers, agent: false }, (res) => {
       let data = '';
       res.on('data', (c) => { data += c; });
       res.on('end', () => {
@@ -100,5 +104,23 @@ export function rawRequest(method, path, headers = {}, body) {
     req.on('error', reject);
     if (body !== undefined) req.write(body);
     req.end();
+  });
+}
+
+/*
+ * Send bytes on a raw socket and return the status line's code; the server
+ * may answer early and close while we still write (413), which is fine.
+ */
+export function rawExchange(bytes) {
+  return new Promise((resolve) => {
+    const s = net.connect(REST_PORT, '127.0.0.1');
+    let data = '';
+    s.on('data', (c) => { data += c; });
+    s.on('error', () => {});
+    s.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(data);
+      resolve({ status: m ? Number(m[1]) : 0, text: data });
+    });
+    s.write(bytes, () => s.end());
   });
 }
