@@ -282,7 +282,7 @@ ps_outbound_get(const PsOutboundRequest *req, PsOutboundResponse *resp)
 		{
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			if (t->too_large)
+			if (t->too_large || msg->data.result == CURLE_FILESIZE_EXCEEDED)
 				snprintf(resp->error, sizeof(resp->error),
 						 "the response is larger than %zu bytes", t->max);
 			else if (msg->data.result != CURLE_OK)

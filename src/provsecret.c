@@ -13,6 +13,7 @@
 
 #include "provsecret.h"
 #include "keyring.h"
+#include "token.h"
 
 PG_MODULE_MAGIC;
 
@@ -82,6 +83,7 @@ _PG_init(void)
 				 errhint("Add provsecret to shared_preload_libraries and restart the server.")));
 
 	ps_define_core_gucs();
+	ps_token_define_gucs();
 	MarkGUCPrefixReserved("provsecret");
 
 	ps_keyring_load();
