@@ -312,6 +312,12 @@ ok($st eq '57014' && $took < 3,
 	sprintf('url: a waiting fetch is cancellable (statement_timeout, %.1f s)', $took))
   or diag $err;
 
+# A host name is resolved by provsecret itself (no libcurl resolver thread).
+set_conf('provsecret.jwt_jwks_url', "http://localhost:$http_port/realms/test/protocol/openid-connect/certs");
+my ($who, undef, $lerr) = authenticate($token);
+is($who, 'f1b2c3d4-0000-4000-8000-00000000a11c', 'url: host name localhost works')
+  or diag $lerr;
+
 set_conf('provsecret.jwt_jwks_url', "http://127.0.0.1:1/certs");
 (undef, $st, $err) = authenticate($token);
 ok($st eq '58030' && $err =~ /could not fetch the JWKS/, 'url: connection refused gives 58030')
