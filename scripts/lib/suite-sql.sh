@@ -30,7 +30,6 @@ shared_preload_libraries = 'provsecret'
 provsecret.mode = 'deployed'
 provsecret.database = 'provsecret_regression'
 provsecret.rest_listen_addresses = ''
-provsecret.env_allowlist = 'PS_TEST_ENV_CANARY,CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY,CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY_PREVIOUS'
 log_min_messages = warning
 CONF
 	chown -R postgres:postgres "$tmp"
