@@ -1,7 +1,8 @@
 -- versions.sql: earlier versions are kept per provsecret.keep_versions
 -- (DESIGN §5, default 3); rotation keeps the reference and bumps
--- value_version; delete_secret destroys every stored version.  The version
--- table is read directly as the superuser.
+-- value_version; versions() and rollback() (DESIGN §4); delete_secret
+-- destroys every stored version.  The version table is also read directly
+-- as the superuser.
 \pset format unaligned
 \pset tuples_only true
 \pset pager off
@@ -37,7 +38,7 @@ EXCEPTION WHEN OTHERS THEN
         ctx = PG_EXCEPTION_CONTEXT;
     RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
 END $$;
-SELECT plan(22);
+SELECT plan(31);
 
 CREATE FUNCTION pg_temp.kept(ref text) RETURNS integer[] LANGUAGE sql AS $$
     SELECT coalesce(array_agg(v.value_version ORDER BY v.value_version), '{}')
@@ -72,14 +73,30 @@ SELECT lives_ok($$SELECT provsecret.seal('managed:project/verp/L', 'canary-verl-
 SELECT is(pg_temp.kept('managed:project/verp/L'), ARRAY[1], 'L keeps its version 1');
 SELECT is(pg_temp.kept('managed:project/verp/K'), ARRAY[2, 3, 4], 'K is unchanged');
 
+-- versions() lists the current and kept versions, newest first; rollback()
+-- re-seals a kept one as the newest.
+SELECT is(ARRAY(SELECT value_version FROM provsecret.versions('managed:project/verp/K')), ARRAY[5, 4, 3, 2], 'versions() lists 5, 4, 3, 2');
+SELECT is((SELECT count(*) FROM provsecret.versions('managed:project/verp/K') WHERE created_by = 'db:' || current_user AND created_at IS NOT NULL),
+          4::bigint, 'versions() names who created each version and when');
+SELECT is(provsecret.rollback('managed:project/verp/K', 3), 6, 'rollback to version 3 returns the new value_version 6');
+SELECT is(provsecret.resolve('managed:project/verp/K'), 'canary-ver-3', 'K now resolves to the value of version 3');
+SELECT is(ARRAY(SELECT value_version FROM provsecret.versions('managed:project/verp/K')), ARRAY[6, 5, 4, 3], 'versions() lists 6, 5, 4, 3');
+SELECT throws_ok($$SELECT provsecret.rollback('managed:project/verp/K', 1)$$, 'P0002', NULL, 'rollback to a pruned version is P0002');
+SELECT throws_ok($$SELECT * FROM provsecret.versions('env:PS_TEST_ENV_CANARY')$$, '22023', NULL, 'versions() of an env: reference is 22023');
+CREATE ROLE pst_v_nobody;
+SET ROLE pst_v_nobody;
+SELECT throws_ok($$SELECT * FROM provsecret.versions('managed:project/verp/K')$$, '42501', NULL, 'versions() without describe is 42501');
+SELECT throws_ok($$SELECT provsecret.rollback('managed:project/verp/K', 4)$$, '42501', NULL, 'rollback() without a grant is 42501');
+RESET ROLE;
+
 -- A smaller keep_versions prunes on the next rotation.
 SET LOCAL provsecret.keep_versions = 1;
-SELECT lives_ok($$SELECT provsecret.seal('managed:project/verp/K', 'canary-ver-6')$$, 'rotate K with keep_versions = 1');
-SELECT is(pg_temp.kept('managed:project/verp/K'), ARRAY[5], 'only version 5 is kept');
+SELECT lives_ok($$SELECT provsecret.seal('managed:project/verp/K', 'canary-ver-7')$$, 'rotate K with keep_versions = 1');
+SELECT is(pg_temp.kept('managed:project/verp/K'), ARRAY[6], 'only version 6 is kept');
 SET LOCAL provsecret.keep_versions = 0;
-SELECT lives_ok($$SELECT provsecret.seal('managed:project/verp/K', 'canary-ver-7')$$, 'rotate K with keep_versions = 0');
+SELECT lives_ok($$SELECT provsecret.seal('managed:project/verp/K', 'canary-ver-8')$$, 'rotate K with keep_versions = 0');
 SELECT is(pg_temp.kept('managed:project/verp/K'), '{}'::integer[], 'no version is kept');
-SELECT is(provsecret.resolve('managed:project/verp/K'), 'canary-ver-7', 'K still resolves to version 7');
+SELECT is(provsecret.resolve('managed:project/verp/K'), 'canary-ver-8', 'K still resolves to version 8');
 RESET provsecret.keep_versions;
 
 -- keep_versions is superuser-only.
@@ -89,7 +106,7 @@ SELECT throws_ok($$SET provsecret.keep_versions = 100$$, '42501', NULL, 'an ordi
 RESET ROLE;
 
 -- delete_secret destroys every stored version.
-SELECT lives_ok($$SELECT provsecret.seal('managed:project/verp/K', 'canary-ver-8')$$, 'rotate K once more');
+SELECT lives_ok($$SELECT provsecret.seal('managed:project/verp/K', 'canary-ver-9')$$, 'rotate K once more');
 SELECT is(provsecret.delete_secret('managed:project/verp/K'), true, 'delete K');
 SELECT is((SELECT count(*) FROM provsecret.ai_provider_secret_version v
              LEFT JOIN provsecret.ai_provider_secret s ON s.id = v.secret_id
