@@ -195,10 +195,11 @@ CREATE POLICY project_describe ON project FOR SELECT
 
 ALTER TABLE access_grant ENABLE ROW LEVEL SECURITY;
 ALTER TABLE access_grant FORCE ROW LEVEL SECURITY;
-CREATE POLICY access_grant_manage ON access_grant FOR SELECT
+-- 'audit': managers of the target and provsecret_auditor see its grants
+CREATE POLICY access_grant_audit ON access_grant FOR SELECT
     USING (provsecret.has_permission(CASE WHEN scope = 'company' THEN target END,
                                      CASE WHEN scope = 'project' THEN target END,
-                                     'manage'));
+                                     'audit'));
 
 ALTER TABLE data_key ENABLE ROW LEVEL SECURITY;
 ALTER TABLE data_key FORCE ROW LEVEL SECURITY;
@@ -246,7 +247,7 @@ COMMENT ON VIEW secrets IS 'managed secrets the caller may describe: metadata on
 CREATE VIEW grants AS
     SELECT principal, scope || '/' || target AS target, scope, permission, granted_at, granted_by
       FROM provsecret.access_grant;
-COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manages';
+COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manages (all of them for provsecret_auditor and provsecret_admin)';
 
 CREATE VIEW audit_log AS
     SELECT id, at, action, reference, company, project, principal, channel,
@@ -365,3 +366,30 @@ COMMENT ON FUNCTION rollback(text, integer) IS
 
 REVOKE ALL ON FUNCTION versions(text), rollback(text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION versions(text), rollback(text, integer) TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- Key operations
+------------------------------------------------------------------------------
+CREATE FUNCTION rewrap(batch integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_rewrap';
+COMMENT ON FUNCTION rewrap(integer) IS
+  'rewrap up to batch data keys still under another root key with the current one; returns how many, 0 when done (provsecret_admin)';
+
+CREATE FUNCTION rotate_data_key(target text)
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_rotate_data_key';
+COMMENT ON FUNCTION rotate_data_key(text) IS
+  'new data key for company/<c> or project/<p>, re-encrypting its secrets and kept versions; returns how many ciphertexts (manage permission)';
+
+CREATE FUNCTION shred(target text, confirm text)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_shred';
+COMMENT ON FUNCTION shred(text, text) IS
+  'irreversibly destroy a tenant''s secrets and data keys; confirm must repeat the target (manage permission)';
+
+REVOKE ALL ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) TO PUBLIC;

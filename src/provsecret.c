@@ -13,6 +13,7 @@
 
 #include "provsecret.h"
 #include "keyring.h"
+#include "redact.h"
 #include "token.h"
 
 PG_MODULE_MAGIC;
@@ -84,7 +85,9 @@ _PG_init(void)
 
 	ps_define_core_gucs();
 	ps_token_define_gucs();
-	MarkGUCPrefixReserved("provsecret");
-
 	ps_keyring_load();
+	ps_redact_init();
+
+	/* last: every part has defined its provsecret.* settings by now */
+	MarkGUCPrefixReserved("provsecret");
 }
