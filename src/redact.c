@@ -1,6 +1,6 @@
 /*
- * redact.c: values passed to seal() never reach the server log or
- * pg_stat_activity.
+ * redact.c: values passed to seal() (and tokens passed to authenticate())
+ * never reach the server log or pg_stat_activity.
  *
  * A statement that calls seal() may carry the value as a literal or a bind
  * parameter, and PostgreSQL logs statements (log_statement,
@@ -42,12 +42,18 @@ ps_text_calls_seal(const char *text)
 	{
 		const char *q;
 
-		if (pg_strncasecmp(p, "seal", 4) != 0)
+		size_t		len;
+
+		if (pg_strncasecmp(p, "seal", 4) == 0)
+			len = 4;
+		else if (pg_strncasecmp(p, "authenticate", 12) == 0)
+			len = 12;			/* its argument is a bearer token */
+		else
 			continue;
 		/* a whole identifier, possibly quoted: seal, "seal", provsecret.seal */
 		if (p > text && ps_ident_char(p[-1]))
 			continue;
-		q = p + 4;
+		q = p + len;
 		if (*q == '"')
 			q++;
 		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')

@@ -21,6 +21,7 @@
 #include "jwks_cache.h"
 #include "jwt.h"
 #include "outbound.h"
+#include "redact.h"
 #include "token.h"
 
 char	   *ps_jwt_issuer = NULL;
@@ -207,9 +208,12 @@ PG_FUNCTION_INFO_V1(ps_authenticate);
 Datum
 ps_authenticate(PG_FUNCTION_ARGS)
 {
-	char	   *token = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *token;
 	char	   *subject;
 	List	   *principals;
+
+	ps_redact_activity();
+	token = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	/* A failed call must not leave an earlier token's principals in force. */
 	ps_authz_set_token_principals(NIL, false);
