@@ -6,8 +6,12 @@
 #include "postgres.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <curl/curl.h>
 
+#include "lib/stringinfo.h"
+
+#include "provsecret.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "utils/timestamp.h"
@@ -23,6 +27,7 @@ typedef struct Transfer
 	CURLM	   *multi;
 	CURL	   *easy;
 	struct curl_slist *headers;
+	struct curl_slist *resolve;	/* pre-resolved addresses, see pre_resolve() */
 	WaitEventSet *set;
 	char	   *buf;			/* malloc'd: curl callbacks must not ereport */
 	size_t		len;
@@ -139,6 +144,82 @@ ps_outbound_url_allowed(const char *url, char *err, size_t errlen)
 	return ok;
 }
 
+/*
+ * libcurl's threaded resolver would start a thread inside the backend, so
+ * names are resolved here (blocking, as libpq does) and handed to curl as
+ * CURLOPT_RESOLVE entries; curl then never resolves on its own.  NULL when
+ * the host is an address literal, which curl does not resolve anyway.
+ */
+static struct curl_slist *
+pre_resolve(const char *url, char *err, size_t errlen, bool *ok)
+{
+	CURLU	   *u = curl_url();
+	char	   *host = NULL;
+	char	   *port = NULL;
+	char		bare[256];
+	unsigned char probe[sizeof(struct in6_addr)];
+	struct addrinfo hints;
+	struct addrinfo *res = NULL;
+	struct curl_slist *list = NULL;
+	StringInfoData entry;
+	int			naddrs = 0;
+
+	*ok = false;
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+	{
+		snprintf(err, errlen, "the URL is not valid");
+		goto done;
+	}
+	/* curl gives IPv6 literals in brackets */
+	snprintf(bare, sizeof(bare), "%.*s",
+			 host[0] == '[' ? (int) strlen(host) - 2 : (int) strlen(host),
+			 host[0] == '[' ? host + 1 : host);
+	if (inet_pton(AF_INET, bare, probe) == 1 || inet_pton(AF_INET6, bare, probe) == 1)
+	{
+		*ok = true;
+		goto done;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(bare, port, &hints, &res) != 0 || res == NULL)
+	{
+		snprintf(err, errlen, "could not resolve the host name");
+		goto done;
+	}
+	initStringInfo(&entry);
+	appendStringInfo(&entry, "%s:%s:", bare, port);
+	for (struct addrinfo *ai = res; ai != NULL && naddrs < MAX_SOCKETS; ai = ai->ai_next)
+	{
+		char		text[INET6_ADDRSTRLEN];
+
+		if (ai->ai_family == AF_INET &&
+			inet_ntop(AF_INET, &((struct sockaddr_in *) ai->ai_addr)->sin_addr,
+					  text, sizeof(text)))
+			appendStringInfo(&entry, "%s%s", naddrs++ ? "," : "", text);
+		else if (ai->ai_family == AF_INET6 &&
+				 inet_ntop(AF_INET6, &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr,
+						   text, sizeof(text)))
+			appendStringInfo(&entry, "%s[%s]", naddrs++ ? "," : "", text);
+	}
+	freeaddrinfo(res);
+	if (naddrs > 0)
+	{
+		list = curl_slist_append(NULL, entry.data);
+		*ok = list != NULL;
+	}
+	if (!*ok)
+		snprintf(err, errlen, "could not resolve the host name");
+	pfree(entry.data);
+done:
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return list;
+}
+
 static void
 transfer_setup(Transfer *t, const PsOutboundRequest *req)
 {
@@ -172,6 +253,8 @@ transfer_setup(Transfer *t, const PsOutboundRequest *req)
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
 	if (loopback)
 		curl_easy_setopt(t->easy, CURLOPT_NOPROXY, "*");	/* loopback stays loopback */
+	if (t->resolve)
+		curl_easy_setopt(t->easy, CURLOPT_RESOLVE, t->resolve);
 
 	curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
@@ -268,9 +351,15 @@ ps_outbound_get(const PsOutboundRequest *req, PsOutboundResponse *resp)
 		int			running = 1;
 		int			pending;
 		CURLMsg    *msg;
+		bool		resolved;
 
-		transfer_setup(t, req);
-		curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		t->resolve = pre_resolve(req->url, resp->error, sizeof(resp->error), &resolved);
+		if (!resolved)
+			running = 0;
+		else
+			transfer_setup(t, req);
+		if (running)
+			curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		while (running > 0 && !t->socket_overflow &&
 			   GetCurrentTimestamp() < deadline)
 		{
@@ -278,11 +367,11 @@ ps_outbound_get(const PsOutboundRequest *req, PsOutboundResponse *resp)
 			transfer_step(t, deadline, &running);
 		}
 
-		while ((msg = curl_multi_info_read(t->multi, &pending)) != NULL)
+		while (t->multi && (msg = curl_multi_info_read(t->multi, &pending)) != NULL)
 		{
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			if (t->too_large)
+			if (t->too_large || msg->data.result == CURLE_FILESIZE_EXCEEDED)
 				snprintf(resp->error, sizeof(resp->error),
 						 "the response is larger than %zu bytes", t->max);
 			else if (msg->data.result != CURLE_OK)
@@ -314,6 +403,7 @@ ps_outbound_get(const PsOutboundRequest *req, PsOutboundResponse *resp)
 		if (t->multi)
 			curl_multi_cleanup(t->multi);
 		curl_slist_free_all(t->headers);
+		curl_slist_free_all(t->resolve);
 		free(t->buf);
 	}
 	PG_END_TRY();

@@ -13,8 +13,9 @@
 
 #include "provsecret.h"
 #include "keyring.h"
-#include "token.h"
+#include "redact.h"
 #include "rest_worker.h"
+#include "token.h"
 
 PG_MODULE_MAGIC;
 
@@ -86,8 +87,10 @@ _PG_init(void)
 	ps_define_core_gucs();
 	ps_token_define_gucs();
 	ps_rest_define_gucs();
-	MarkGUCPrefixReserved("provsecret");
-
 	ps_keyring_load();
+	ps_redact_init();
 	ps_rest_register_workers();
+
+	/* last: every part has defined its provsecret.* settings by now */
+	MarkGUCPrefixReserved("provsecret");
 }

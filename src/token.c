@@ -13,6 +13,7 @@
 
 #include <time.h>
 
+#include "provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -21,6 +22,7 @@
 #include "jwks_cache.h"
 #include "jwt.h"
 #include "outbound.h"
+#include "redact.h"
 #include "token.h"
 
 char	   *ps_jwt_issuer = NULL;
@@ -110,8 +112,8 @@ strip_scheme(const char *bearer)
 	return bearer;
 }
 
-List *
-ps_token_authenticate(const char *bearer, char **subject)
+static List *
+verify_bearer(const char *bearer, char **subject)
 {
 	const char *token = strip_scheme(bearer);
 	size_t		len = strlen(token);
@@ -169,18 +171,50 @@ ps_token_authenticate(const char *bearer, char **subject)
 	return principals;
 }
 
-PG_FUNCTION_INFO_V1(provsecret_authenticate);
+List *
+ps_token_authenticate(const char *bearer, char **subject)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *volatile principals = NIL;
+
+	/*
+	 * Whatever fails while the token is in hand (a rejection, the JWKS fetch,
+	 * a statement timeout), the statement carrying the token stays out of the
+	 * log.
+	 */
+	PG_TRY();
+	{
+		principals = verify_bearer(bearer, subject);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->hide_stmt = true;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return principals;
+}
+
+PG_FUNCTION_INFO_V1(ps_authenticate);
 
 /*
  * provsecret.authenticate(bearer_token text) returns text: verify, install
  * the token's principals for the rest of the transaction, return the subject.
  */
 Datum
-provsecret_authenticate(PG_FUNCTION_ARGS)
+ps_authenticate(PG_FUNCTION_ARGS)
 {
-	char	   *token = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *token;
 	char	   *subject;
 	List	   *principals;
+
+	ps_redact_activity();
+	token = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	/* A failed call must not leave an earlier token's principals in force. */
 	ps_authz_set_token_principals(NIL, false);
