@@ -9,6 +9,29 @@
 
 #include "rest_sql.h"
 
+/* Plans kept for the worker's life: a request must not parse SQL. */
+static SPIPlanPtr plan_secret = NULL;
+static SPIPlanPtr plan_company = NULL;
+static SPIPlanPtr plan_project = NULL;
+
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *plan, const char *query)
+{
+	Oid			argtypes[1] = {TEXTOID};
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(query, 1, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare a REST metadata query: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
 static char *
 copy_column(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
 {
@@ -31,16 +54,17 @@ fill(PsSecretMeta *m, HeapTuple tup, TupleDesc desc, MemoryContext cxt)
 bool
 ps_rest_sql_secret(const char *reference, PsSecretMeta *out)
 {
-	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(reference)};
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		found;
+	SPIPlanPtr	plan;
 
 	memset(out, 0, sizeof(*out));
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT name, reference, description, value_version "
-							  "FROM provsecret.secrets WHERE reference = $1",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	plan = keep_plan(&plan_secret,
+					 "SELECT name, reference, description, value_version "
+					 "FROM provsecret.secrets WHERE reference = $1");
+	if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read secret metadata");
 	found = SPI_processed == 1;
 	if (found)
@@ -52,20 +76,22 @@ ps_rest_sql_secret(const char *reference, PsSecretMeta *out)
 List *
 ps_rest_sql_list(bool company, const char *owner)
 {
-	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(owner)};
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *result = NIL;
+	SPIPlanPtr	plan;
 
 	SPI_connect();
-	if (SPI_execute_with_args(company ?
-							  "SELECT name, reference, description, value_version "
-							  "FROM provsecret.secrets WHERE scope = 'company' "
-							  "AND company = $1 ORDER BY name" :
-							  "SELECT name, reference, description, value_version "
-							  "FROM provsecret.secrets WHERE scope = 'project' "
-							  "AND project = $1 ORDER BY name",
-							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	plan = company ?
+		keep_plan(&plan_company,
+				  "SELECT name, reference, description, value_version "
+				  "FROM provsecret.secrets WHERE scope = 'company' "
+				  "AND company = $1 ORDER BY name") :
+		keep_plan(&plan_project,
+				  "SELECT name, reference, description, value_version "
+				  "FROM provsecret.secrets WHERE scope = 'project' "
+				  "AND project = $1 ORDER BY name");
+	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list secrets");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
