@@ -38,6 +38,8 @@ typedef struct PsHttpRequest
 	instr_time	started;
 
 	bool		suspended;		/* waiting in the pending list */
+	bool		retry;			/* run it again in the next batch */
+	int			retries;
 	bool		queued;			/* MHD_queue_response done */
 
 	/* the answer, once decided */

@@ -20,12 +20,24 @@
 #include "rest_metrics.h"
 #include "routes.h"
 
+/* Conflicts with a concurrent batch (another worker) are tried again. */
+#define MAX_RETRIES 3
+
 /* SQLSTATE to HTTP status; messages of 5xx never leave the server. */
 static void
 answer_error(PsHttpRequest *req, ErrorData *edata)
 {
 	int			status;
 
+	if ((edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+		 edata->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+		 edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION) &&
+		req->retries < MAX_RETRIES)
+	{
+		req->retries++;
+		req->retry = true;
+		return;
+	}
 	switch (edata->sqlerrcode)
 	{
 		case ERRCODE_INSUFFICIENT_PRIVILEGE:
@@ -147,6 +159,12 @@ ps_rest_run_batch(void)
 	{
 		PsHttpRequest *req = dlist_container(PsHttpRequest, node, iter.cur);
 
+		if (req->retry && committed)
+		{
+			/* its subtransaction left nothing behind: stays pending */
+			req->retry = false;
+			continue;
+		}
 		/* nothing may be told as done unless it was committed */
 		if (!committed)
 		{

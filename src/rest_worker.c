@@ -204,6 +204,11 @@ ps_rest_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(ps_database, NULL, 0);
 	pgstat_report_appname("provsecret rest");
+	/*
+	 * Batches of two workers can wait on each other's row locks; find such
+	 * a cycle quickly (the losing request is run again in the next batch).
+	 */
+	SetConfigOption("deadlock_timeout", "50ms", PGC_SUSET, PGC_S_OVERRIDE);
 	ps_routes_init();
 	check_ready();
 
