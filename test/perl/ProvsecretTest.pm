@@ -16,7 +16,7 @@ use PostgreSQL::Test::Utils;
 our @EXPORT = qw(
   KEY_VAR PREVIOUS_VAR
   ps_node ps_start ps_restart ps_sql ps_try random_key random_text
-  log_since
+  log_since leaks read_proc server_pids
 );
 
 use constant KEY_VAR      => 'CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY';
@@ -122,6 +122,48 @@ sub log_since
 {
 	my ($node, $off) = @_;
 	return slurp_file($node->logfile, $off // 0);
+}
+
+# True when any 16-character run of $secret occurs in $haystack.
+sub leaks
+{
+	my ($haystack, $secret) = @_;
+	for my $i (0 .. length($secret) - 16)
+	{
+		return 1 if index($haystack, substr($secret, $i, 16)) >= 0;
+	}
+	return 0;
+}
+
+# Contents of /proc/<pid>/<what>, or undef when unreadable.
+sub read_proc
+{
+	my ($pid, $what) = @_;
+	open(my $fh, '<:raw', "/proc/$pid/$what") or return undef;
+	local $/;
+	my $data = <$fh>;
+	close $fh;
+	return $data // '';
+}
+
+# The postmaster's pid (from postmaster.pid) and its children's.
+sub server_pids
+{
+	my ($node) = @_;
+	open(my $pidfile, '<', $node->data_dir . '/postmaster.pid') or die $!;
+	chomp(my $postmaster = <$pidfile>);
+	close $pidfile;
+	my @children;
+	opendir(my $proc, '/proc') or die $!;
+	for my $pid (grep { /^\d+$/ } readdir $proc)
+	{
+		my $stat = read_proc($pid, 'stat') // next;
+		# ppid is the field after the parenthesised command name.
+		push @children, $pid
+		  if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $postmaster;
+	}
+	closedir $proc;
+	return ($postmaster, @children);
 }
 
 1;

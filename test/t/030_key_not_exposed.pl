@@ -14,27 +14,6 @@ my $key      = random_key();
 my $previous = random_key();
 my $visible  = random_text('visible-', 20);
 
-# True when any 16-character run of $secret occurs in $haystack.
-sub leaks
-{
-	my ($haystack, $secret) = @_;
-	for my $i (0 .. length($secret) - 16)
-	{
-		return 1 if index($haystack, substr($secret, $i, 16)) >= 0;
-	}
-	return 0;
-}
-
-sub read_proc
-{
-	my ($pid, $what) = @_;
-	open(my $fh, '<:raw', "/proc/$pid/$what") or return undef;
-	local $/;
-	my $data = <$fh>;
-	close $fh;
-	return $data // '';
-}
-
 # The detector finds a key in a process environment: the test can fail.
 {
 	local $ENV{ KEY_VAR() } = $key;
@@ -89,20 +68,7 @@ my $session = $node->background_psql('postgres');
 $session->query_safe('SELECT 1');
 my $backend_pid = $session->query_safe('SELECT pg_backend_pid()');
 
-open(my $pidfile, '<', $node->data_dir . '/postmaster.pid') or die $!;
-chomp(my $postmaster = <$pidfile>);
-close $pidfile;
-
-my @children;
-opendir(my $proc, '/proc') or die $!;
-for my $pid (grep { /^\d+$/ } readdir $proc)
-{
-	my $stat = read_proc($pid, 'stat') // next;
-	# ppid is the field after the parenthesised command name.
-	push @children, $pid if $stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $postmaster;
-}
-closedir $proc;
-
+my ($postmaster, @children) = server_pids($node);
 my %pids = map { $_ => 1 } ($postmaster, @children);
 my $activity_pids = ps_sql($node, 'SELECT pid FROM pg_stat_activity');
 for my $pid (split /\n/, $activity_pids)
