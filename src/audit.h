@@ -20,6 +20,7 @@ typedef struct PsAuditEvent
 	int32		value_version;	/* 0 when not applicable */
 	const char *outcome;		/* "ok", "denied", "not_found", "error" */
 	int64		count;			/* 1, or the summary count */
+	const char *detail;			/* what changed, e.g. for grants; no values */
 } PsAuditEvent;
 
 /*

@@ -1,0 +1,88 @@
+/*
+ * provsecret.c: module entry point.
+ *
+ * Defines the GUCs of the core, loads the root keys while the postmaster
+ * still owns its environment, and hands the other parts their turn to
+ * register GUCs, shared memory and workers.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "provsecret.h"
+#include "keyring.h"
+
+PG_MODULE_MAGIC;
+
+int			ps_mode = PS_MODE_DEPLOYED;
+char	   *ps_database = NULL;
+char	   *ps_env_allowlist = NULL;
+int			ps_keep_versions = 3;
+
+static const struct config_enum_entry ps_mode_options[] = {
+	{"local", PS_MODE_LOCAL, false},
+	{"deployed", PS_MODE_DEPLOYED, false},
+	{NULL, 0, false}
+};
+
+void		_PG_init(void);
+
+static void
+ps_define_core_gucs(void)
+{
+	DefineCustomEnumVariable("provsecret.mode",
+							 "local allows the built-in development key; deployed requires a root key.",
+							 NULL,
+							 &ps_mode,
+							 PS_MODE_DEPLOYED,
+							 ps_mode_options,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("provsecret.database",
+							   "Database in which the provsecret workers run.",
+							   NULL,
+							   &ps_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("provsecret.env_allowlist",
+							   "Comma-separated environment variable names that env: references may resolve.",
+							   NULL,
+							   &ps_env_allowlist,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("provsecret.keep_versions",
+							"Number of earlier versions kept for each secret.",
+							NULL,
+							&ps_keep_versions,
+							3,
+							0,
+							1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("provsecret must be loaded via shared_preload_libraries"),
+				 errhint("Add provsecret to shared_preload_libraries and restart the server.")));
+
+	ps_define_core_gucs();
+	MarkGUCPrefixReserved("provsecret");
+
+	ps_keyring_load();
+}
