@@ -39,7 +39,7 @@ my $show = ps_sql($node, 'SHOW ALL');
 my $settings = ps_sql($node,
 	q{SELECT string_agg(s::text, E'\n') FROM pg_settings s;
 	  SELECT string_agg(f::text, E'\n') FROM pg_file_settings f;});
-for ([ key => $key ], [ previous => $previous ])
+for ([ root => $key ], [ previous => $previous ])
 {
 	my ($what, $k) = @$_;
 	ok(!leaks($show, $k), "the $what key is not in SHOW ALL");
@@ -70,7 +70,9 @@ my $backend_pid = $session->query_safe('SELECT pg_backend_pid()');
 
 my ($postmaster, @children) = server_pids($node);
 my %pids = map { $_ => 1 } ($postmaster, @children);
-my $activity_pids = ps_sql($node, 'SELECT pid FROM pg_stat_activity');
+# Asked through the open session: a new connection would add a backend.
+my $activity_pids = $session->query_safe(
+	q{SELECT string_agg(pid::text, E'\n') FROM pg_stat_activity});
 for my $pid (split /\n/, $activity_pids)
 {
 	ok($pids{$pid}, "pg_stat_activity pid $pid is among the children read");
@@ -84,7 +86,7 @@ for my $pid (sort { $a <=> $b } keys %pids)
 	my $environ = read_proc($pid, 'environ');
 	my $cmdline = read_proc($pid, 'cmdline');
 	ok(defined $environ, "$label: environ readable");
-	for ([ key => $key ], [ previous => $previous ])
+	for ([ root => $key ], [ previous => $previous ])
 	{
 		my ($what, $k) = @$_;
 		ok(!leaks($environ // '', $k), "$label: the $what key is not in environ");

@@ -74,8 +74,8 @@ ps_sql($node, 'CHECKPOINT');
 my $hits = scan($c_raw);
 like(where($hits, 'raw'), qr{/base/}, 'control: raw canary found in the heap');
 like(where($hits, 'raw'), qr{/pg_wal/}, 'control: raw canary found in the WAL');
-ok(scalar(grep { /^base64\+/ && $hits->{$_} } keys %{ scan($c_b64) }),
-	'control: base64 form found');
+my $b64_hits = scan($c_b64);
+ok(scalar(grep { /^base64\+/ } keys %$b64_hits), 'control: base64 form found');
 ok(scan($c_hex)->{hex}, 'control: hex form found');
 
 # The canaries are sent reversed and turned around by the server, so the
