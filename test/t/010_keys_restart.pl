@@ -21,6 +21,9 @@ ps_sql($node, q{CREATE EXTENSION provsecret;
 ps_sql($node, "SELECT provsecret.seal('$ref', '$value')");
 is(ps_sql($node, "SELECT provsecret.resolve('$ref') = '$value'"),
 	't', 'sealed with key A resolves under key A');
+my $fp_a = ps_sql($node,
+	q{SELECT root_key_fingerprint FROM provsecret.key_status WHERE root_key = 'current'});
+like($fp_a, qr/^[0-9a-f]{16}$/, 'key_status shows the fingerprint of key A');
 
 # Hex runs of 8 or more characters: where a fingerprint can be.
 sub hex_tokens
@@ -60,9 +63,9 @@ my $err_c = wrong_key_error('key C', $key_c);
 # name the same one; a fingerprint of the current key would differ.
 my ($fp_b, $fp_c) = (hex_tokens($err_b), hex_tokens($err_c));
 my @expected = grep { $fp_c->{$_} } sort keys %$fp_b;
-ok(@expected >= 1,
-	'both wrong keys name the same expected fingerprint')
-  or diag("key B said: $err_b->{message}\nkey C said: $err_c->{message}");
+is_deeply(\@expected, [$fp_a],
+	'both wrong keys name the expected fingerprint: key A\'s')
+  or diag("key B said: $err_b->{detail}\nkey C said: $err_c->{detail}");
 for my $fp (@expected)
 {
 	ok(index(lc $key_a, $fp) < 0,
