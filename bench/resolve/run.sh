@@ -8,6 +8,7 @@
 #
 # Environment:
 #   BENCH_SECONDS   seconds per peer and client count (10)
+#   BENCH_WARMUP    unmeasured seconds before each run (1)
 #   BENCH_CLIENTS   client counts ("2 16")
 #   BENCH_PEERS     peers to run (all that are available), from:
 #                   plain pgcrypto resolve plain_audit resolve_summary resolve_all
@@ -20,6 +21,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 seconds=${BENCH_SECONDS:-10}
+warmup=${BENCH_WARMUP:-1}
 clients=${BENCH_CLIENTS:-2 16}
 port=${BENCH_PORT:-55449}
 fsync=${BENCH_FSYNC:-on}
@@ -78,7 +80,7 @@ unset key
 
 # --- data --------------------------------------------------------------------
 echo "# setting up $rows rows per peer ..." >&2
-psql_bench <<SQL
+psql_bench >/dev/null <<SQL
 CREATE EXTENSION pgcrypto;
 CREATE TABLE bench_plain (id int PRIMARY KEY, v bytea NOT NULL);
 INSERT INTO bench_plain SELECT g, gen_random_bytes(100)
@@ -93,7 +95,7 @@ CREATE TABLE bench_audit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFA
   row_id int NOT NULL, principal text NOT NULL);
 SQL
 if [ $have_provsecret = 1 ]; then
-	psql_bench <<SQL
+	psql_bench >/dev/null <<SQL
 CREATE EXTENSION provsecret;
 SELECT provsecret.register_project('bench');
 SELECT count(provsecret.seal('managed:project/bench/s' || g,
@@ -147,6 +149,10 @@ for c in $clients; do
 			*) echo "$peer $c n/a n/a" >>"$results"; continue ;;
 		esac
 		prepare_peer "$peer"
+		# Warm caches (plans, buffers, data keys) outside the measurement.
+		as_pg "$PG_BINDIR/pgbench" -n -M prepared -c "$c" -j "$threads" \
+			-T "$warmup" -h "$tmp" -p "$port" \
+			-f "$scripts/$(script_of "$peer").pgbench" postgres >/dev/null 2>&1 || true
 		out=$(as_pg "$PG_BINDIR/pgbench" -n -M prepared -c "$c" -j "$threads" \
 			-T "$seconds" -h "$tmp" -p "$port" \
 			-f "$scripts/$(script_of "$peer").pgbench" postgres 2>&1) || {
