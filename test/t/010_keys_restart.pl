@@ -17,7 +17,8 @@ my $node = ps_node('keys', 0);
 
 ok(ps_start($node, key => $key_a), 'server starts with key A');
 ps_sql($node, q{CREATE EXTENSION provsecret;
-  SELECT provsecret.register_project('tap');});
+  SELECT provsecret.register_project('tap');
+  SELECT provsecret.register_project('tapshort');});
 ps_sql($node, "SELECT provsecret.seal('$ref', '$value')");
 is(ps_sql($node, "SELECT provsecret.resolve('$ref') = '$value'"),
 	't', 'sealed with key A resolves under key A');
@@ -94,11 +95,14 @@ for my $i (0 .. $#lines)
 ok($explained, 'the log says the key is shorter than 32 characters')
   or diag($log);
 unlike($log, qr/\Q$short\E/, 'the log does not show the short key');
-for my $call ("provsecret.seal('managed:project/tap/other', 'x')",
+# A tenant without a data key yet: a short key wrongly accepted would seal.
+for my $call ("provsecret.seal('managed:project/tapshort/openai', 'x')",
 	"provsecret.resolve('$ref')")
 {
 	my $r = ps_try($node, "SELECT $call");
 	is($r->{sqlstate}, '55000', "short key: $call gives 55000");
+	like("$r->{message} $r->{detail}", qr/\b32\b|short/i,
+		"short key: $call says the key is too short");
 	isnt($r->{hint}, '', "short key: $call has a hint");
 	unlike($r->{err}, qr/\Q$short\E/, "short key: error does not echo the key");
 }
