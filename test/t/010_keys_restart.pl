@@ -7,6 +7,8 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
 use ProvsecretTest;
 
 my $ref   = 'managed:project/tap/openai';

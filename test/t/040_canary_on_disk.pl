@@ -10,6 +10,8 @@ use File::Find;
 use MIME::Base64 qw(encode_base64);
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
 use ProvsecretTest;
 
 my $key  = random_key();

@@ -62,7 +62,7 @@ status=0
 cd "$tmp"
 as_postgres env \
 	PATH="$PG_BINDIR:$PATH" \
-	PERL5LIB="$perl_lib:$repo/test/perl" \
+	PERL5LIB="$perl_lib" \
 	PG_REGRESS="$pg_regress" \
 	TESTDIR="$tmp" \
 	PROVSECRET_TAP_PORT_BASE="${PROVSECRET_TAP_PORT_BASE:-55440}" \

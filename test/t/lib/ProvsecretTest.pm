@@ -2,8 +2,8 @@
 # preloaded, starting it with a chosen root-key environment, and reading
 # the SQLSTATE, message and hint of a failing statement.
 #
-# The tests run as `postgres` through test/t/run.sh, which sets PATH to the
-# staged binaries, PERL5LIB, PG_REGRESS and TESTDIR.
+# The tests run as `postgres` through test/t/run.sh or scripts/test, which
+# set PATH to the staged binaries, PERL5LIB, PG_REGRESS and TESTDIR.
 package ProvsecretTest;
 
 use strict;
@@ -22,14 +22,16 @@ our @EXPORT = qw(
 use constant KEY_VAR      => 'CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY';
 use constant PREVIOUS_VAR => 'CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY_PREVIOUS';
 
-# Each test file gets its own port from the range given to this suite, so
-# files can run in parallel without colliding with other developers.
+# With PROVSECRET_TAP_PORT_BASE set, each test file takes base + its own
+# offset (a developer's fixed range); otherwise the Cluster module picks a
+# free port, reserved in PG_TEST_PORT_DIR.
 sub ps_node
 {
 	my ($name, $port_offset, %conf) = @_;
-	my $base = $ENV{PROVSECRET_TAP_PORT_BASE} // 55440;
-	my $node = PostgreSQL::Test::Cluster->new($name,
-		port => $base + $port_offset);
+	my %port;
+	%port = (port => $ENV{PROVSECRET_TAP_PORT_BASE} + $port_offset)
+	  if defined $ENV{PROVSECRET_TAP_PORT_BASE};
+	my $node = PostgreSQL::Test::Cluster->new($name, %port);
 	$node->init;
 	$node->append_conf('postgresql.conf', join("\n",
 		"shared_preload_libraries = 'provsecret'",
