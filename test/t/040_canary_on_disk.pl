@@ -80,8 +80,9 @@ my $b64_hits = scan($c_b64);
 ok(scalar(grep { /^base64\+/ } keys %$b64_hits), 'control: base64 form found');
 ok(scan($c_hex)->{hex}, 'control: hex form found');
 
-# The canaries are sent reversed and turned around by the server, so the
-# statement text in the log (log_statement = all) never holds them.
+# Canaries 1-3 are sent reversed and turned around by the server, so the
+# statement text in the log (log_statement = all) never holds them: they
+# test storage alone.
 my @canaries = map { random_text("canary-$_-", 48) } 1 .. 3;
 my $ref = 'managed:project/canary/openai';
 ps_sql($node, q{CREATE EXTENSION provsecret;
@@ -109,6 +110,14 @@ is(resolves_to('managed:project/canary/doomed', $canaries[2]), 't',
 	'canary 3 sealed and resolves');
 is(ps_sql($node, q{SELECT provsecret.delete_secret('managed:project/canary/doomed')}),
 	't', 'canary 3 deleted');
+
+# Canary 4 as a user sends it, a plain literal under log_statement = all:
+# the statement text must be kept out of the log too.
+push @canaries, random_text('canary-4-', 48);
+ps_sql($node,
+	"SELECT provsecret.seal('managed:project/canary/literal', '$canaries[3]')");
+is(resolves_to('managed:project/canary/literal', $canaries[3]), 't',
+	'canary 4, sealed from a literal, resolves');
 ps_sql($node, 'CHECKPOINT');
 
 sub no_canary
