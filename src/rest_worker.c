@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "http.h"
+#include "keyring.h"
 #include "provsecret.h"
 #include "rest_batch.h"
 #include "rest_listen.h"
@@ -49,6 +50,7 @@ bool		ps_rest_allow_plain_http = false;
 static bool extension_ready = false;
 static const char *not_ready_reason = "the REST worker is starting";
 static TimestampTz ready_checked_at = 0;
+static char key_problem[256] = "";	/* why no root key is usable, or "" */
 
 void
 ps_rest_define_gucs(void)
@@ -116,6 +118,19 @@ ps_rest_register_workers(void)
 }
 
 bool
+ps_rest_healthy(const char **reason)
+{
+	if (!ps_rest_ready(reason))
+		return false;
+	if (key_problem[0] != '\0')
+	{
+		*reason = key_problem;
+		return false;
+	}
+	return true;
+}
+
+bool
 ps_rest_ready(const char **reason)
 {
 	if (!extension_ready && reason)
@@ -134,6 +149,24 @@ check_ready(void)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		extension_ready = OidIsValid(get_extension_oid("provsecret", true));
+		key_problem[0] = '\0';
+		PG_TRY();
+		{
+			(void) ps_keyring_current();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			/* the keyring's messages name variables, never key material */
+			strlcpy(key_problem, edata->message ? edata->message : "no usable root key",
+					sizeof(key_problem));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
 		CommitTransactionCommand();
 		not_ready_reason = "extension provsecret is not installed in provsecret.database (run CREATE EXTENSION provsecret)";
 	}

@@ -29,4 +29,7 @@ extern PGDLLEXPORT void ps_rest_worker_main(Datum main_arg);
  */
 extern bool ps_rest_ready(const char **reason);
 
+/* Ready, and a root key is usable (what GET /healthz reports). */
+extern bool ps_rest_healthy(const char **reason);
+
 #endif

@@ -50,7 +50,7 @@ answer_health(PsHttpRequest *req)
 	const char *reason;
 	StringInfoData buf;
 
-	if (ps_rest_ready(&reason))
+	if (ps_rest_healthy(&reason))
 	{
 		ps_http_set_body(req, 200, "application/json", "{\"status\":\"ok\"}", 15);
 		return;
