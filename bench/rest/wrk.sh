@@ -44,7 +44,16 @@ run() {
 		"$(awk '$1 == "99%" {print $2}' <<<"$out")" \
 		"$(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)"
 }
+rss() {
+	local total=0 pid
+	for pid in $(cluster_psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'provsecret rest'"); do
+		total=$((total + $(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")))
+	done
+	echo "$total"
+}
 echo "wrk -t2 -c$CONNS -d${SECS}s, rest_workers=${REST_WORKERS:-1}"
+curl -s -H "Authorization: Bearer $TOKEN" "$BASE/v1/workspaces/bench-ws/secrets/KEY_7" >/dev/null
+rss_before=$(rss)
 run healthz "$BASE/healthz"
 run list "$BASE/v1/workspaces/bench-ws/secrets"
 run reveal "$BASE/v1/workspaces/bench-ws/secrets/KEY_7"
@@ -53,4 +62,5 @@ curl -s "$BASE/metrics" | awk '/^provsecret_rest_batch/ {v[$1]=$2} END {
 	printf "batches %d, requests in them %d: %.1f requests per commit\n",
 		v["provsecret_rest_batches_total"], v["provsecret_rest_batched_requests_total"],
 		v["provsecret_rest_batched_requests_total"] / v["provsecret_rest_batches_total"] }'
+echo "worker private memory (RssAnon): ${rss_before} kB before, $(rss) kB after the runs"
 echo "reveal audit events: $(cluster_psql -At -c "SELECT count(*) FROM provsecret.audit_log WHERE action = 'secret.revealed'")"
