@@ -70,6 +70,12 @@ test('10 MB body: 413 (with Content-Length and chunked), then serving', async ()
   assert.equal(ok.status, 200);
 });
 
+test('oversized headers: refused by the header cap (431), then serving', async () => {
+  const r = await rawRequest('GET', '/healthz', { 'x-big': 'a'.repeat(40000) });
+  assert.equal(r.status, 431);
+  assert.equal((await rawRequest('GET', '/healthz')).status, 200);
+});
+
 test('invalid UTF-8 in the body: 400', async () => {
   for (const bytes of [[0xff, 0xfe], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xc0, 0xaf]]) {
     const body = Buffer.concat([Buffer.from('{"value":"'), Buffer.from(bytes), Buffer.from('"}')]);
