@@ -146,7 +146,7 @@ static void
 start_one(const struct sockaddr *sa, const char *label, bool use_tls)
 {
 	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	struct MHD_OptionItem opts[16];
+	struct MHD_OptionItem opts[20];
 	int			n = 0;
 	struct MHD_Daemon *daemon;
 	const union MHD_DaemonInfo *info;
@@ -168,6 +168,7 @@ start_one(const struct sockaddr *sa, const char *label, bool use_tls)
 	opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL};
 	opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
 	opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) ps_http_request_completed, NULL};
+	opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) ps_http_connection_notify, NULL};
 	opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t) ps_http_unescape_none, NULL};
 	opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, NULL};
 	if (ps_rest_workers > 1)
