@@ -365,3 +365,30 @@ COMMENT ON FUNCTION rollback(text, integer) IS
 
 REVOKE ALL ON FUNCTION versions(text), rollback(text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION versions(text), rollback(text, integer) TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- Key operations
+------------------------------------------------------------------------------
+CREATE FUNCTION rewrap(batch integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_rewrap';
+COMMENT ON FUNCTION rewrap(integer) IS
+  'rewrap up to batch data keys still under another root key with the current one; returns how many, 0 when done (provsecret_admin)';
+
+CREATE FUNCTION rotate_data_key(target text)
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_rotate_data_key';
+COMMENT ON FUNCTION rotate_data_key(text) IS
+  'new data key for company/<c> or project/<p>, re-encrypting its secrets and kept versions; returns how many ciphertexts (manage permission)';
+
+CREATE FUNCTION shred(target text, confirm text)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_shred';
+COMMENT ON FUNCTION shred(text, text) IS
+  'irreversibly destroy a tenant''s secrets and data keys; confirm must repeat the target (manage permission)';
+
+REVOKE ALL ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) TO PUBLIC;

@@ -13,6 +13,7 @@
 
 #include "provsecret.h"
 #include "keyring.h"
+#include "redact.h"
 
 PG_MODULE_MAGIC;
 
@@ -82,7 +83,9 @@ _PG_init(void)
 				 errhint("Add provsecret to shared_preload_libraries and restart the server.")));
 
 	ps_define_core_gucs();
-	MarkGUCPrefixReserved("provsecret");
-
 	ps_keyring_load();
+	ps_redact_init();
+
+	/* last: every part has defined its provsecret.* settings by now */
+	MarkGUCPrefixReserved("provsecret");
 }

@@ -22,6 +22,7 @@
 #include "keyring.h"
 #include "provsecret.h"
 #include "query.h"
+#include "redact.h"
 #include "seal.h"
 #include "secret.h"
 #include "tenant.h"
@@ -327,7 +328,7 @@ ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("secret %s not found", canonical)));
 	value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
-	ciphertext = DatumGetByteaPCopy(ps_query_datum(0, 1, &isnull));
+	ciphertext = DatumGetByteaPP(SPI_datumTransfer(ps_query_datum(0, 1, &isnull), false, -1));
 	SPI_finish();
 	ps_identity_leave(&identity);
 
@@ -419,10 +420,15 @@ PG_FUNCTION_INFO_V1(ps_seal);
 Datum
 ps_seal(PG_FUNCTION_ARGS)
 {
-	char	   *reference = ps_arg_text(fcinfo, 0, "reference");
+	char	   *reference;
 	text	   *value;
-	char	   *description = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *description;
 	PsSealResult result;
+
+	/* first, so even a failing call leaves no value in pg_stat_activity */
+	ps_redact_activity();
+	reference = ps_arg_text(fcinfo, 0, "reference");
+	description = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,

@@ -138,7 +138,7 @@ ps_rollback(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("version %d of secret %s is not kept", version, canonical),
 				 errhint("provsecret.versions() lists the kept versions.")));
-	ciphertext = DatumGetByteaPCopy(ps_query_datum(0, 1, &isnull));
+	ciphertext = DatumGetByteaPP(SPI_datumTransfer(ps_query_datum(0, 1, &isnull), false, -1));
 	SPI_finish();
 	ps_identity_leave(&identity);
 
