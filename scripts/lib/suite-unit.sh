@@ -1,15 +1,21 @@
 # scripts/lib/suite-unit.sh: pure C unit tests, test/unit/*.c.
 #
-# Each test is compiled with the pure sources (no postgres.h) it names in a
-# comment line, and run; it prints TAP:
-#     /* unit-sources: src/reference.c src/jwt_parse.c */
-#     /* unit-libs: -lsodium */
-# Without unit-sources, test/unit/test_X.c is built with src/X.c when that
-# file exists.  Needs common.sh, report.sh.
+# Each test is compiled with the pure sources (no postgres.h) it names on a
+# comment line containing "sources:" (and libraries on one containing
+# "libs:"), then run; it prints TAP:
+#     /* Sources: src/reference.c src/jwt_parse.c.  Prints TAP. */
+#     /* Libs: -lsodium */
+# Without such a line, test/unit/X_test.c or test_X.c is built with src/X.c
+# when that file exists.  Needs common.sh, report.sh.
 
-ps_unit_directive()
+# ps_unit_sources FILE / ps_unit_libs FILE: the words named on those lines.
+ps_unit_sources()
 {
-	sed -n "s|.*$1:[[:space:]]*\\([^*]*\\).*|\\1|p" "$2" | tr '\n' ' '
+	grep -i 'sources:' "$1" | grep -o 'src/[A-Za-z0-9_./-]*\.c' | tr '\n' ' ' || true
+}
+ps_unit_libs()
+{
+	grep -i 'libs:' "$1" | grep -o -- '-l[A-Za-z0-9_+-]*' | tr '\n' ' ' || true
 }
 
 ps_suite_unit()
@@ -27,10 +33,11 @@ ps_suite_unit()
 	local name sources libs base rc detail status src srcs
 	for f in "${files[@]}"; do
 		name="$(basename "$f" .c)"
-		sources="$(ps_unit_directive unit-sources "$f")"
-		libs="$(ps_unit_directive unit-libs "$f")"
+		sources="$(ps_unit_sources "$f")"
+		libs="$(ps_unit_libs "$f")"
 		if [ -z "${sources// /}" ]; then
 			base="${name#test_}"
+			base="${base%_test}"
 			[ -f "$PS_ROOT/src/$base.c" ] && sources="src/$base.c"
 		fi
 		srcs=()
