@@ -30,6 +30,13 @@ ps_suite_unit()
 	rm -rf "$out"
 	mkdir -p "$out"
 
+	# AddressSanitizer and UBSan catch overreads and undefined behaviour in
+	# the parsers; used when the compiler can link them (gcc on Debian can).
+	local sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+	echo 'int main(void) { return 0; }' >"$out/probe.c"
+	cc "${sanitize[@]}" -o "$out/probe" "$out/probe.c" >/dev/null 2>&1 || sanitize=()
+	rm -f "$out/probe" "$out/probe.c"
+
 	local name sources libs base rc detail status src srcs
 	for f in "${files[@]}"; do
 		name="$(basename "$f" .c)"
@@ -43,7 +50,7 @@ ps_suite_unit()
 		srcs=()
 		for src in $sources; do srcs+=("$PS_ROOT/$src"); done
 		# shellcheck disable=SC2086 # libs is a word list by design
-		if ! cc -std=gnu11 -O1 -g -Wall -Wextra -Werror \
+		if ! cc -std=gnu11 -O1 -g -Wall -Wextra -Werror "${sanitize[@]}" \
 			-I"$PS_ROOT/src" -I"$PS_ROOT/test/unit" \
 			-o "$out/$name" "$f" "${srcs[@]}" $libs \
 			>"$out/$name.build.log" 2>&1; then
