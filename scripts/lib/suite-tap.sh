@@ -4,6 +4,8 @@
 # postgres-owned copy of test/ (its tmp_check lands there).  PATH starts
 # with the staged bin, so the clusters load the staged provsecret.  Ports are
 # reserved in a lock directory shared by every run on this machine.
+# Perl modules shared by tests may live in test/perl or test/t/lib.
+# Clusters a killed or crashed test leaves behind are stopped after it.
 # Environment for the tests:
 #   PROVSECRET_SOURCE_DIR  the source tree (read-only)
 #   PROVSECRET_TEST_ROOT_KEY  a fake 64-hex root key
@@ -11,6 +13,16 @@
 # Needs common.sh, stage.sh, report.sh.
 
 PS_PORTLOCK_DIR="${TMPDIR:-/tmp}/provsecret-test-portlock"
+
+# Stop every postmaster whose data directory lies under $1.
+ps_tap_stop_leftovers()
+{
+	local pidfile
+	while IFS= read -r pidfile; do
+		ps_as_postgres "$PS_STAGE_PGBIN/pg_ctl" -D "$(dirname "$pidfile")" \
+			-m immediate -w stop >/dev/null 2>&1 || true
+	done < <(find "$1" -name postmaster.pid 2>/dev/null)
+}
 
 ps_suite_tap()
 {
@@ -22,6 +34,7 @@ ps_suite_tap()
 
 	local tmp out="$PS_BUILD/test-output/tap"
 	ps_postgres_tmpdir tmp tap
+	ps_on_exit "ps_tap_stop_leftovers '$tmp'"
 	cp -r "$PS_ROOT/test" "$tmp/test"
 	chown -R postgres:postgres "$tmp"
 	mkdir -p "$PS_PORTLOCK_DIR"
@@ -35,7 +48,7 @@ ps_suite_tap()
 		rc=0
 		(cd "$tmp/test" && runuser -u postgres -- env \
 			PATH="$PS_STAGE_PGBIN:$PATH" \
-			PERL5LIB="$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
+			PERL5LIB="$tmp/test/perl:$tmp/test/t/lib:$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
 			PG_REGRESS="$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/regress/pg_regress" \
 			PG_TEST_PORT_DIR="$PS_PORTLOCK_DIR" \
 			TESTDIR="$tmp/test" \
@@ -44,6 +57,7 @@ ps_suite_tap()
 			PROVSECRET_STAGE="$PS_STAGE" \
 			timeout 900 prove -v "t/$name.pl" \
 			</dev/null >"$out/$name.log" 2>&1) || rc=$?
+		ps_tap_stop_leftovers "$tmp/test"
 		ps_tap_counts "$out/$name.log"
 		detail="$PS_TAP_OK ok, $PS_TAP_NOTOK not ok"
 		status=ok
