@@ -195,10 +195,11 @@ CREATE POLICY project_describe ON project FOR SELECT
 
 ALTER TABLE access_grant ENABLE ROW LEVEL SECURITY;
 ALTER TABLE access_grant FORCE ROW LEVEL SECURITY;
-CREATE POLICY access_grant_manage ON access_grant FOR SELECT
+-- 'audit': managers of the target and provsecret_auditor see its grants
+CREATE POLICY access_grant_audit ON access_grant FOR SELECT
     USING (provsecret.has_permission(CASE WHEN scope = 'company' THEN target END,
                                      CASE WHEN scope = 'project' THEN target END,
-                                     'manage'));
+                                     'audit'));
 
 ALTER TABLE data_key ENABLE ROW LEVEL SECURITY;
 ALTER TABLE data_key FORCE ROW LEVEL SECURITY;
@@ -246,7 +247,7 @@ COMMENT ON VIEW secrets IS 'managed secrets the caller may describe: metadata on
 CREATE VIEW grants AS
     SELECT principal, scope || '/' || target AS target, scope, permission, granted_at, granted_by
       FROM provsecret.access_grant;
-COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manages';
+COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manages (all of them for provsecret_auditor and provsecret_admin)';
 
 CREATE VIEW audit_log AS
     SELECT id, at, action, reference, company, project, principal, channel,

@@ -1,6 +1,8 @@
 /*
  * reference_test.c: the reference grammar of DESIGN §3, outside a server.
- * Sources: src/reference.c.  Prints TAP.
+ * Prints TAP.
+ *
+ * unit-sources: src/reference.c
  */
 #include <stdio.h>
 #include <string.h>
