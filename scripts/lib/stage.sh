@@ -11,15 +11,23 @@ PS_STAGE="$PS_BUILD/root"
 PS_STAGE_PGBIN="$PS_STAGE$PS_SYS_PGBIN"
 
 # Compile with warnings as errors.  Output goes to .build/make.log; on
-# failure its tail is shown.
+# failure its tail is shown.  Debian's PGXS tracks no header dependencies,
+# so a change to a header or the Makefile rebuilds everything.
 ps_build()
 {
+	local want have=""
 	mkdir -p "$PS_BUILD"
+	want="$(cat "$PS_ROOT"/Makefile "$PS_ROOT"/src/*.h 2>/dev/null | sha256sum)"
+	[ -f "$PS_BUILD/build.stamp" ] && have="$(cat "$PS_BUILD/build.stamp")"
+	if [ "$want" != "$have" ]; then
+		make -C "$PS_ROOT" PG_CONFIG="$PS_PG_CONFIG" clean >/dev/null 2>&1 || true
+	fi
 	if ! make -C "$PS_ROOT" -j"$(nproc)" PG_CONFIG="$PS_PG_CONFIG" \
 		COPT=-Werror >"$PS_BUILD/make.log" 2>&1; then
 		tail -n 60 "$PS_BUILD/make.log" >&2
 		ps_die "build failed (full log: $PS_BUILD/make.log)"
 	fi
+	printf '%s\n' "$want" >"$PS_BUILD/build.stamp"
 }
 
 ps_stage()
