@@ -325,12 +325,19 @@ AS 'MODULE_PATHNAME', 'ps_revoke';
 COMMENT ON FUNCTION revoke(text, text, text[]) IS
   'revoke permissions (all of them when permissions is null) on a target from a principal';
 
+CREATE FUNCTION authenticate(bearer_token text)
+RETURNS text
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_authenticate';
+COMMENT ON FUNCTION authenticate(text) IS
+  'verify a Keycloak access token exactly as the REST API does (JWKS signature, iss, aud or azp, exp, nbf, typ); its principals (user:, client:, role:, group:) apply for the rest of the transaction; returns the subject; a rejected token raises 28000';
+
 -- Who may call is decided inside each function by provsecret grants.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA provsecret FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION has_permission(text, text, text), current_principal(),
     root_key_role(text), seal(text, text, text), resolve(text), delete_secret(text),
     register_company(text), register_project(text, text), "grant"(text, text, text[]),
-    revoke(text, text, text[]) TO PUBLIC;
+    revoke(text, text, text[]), authenticate(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION has_permission(text, text, text), root_key_role(text) TO provsecret_service;
 
 ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include "provsecret.h"
 #include "keyring.h"
 #include "redact.h"
+#include "token.h"
 
 PG_MODULE_MAGIC;
 
@@ -83,6 +84,7 @@ _PG_init(void)
 				 errhint("Add provsecret to shared_preload_libraries and restart the server.")));
 
 	ps_define_core_gucs();
+	ps_token_define_gucs();
 	ps_keyring_load();
 	ps_redact_init();
 

@@ -1,6 +1,6 @@
 /*
- * redact.c: values passed to seal() never reach the server log or
- * pg_stat_activity.
+ * redact.c: values passed to seal() (and tokens passed to authenticate())
+ * never reach the server log or pg_stat_activity.
  *
  * A statement that calls seal() may carry the value as a literal or a bind
  * parameter, and PostgreSQL logs statements (log_statement,
@@ -20,7 +20,7 @@
 
 #include "redact.h"
 
-#define PS_REDACTED_STATEMENT "[statement redacted by provsecret: it calls seal()]"
+#define PS_REDACTED_STATEMENT "[statement redacted by provsecret: it passes a secret]"
 #define PS_REDACTED_PARAMETERS "parameters: [redacted by provsecret]"
 
 static emit_log_hook_type ps_prev_emit_log_hook = NULL;
@@ -42,12 +42,18 @@ ps_text_calls_seal(const char *text)
 	{
 		const char *q;
 
-		if (pg_strncasecmp(p, "seal", 4) != 0)
+		size_t		len;
+
+		if (pg_strncasecmp(p, "seal", 4) == 0)
+			len = 4;
+		else if (pg_strncasecmp(p, "authenticate", 12) == 0)
+			len = 12;			/* its argument is a bearer token */
+		else
 			continue;
 		/* a whole identifier, possibly quoted: seal, "seal", provsecret.seal */
 		if (p > text && ps_ident_char(p[-1]))
 			continue;
-		q = p + 4;
+		q = p + len;
 		if (*q == '"')
 			q++;
 		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
@@ -78,11 +84,14 @@ ps_mentions_parameters(const char *text)
 	return text != NULL && strstr(text, "parameters:") != NULL;
 }
 
-/* provsecret's own messages never carry a value (they are built so). */
+/*
+ * provsecret's own messages never carry a value (they are built so); they
+ * come from functions named ps_* (elog.c keeps only a file's base name).
+ */
 static bool
 ps_is_own_message(const ErrorData *edata)
 {
-	return edata->filename != NULL && strncmp(edata->filename, "src/", 4) == 0;
+	return edata->funcname != NULL && strncmp(edata->funcname, "ps_", 3) == 0;
 }
 
 /*
@@ -99,7 +108,7 @@ ps_log_error_without_text(ErrorData *edata)
 	PG_TRY();
 	{
 		ereport(LOG,
-				(errmsg("provsecret: %s with SQLSTATE %s in a statement that calls seal(); its text is not logged",
+				(errmsg("provsecret: %s with SQLSTATE %s in a statement that passes a secret to provsecret; its text is not logged",
 						edata->elevel >= FATAL ? "fatal error" : "error",
 						unpack_sql_state(edata->sqlerrcode)),
 				 errhidestmt(true),

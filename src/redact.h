@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Pure: does the text contain a call of seal( (any case, quoted or not)? */
+/*
+ * Pure: does the text call seal( or authenticate( (any case, quoted or not)?
+ */
 extern bool ps_text_calls_seal(const char *text);
 
 /* Install the emit_log_hook (from _PG_init). */
