@@ -11,11 +11,13 @@
 # ps_unit_sources FILE / ps_unit_libs FILE: the words named on those lines.
 ps_unit_sources()
 {
-	grep -i 'sources:' "$1" | grep -o 'src/[A-Za-z0-9_./-]*\.c' | tr '\n' ' ' || true
+	grep -i 'sources:' "$1" | sed 's/.*[Ss]ources://' |
+		grep -o 'src/[A-Za-z0-9_./-]*\.c' | tr '\n' ' ' || true
 }
 ps_unit_libs()
 {
-	grep -i 'libs:' "$1" | grep -o -- '-l[A-Za-z0-9_+-]*' | tr '\n' ' ' || true
+	grep -i 'libs:' "$1" | sed 's/.*[Ll]ibs://' |
+		grep -o -- '-l[A-Za-z0-9_+-]*' | tr '\n' ' ' || true
 }
 
 ps_suite_unit()
