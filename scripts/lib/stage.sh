@@ -70,3 +70,14 @@ ps_stage_make_readable()
 	ps_as_postgres test -x "$PS_STAGE_PGBIN/postgres" ||
 		ps_die "postgres cannot read the staged installation $PS_STAGE"
 }
+
+# Stop every postmaster whose data directory lies under $1 (what a killed
+# test or pg_regress left running).
+ps_stop_clusters_under()
+{
+	local pidfile
+	while IFS= read -r pidfile; do
+		ps_as_postgres "$PS_STAGE_PGBIN/pg_ctl" -D "$(dirname "$pidfile")" \
+			-m immediate -w stop >/dev/null 2>&1 || true
+	done < <(find "$1" -name postmaster.pid 2>/dev/null)
+}

@@ -14,16 +14,6 @@
 
 PS_PORTLOCK_DIR="${TMPDIR:-/tmp}/provsecret-test-portlock"
 
-# Stop every postmaster whose data directory lies under $1.
-ps_tap_stop_leftovers()
-{
-	local pidfile
-	while IFS= read -r pidfile; do
-		ps_as_postgres "$PS_STAGE_PGBIN/pg_ctl" -D "$(dirname "$pidfile")" \
-			-m immediate -w stop >/dev/null 2>&1 || true
-	done < <(find "$1" -name postmaster.pid 2>/dev/null)
-}
-
 ps_suite_tap()
 {
 	local files=() f
@@ -34,7 +24,7 @@ ps_suite_tap()
 
 	local tmp out="$PS_BUILD/test-output/tap"
 	ps_postgres_tmpdir tmp tap
-	ps_on_exit "ps_tap_stop_leftovers '$tmp'"
+	ps_on_exit "ps_stop_clusters_under '$tmp'"
 	cp -r "$PS_ROOT/test" "$tmp/test"
 	chown -R postgres:postgres "$tmp"
 	mkdir -p "$PS_PORTLOCK_DIR"
@@ -57,7 +47,7 @@ ps_suite_tap()
 			PROVSECRET_STAGE="$PS_STAGE" \
 			timeout 900 prove -v "t/$name.pl" \
 			</dev/null >"$out/$name.log" 2>&1) || rc=$?
-		ps_tap_stop_leftovers "$tmp/test"
+		ps_stop_clusters_under "$tmp/test"
 		ps_tap_counts "$out/$name.log"
 		detail="$PS_TAP_OK ok, $PS_TAP_NOTOK not ok"
 		status=ok
