@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/stage.sh: build provsecret and stage it with a private copy of
 # PostgreSQL, so tests never touch the system installation.
 #

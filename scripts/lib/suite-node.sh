@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/suite-node.sh: node client tests in test/node/ (one program).
 #
 # When test/node/package.json exists: npm ci (npm install without a lock

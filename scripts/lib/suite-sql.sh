@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/suite-sql.sh: pg_regress over test/sql/*.sql (pgTAP inside).
 #
 # pg_regress from the staged installation starts its own temporary instance

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/suite-tap.sh: Perl TAP tests, test/t/*.pl, one prove per file.
 #
 # PostgreSQL::Test::Cluster refuses root, so the tests run as postgres from a

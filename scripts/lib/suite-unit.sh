@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/suite-unit.sh: pure C unit tests, test/unit/*.c.
 #
 # Each test is compiled with the pure sources (no postgres.h) it names on a
@@ -34,6 +35,7 @@ ps_suite_unit()
 
 	# AddressSanitizer and UBSan catch overreads and undefined behaviour in
 	# the parsers; used when the compiler can link them (gcc on Debian can).
+	# shellcheck disable=SC2054 # commas inside one -fsanitize= option
 	local sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 	echo 'int main(void) { return 0; }' >"$out/probe.c"
 	cc "${sanitize[@]}" -o "$out/probe" "$out/probe.c" >/dev/null 2>&1 || sanitize=()
