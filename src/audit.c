@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "provsecret.h"
 #include "audit.h"
 #include "authz.h"
 #include "identity.h"

@@ -17,6 +17,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "provsecret.h"
 #include "jwks_cache.h"
 #include "outbound.h"
 #include "token.h"

@@ -11,6 +11,7 @@
 
 #include "lib/stringinfo.h"
 
+#include "provsecret.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "utils/timestamp.h"

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "provsecret.h"
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
@@ -86,12 +87,13 @@ ps_mentions_parameters(const char *text)
 
 /*
  * provsecret's own messages never carry a value (they are built so); they
- * come from functions named ps_* (elog.c keeps only a file's base name).
+ * have their own message domain (provsecret.h).  A message that lacks it is
+ * only logged more tersely, never leaked.
  */
 static bool
 ps_is_own_message(const ErrorData *edata)
 {
-	return edata->funcname != NULL && strncmp(edata->funcname, "ps_", 3) == 0;
+	return edata->domain != NULL && strcmp(edata->domain, TEXTDOMAIN) == 0;
 }
 
 /*

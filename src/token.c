@@ -13,6 +13,7 @@
 
 #include <time.h>
 
+#include "provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
