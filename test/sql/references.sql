@@ -154,8 +154,9 @@ SELECT is(pg_temp.sqlstate_of('SELECT provsecret.resolve($1)', ref), '22023', 'r
   FROM bad_ext ORDER BY label;
 
 -- Non-UTF-8 bytes cannot reach the parser through SQL in a UTF8 database
--- (PostgreSQL rejects them with 22021 first); the unit tests of the pure
--- parser cover them.  NULL is not a reference.
+-- (PostgreSQL rejects them with 22021 first): test/unit/reference_bytes_test.c
+-- and test/t/070_non_utf8.pl (a SQL_ASCII database) cover them.  NULL is not
+-- a reference.
 SELECT is(pg_temp.sqlstate_of('SELECT provsecret.seal($1, $2)', NULL, 'canary-null-ref'), '22023', 'seal(NULL, value) is 22023');
 SELECT ok(pg_temp.sqlstate_of('SELECT provsecret.resolve($1) IS NULL', NULL) IN ('00000', '22023'), 'resolve(NULL) is NULL or 22023, never a crash');
 
