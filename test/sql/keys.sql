@@ -38,7 +38,7 @@ EXCEPTION WHEN OTHERS THEN
         ctx = PG_EXCEPTION_CONTEXT;
     RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
 END $$;
-SELECT plan(34);
+SELECT plan(36);
 
 CREATE FUNCTION pg_temp.key_of(ref text) RETURNS bigint LANGUAGE sql AS $$
     SELECT data_key_id FROM provsecret.ai_provider_secret WHERE reference = ref $$;
@@ -67,8 +67,10 @@ SELECT is(provsecret.resolve('managed:project/kp1/A'), 'canary-key-a1', 'and res
 SELECT is(pg_temp.key_of('managed:project/ksolo/C'), (SELECT data_key_id FROM before WHERE reference = 'managed:project/ksolo/C'), 'other tenants keep their data key');
 SELECT throws_ok($$SELECT provsecret.rotate_data_key('project/kp1')$$, '22023', NULL, 'a project inside a company has no data key of its own: 22023');
 SELECT throws_ok($$SELECT provsecret.rotate_data_key('team/kco')$$, '22023', NULL, 'a malformed target is 22023');
-SELECT ok(provsecret.rotate_data_key('project/ksolo') >= 1, 'a project without a company rotates its own key');
+SELECT lives_ok($$SELECT provsecret.seal('managed:project/ksolo/BIG', repeat('k', 10000))$$, 'seal a 10,000-character value in ksolo');
+SELECT is(provsecret.rotate_data_key('project/ksolo'), 2, 'a project without a company rotates its own key');
 SELECT is(provsecret.resolve('managed:project/ksolo/C'), 'canary-key-c', 'ksolo/C resolves after the rotation');
+SELECT is(provsecret.resolve('managed:project/ksolo/BIG'), repeat('k', 10000), 'the 10,000-character value resolves after the rotation');
 
 -- rewrap: every data key is under the current root key already.
 SELECT is(provsecret.rewrap(), 0, 'rewrap has nothing to do under a single root key');
