@@ -188,6 +188,7 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 
 	ps_parse_reference_or_error(reference, &ref);
 	ps_require_managed(&ref, "sealed");
+	(void) ps_keyring_current();
 	ps_check_value(value, value_len);
 	ps_reference_format(&ref, canonical, sizeof(canonical));
 	scope = ps_scope_name(ref.scope);
@@ -359,6 +360,8 @@ ps_secret_resolve(const char *reference, Size *value_len)
 
 	ps_parse_reference_or_error(reference, &ref);
 	ps_reference_format(&ref, canonical, sizeof(canonical));
+	/* no root key, no resolve of any kind (55000 with its hint) */
+	(void) ps_keyring_current();
 	switch (ref.kind)
 	{
 		case PS_REF_MANAGED:
