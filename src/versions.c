@@ -102,7 +102,6 @@ ps_rollback(PG_FUNCTION_ARGS)
 	PsIdentity	identity;
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		values[2];
-	bool		isnull;
 	bytea	   *ciphertext;
 	PsSealBinding binding;
 	char	   *plaintext;
