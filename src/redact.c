@@ -23,6 +23,7 @@
 
 #define PS_REDACTED_STATEMENT "[statement redacted by provsecret: it passes a secret]"
 #define PS_REDACTED_PARAMETERS "parameters: [redacted by provsecret]"
+#define PS_REDACTED_CONTEXT "[context redacted by provsecret: it quotes a secret]"
 
 static emit_log_hook_type ps_prev_emit_log_hook = NULL;
 static bool ps_in_hook = false;
@@ -123,6 +124,19 @@ ps_log_error_without_text(ErrorData *edata)
 	PG_END_TRY();
 }
 
+/*
+ * The context goes to the client too (hide_ctx only spares the log): bind
+ * parameters quoted by log_parameter_max_length_on_error, or the text of a
+ * PL/pgSQL statement calling seal() with a literal.  A quoted statement may
+ * span lines, so the whole context is replaced, not single lines.
+ */
+static void
+ps_redact_context(ErrorData *edata)
+{
+	edata->context = pstrdup(PS_REDACTED_CONTEXT);
+	edata->hide_ctx = true;
+}
+
 static void
 ps_redact_emit_log(ErrorData *edata)
 {
@@ -142,6 +156,14 @@ ps_redact_emit_log(ErrorData *edata)
 		edata->output_to_server && !ps_is_own_message(edata))
 		ps_log_error_without_text(edata);
 
+	/*
+	 * A statement that fails before seal() runs (syntax error, failed cast)
+	 * never reaches its ps_redact_activity() call: its text would stay in
+	 * pg_stat_activity while the session is idle.
+	 */
+	if (statement_calls_seal)
+		ps_redact_activity();
+
 	if (statement_calls_seal || message_calls_seal)
 	{
 		edata->hide_stmt = true;
@@ -156,12 +178,12 @@ ps_redact_emit_log(ErrorData *edata)
 		if (edata->context != NULL &&
 			(ps_mentions_parameters(edata->context) ||
 			 ps_text_calls_seal(edata->context)))
-			edata->hide_ctx = true;
+			ps_redact_context(edata);
 		if (edata->internalquery != NULL && ps_text_calls_seal(edata->internalquery))
 			edata->internalquery = NULL;
 	}
 	else if (edata->context != NULL && ps_text_calls_seal(edata->context))
-		edata->hide_ctx = true;
+		ps_redact_context(edata);
 
 	if (ps_prev_emit_log_hook)
 		ps_prev_emit_log_hook(edata);
