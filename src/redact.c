@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "provsecret.h"
+#include "commands/prepare.h"
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
@@ -61,6 +62,62 @@ ps_text_calls_seal(const char *text)
 		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
 			q++;
 		if (*q == '(')
+			return true;
+	}
+	return false;
+}
+
+static bool
+ps_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * Does the text run SQL-level EXECUTE of a prepared statement that calls
+ * seal()?  "EXECUTE p('ref', 'value')" carries the value as a literal
+ * argument, but only the PREPARE text names seal.  The name is read as the
+ * parser would (downcased unless quoted) and looked up in this session.
+ */
+static bool
+ps_text_executes_seal(const char *text)
+{
+	if (text == NULL)
+		return false;
+	for (const char *p = text; *p; p++)
+	{
+		char		name[NAMEDATALEN];
+		int			len = 0;
+		const char *q;
+		PreparedStatement *stmt;
+
+		if (pg_strncasecmp(p, "execute", 7) != 0 ||
+			(p > text && ps_ident_char(p[-1])) || !ps_space(p[7]))
+			continue;
+		for (q = p + 7; ps_space(*q); q++)
+			;
+		if (*q == '"')
+		{
+			for (q++; *q && len < NAMEDATALEN - 1; q++)
+			{
+				if (*q == '"' && q[1] != '"')
+					break;
+				if (*q == '"')
+					q++;
+				name[len++] = *q;
+			}
+		}
+		else
+		{
+			for (; (ps_ident_char(*q) || *q == '$' || IS_HIGHBIT_SET(*q)) &&
+				 len < NAMEDATALEN - 1; q++)
+				name[len++] = pg_ascii_tolower((unsigned char) *q);
+		}
+		name[len] = '\0';
+		if (len == 0)
+			continue;
+		stmt = FetchPreparedStatement(name, false);
+		if (stmt != NULL && ps_text_calls_seal(stmt->plansource->query_string))
 			return true;
 	}
 	return false;
@@ -149,7 +206,8 @@ ps_redact_emit_log(ErrorData *edata)
 			ps_prev_emit_log_hook(edata);
 		return;
 	}
-	statement_calls_seal = ps_text_calls_seal(debug_query_string);
+	statement_calls_seal = ps_text_calls_seal(debug_query_string) ||
+		ps_text_executes_seal(debug_query_string);
 	message_calls_seal = ps_text_calls_seal(edata->message);
 
 	if (statement_calls_seal && edata->elevel >= ERROR &&

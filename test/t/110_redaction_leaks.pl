@@ -149,6 +149,22 @@ canary('A1');
 $r = ps_try($node, "SELECT provsecret.authenticate('$canary{A1}')");
 ok(!$r->{ok}, 'authenticate() rejects a made-up bearer token');
 
+# SQL-level PREPARE / EXECUTE with literal arguments: only the PREPARE
+# text names seal(); the EXECUTE statement carries the value.
+canary('P1');
+canary('P2', 10_001);
+canary('P3');
+ps_sql($node, "PREPARE leak_p(text, text) AS SELECT provsecret.seal(\$1, \$2);
+  EXECUTE leak_p('managed:project/leak/execute', '$canary{P1}')");
+is(resolves_md5('managed:project/leak/execute'), md5_hex($canary{P1}),
+	'EXECUTE with literal arguments: sealed');
+$r = ps_try($node, "PREPARE leak_p(text, text) AS SELECT provsecret.seal(\$1, \$2);
+  EXECUTE leak_p('managed:project/leak/execute', '$canary{P2}')");
+is($r->{sqlstate}, '22001', 'EXECUTE with a literal of 10,001 characters: 22001');
+$client_err{P2} = $r->{err};
+ps_sql($node, qq{PREPARE "Leak P"(text, text) AS SELECT provsecret.seal(\$1, \$2);
+  EXECUTE "Leak P"('managed:project/leak/execute', '$canary{P3}')});
+
 # --- PL/pgSQL with literals ---------------------------------------------
 # The function source holds the literal by the author's choice (pg_proc);
 # what is tested is calling it, so its CREATE is kept out of
