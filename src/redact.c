@@ -36,6 +36,38 @@ ps_ident_char(char c)
 		(c >= '0' && c <= '9') || c == '_';
 }
 
+/* Skip white space and comments (-- to end of line, nested slash-star). */
+static const char *
+ps_skip_blank(const char *q)
+{
+	for (;;)
+	{
+		if (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\f')
+			q++;
+		else if (q[0] == '-' && q[1] == '-')
+		{
+			while (*q && *q != '\n')
+				q++;
+		}
+		else if (q[0] == '/' && q[1] == '*')
+		{
+			int			depth = 0;
+
+			do
+			{
+				if (q[0] == '/' && q[1] == '*')
+					depth++, q += 2;
+				else if (q[0] == '*' && q[1] == '/')
+					depth--, q += 2;
+				else
+					q++;
+			} while (*q && depth > 0);
+		}
+		else
+			return q;
+	}
+}
+
 bool
 ps_text_calls_seal(const char *text)
 {
@@ -59,8 +91,7 @@ ps_text_calls_seal(const char *text)
 		q = p + len;
 		if (*q == '"')
 			q++;
-		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
-			q++;
+		q = ps_skip_blank(q);
 		if (*q == '(')
 			return true;
 	}

@@ -122,6 +122,15 @@ $r = ps_try($node, "SELECT provsecret.seal('managed:project/bad name/x', '$canar
 is($r->{sqlstate}, '22023', 'literal with a malformed reference: 22023');
 $client_err{L4} = $r->{err};
 
+# Comments between the function name and its arguments.
+canary('L8');
+canary('L9');
+ps_sql($node, "SELECT provsecret.seal /* a comment */ ('managed:project/leak/comment', '$canary{L8}')");
+ps_sql($node, "SELECT provsecret.seal -- a comment
+  ('managed:project/leak/comment', '$canary{L9}')");
+is(resolves_md5('managed:project/leak/comment'), md5_hex($canary{L9}),
+	'literal after comments: sealed');
+
 # A value pasted by mistake into the reference argument is not echoed.
 canary('L5');
 $r = ps_try($node, "SELECT provsecret.seal('$canary{L5}', 'x')");
