@@ -245,6 +245,23 @@ ps_sql($node, "DO \$d\$ BEGIN
   PERFORM provsecret.seal('managed:project/leak/do', '$canary{D1}');
 END \$d\$");
 
+# --- Without log_statement ---------------------------------------------------
+# log_min_duration_statement then logs the statement text with its duration,
+# after the call, and bind parameters as its detail.
+ps_sql($node, q{ALTER SYSTEM SET log_statement = 'none'; SELECT pg_reload_conf();});
+canary('Q1');
+canary('Q2');
+canary('Q3');
+ps_sql($node, "SELECT provsecret.seal('managed:project/leak/duration', '$canary{Q1}')");
+($ok, $out, $err) = pgbench_once('SELECT provsecret.seal(:ref, :val);',
+	{ ref => 'managed:project/leak/duration', val => $canary{Q2} });
+ok($ok, 'duration only: seal with bind parameters succeeds') or diag($err);
+ps_sql($node, "PREPARE leak_q(text, text) AS SELECT provsecret.seal(\$1, \$2);
+  EXECUTE leak_q('managed:project/leak/duration', '$canary{Q3}')");
+is(resolves_md5('managed:project/leak/duration'), md5_hex($canary{Q3}),
+	'duration only: the last seal resolves');
+ps_sql($node, q{ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf();});
+
 # --- pg_stat_activity -----------------------------------------------------
 # A session left idle (in a transaction) after each kind of call; another
 # session reads its last query.
