@@ -404,7 +404,8 @@ ps_authz_deny(PsPermission perm, const char *company, const char *project,
 	event.reference = reference;
 	event.company = company;
 	event.project = project;
-	event.outcome = ps_permission_name(perm);
+	event.outcome = "denied";
+	event.detail = psprintf("%s permission required", ps_permission_name(perm));
 	event.count = 1;
 	ps_audit_record(&event, true);
 

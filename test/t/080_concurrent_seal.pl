@@ -1,134 +1,104 @@
-# Concurrent seals (issue 7 item 9): 50 sessions sealing the same reference
-# at the same moment end in one secret with value_version 50, versions 1..50
-# each audited once (one secret.sealed, 49 secret.rotated), no deadlock or
-# serialization error reaching a caller, and a consistent current value.
-# Then 20 sessions sealing two references of one new tenant create its data
-# key once.
+# Concurrent seals of one reference (DESIGN §4: seal creates or rotates).
+# A second session sealing a reference another session is creating waits
+# for it and then rotates what it created; concurrent rotations never lose
+# a version; a seal racing a delete creates the secret afresh.  No session
+# ever gets an error.
 use strict;
 use warnings;
-
-use IPC::Run;
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(sleep);
-use FindBin;
-use lib "$FindBin::RealBin/lib";
-use ProvsecretTest;
 
-my $node = ps_node('concurrent', 5, max_connections => 80);
-ok(ps_start($node, key => random_key()), 'server starts');
-ps_sql($node, q{CREATE EXTENSION provsecret;
-  SELECT provsecret.register_project('conc');});
-my $script_dir = PostgreSQL::Test::Utils::tempdir;
+$ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY} =
+  $ENV{PROVSECRET_TEST_ROOT_KEY} // ('5a' x 32);
 
-# Run $clients pgbench clients once each.  Every client first waits on a
-# shared advisory lock the test holds exclusively, so all of them are
-# connected and blocked before any seals; the lock is released once
-# pg_locks shows every one of them waiting.  Returns (stdout, stderr).
-sub all_at_once
+my $node = PostgreSQL::Test::Cluster->new('concurrent',
+	port => $ENV{PROVSECRET_TAP_PORT_CONCURRENT} // 55435);
+$node->init;
+$node->append_conf(
+	'postgresql.conf', q{
+shared_preload_libraries = 'provsecret'
+provsecret.mode = 'deployed'
+provsecret.rest_listen_addresses = ''
+});
+$node->start;
+$node->safe_psql('postgres',
+	"CREATE EXTENSION provsecret; SELECT provsecret.register_project('cc')");
+
+my $ref = 'managed:project/cc/RACE';
+my $first = $node->background_psql('postgres', on_error_stop => 0);
+my $second = $node->background_psql('postgres', on_error_stop => 0);
+
+# Wait until some backend waits on a lock (the second session's seal).
+sub wait_for_lock_wait
 {
-	my ($clients, $statement) = @_;
-	my $file = "$script_dir/seal_$clients.sql";
-	open(my $fh, '>', $file) or die $!;
-	print $fh "SELECT pg_advisory_lock_shared(4242);\n",
-	  "SELECT pg_advisory_unlock_shared(4242);\n", "$statement\n";
-	close $fh;
-
-	my $gate = $node->background_psql('postgres');
-	$gate->query_safe('SELECT pg_advisory_lock(4242)');
-	my ($out, $err) = ('', '');
-	my $bench = IPC::Run::start(
-		[ 'pgbench', '-n', '-c', $clients, '-j', 10, '-t', 1, '-f', $file,
-		  '-h', $node->host, '-p', $node->port, 'postgres' ],
-		'>', \$out, '2>', \$err);
-	my $waiting = 0;
-	for (1 .. 600)
-	{
-		$waiting = ps_sql($node, q{SELECT count(*) FROM pg_locks
-		  WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted});
-		last if $waiting == $clients;
-		sleep 0.1;
-	}
-	is($waiting, $clients, "all $clients clients wait at the gate");
-	$gate->query_safe('SELECT pg_advisory_unlock(4242)');
-	$gate->quit;
-	$bench->finish;
-	return ($out, $err);
+	$node->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+	  or die "the second seal never waited";
 }
 
-sub no_error_surfaced
+# Start a statement in $second without waiting for it to finish.
+sub start_in_second
 {
-	my ($clients, $out, $err) = @_;
-	like($out, qr{number of transactions actually processed: $clients/$clients},
-		"every one of the $clients clients committed");
-	like($out, qr{number of failed transactions: 0\b}, 'pgbench counts no failed transaction');
-	unlike($err, qr/ERROR|deadlock|serializ|could not/i,
-		'no error (deadlock, serialization, unique violation) reached a client')
-	  or diag($err);
+	my ($sql) = @_;
+	$second->query_until(qr/started/, "\\echo started\n$sql\n");
 }
 
-# --- 50 sessions, one reference ----------------------------------------------
-my $ref = 'managed:project/conc/openai';
-# :client_id is 0..49; the description names the client too, so the row
-# read afterwards must pair one client's value with the same client's text.
-my ($out, $err) = all_at_once(50,
-	"SELECT provsecret.seal('$ref', 'value-of-client-' || :client_id, 'client ' || :client_id);");
-no_error_surfaced(50, $out, $err);
-
-is(ps_sql($node, "SELECT count(*) FROM provsecret.ai_provider_secret WHERE reference = '$ref'"),
-	'1', 'exactly one secret row');
-is(ps_sql($node, "SELECT value_version FROM provsecret.secrets WHERE reference = '$ref'"),
-	'50', 'value_version = 50');
-is(ps_sql($node, "SELECT string_agg(action, ',') FROM provsecret.audit_log
-  WHERE reference = '$ref' AND value_version = 1"), 'secret.sealed',
-	'version 1: one secret.sealed event');
-is(ps_sql($node, "SELECT count(*) || ' ' || count(DISTINCT value_version) || ' '
-  || min(value_version) || ' ' || max(value_version) FROM provsecret.audit_log
-  WHERE reference = '$ref' AND action = 'secret.rotated'"), '49 49 2 50',
-	'versions 2..50: 49 secret.rotated events, one per version');
-is(ps_sql($node, "SELECT count(*) FROM provsecret.audit_log WHERE reference = '$ref'
-  AND action IN ('secret.sealed', 'secret.rotated')"), '50',
-	'50 seal events in all');
-is(ps_sql($node, "SELECT max(value_version) FROM provsecret.versions('$ref')"),
-	'50', 'versions() lists 50 as the newest');
-
-my $value = ps_sql($node, "SELECT provsecret.resolve('$ref')");
-my $description = ps_sql($node, "SELECT description FROM provsecret.secrets WHERE reference = '$ref'");
-like($value, qr/^value-of-client-(\d+)$/, 'resolve returns one of the 50 values');
-my ($value_client) = $value =~ /(\d+)$/;
-is($description, "client $value_client",
-	'the current value and description come from the same seal');
-cmp_ok($value_client, '<', 50, 'a client that took part');
-
-# Every kept version decrypts: roll back to the oldest kept one.
-my $oldest = ps_sql($node, "SELECT min(value_version) FROM provsecret.versions('$ref')");
-cmp_ok($oldest, '<', 50, 'earlier versions are kept');
-is(ps_sql($node, "SELECT provsecret.rollback('$ref', $oldest)"), '51',
-	'rolling back to a kept version re-seals it as 51');
-like(ps_sql($node, "SELECT provsecret.resolve('$ref')"), qr/^value-of-client-\d+$/,
-	'the rolled-back version decrypts');
-
-# --- 20 sessions, two references, one new tenant -----------------------------
-my $tenant = 'fresh';
-is(ps_sql($node, "SELECT count(*) FROM provsecret.data_key WHERE tenant LIKE '%$tenant'"),
-	'0', 'the new tenant has no data key yet');
-($out, $err) = all_at_once(20,
-	"SELECT provsecret.seal('managed:project/$tenant/key' || (:client_id % 2), 'v' || :client_id);");
-no_error_surfaced(20, $out, $err);
-is(ps_sql($node, "SELECT count(*) || ' ' || count(*) FILTER (WHERE retired_at IS NULL)
-  FROM provsecret.data_key WHERE tenant = 'project/$tenant'"), '1 1',
-	'the new tenant\'s data key was created once (one row, active)');
-is(ps_sql($node, "SELECT string_agg(reference || '=' || value_version, ',' ORDER BY reference)
-  FROM provsecret.secrets WHERE project = '$tenant'"),
-	"managed:project/$tenant/key0=10,managed:project/$tenant/key1=10",
-	'two secrets, ten versions each');
-is(ps_sql($node, "SELECT count(DISTINCT data_key_id) FROM provsecret.ai_provider_secret
-  WHERE project = '$tenant'"), '1', 'both sealed under the one data key');
-for my $i (0, 1)
+sub finish_second
 {
-	like(ps_sql($node, "SELECT provsecret.resolve('managed:project/$tenant/key$i')"),
-		qr/^v\d+$/, "key$i resolves");
+	my ($out, $failed) = $second->query("SELECT 'second done'");
+	return ($out, $second->{stderr});
 }
 
+sub version_of
+{
+	return $node->safe_psql('postgres',
+		"SELECT value_version FROM provsecret.secrets WHERE reference = '$ref'");
+}
+
+# 1. Both create: the second waits, then rotates the first's secret.
+$first->query_safe("BEGIN");
+$first->query_safe("SELECT provsecret.seal('$ref', 'canary-race-1')");
+start_in_second("SELECT provsecret.seal('$ref', 'canary-race-2');");
+wait_for_lock_wait();
+$first->query_safe("COMMIT");
+my ($out, $err) = finish_second();
+like($out, qr/\Q$ref\E/, 'the second creating seal returns the reference');
+is($err, '', 'the second creating seal raised nothing');
+is(version_of(), '2', 'it rotated the secret the first session created');
+is($node->safe_psql('postgres', "SELECT provsecret.resolve('$ref')"),
+	'canary-race-2', 'the later value wins');
+
+# 2. Both rotate: no version is lost.
+$first->query_safe("BEGIN");
+$first->query_safe("SELECT provsecret.seal('$ref', 'canary-race-3')");
+start_in_second("SELECT provsecret.seal('$ref', 'canary-race-4');");
+wait_for_lock_wait();
+$first->query_safe("COMMIT");
+($out, $err) = finish_second();
+is($err, '', 'the second rotation raised nothing');
+is(version_of(), '4', 'two concurrent rotations give versions 3 and 4');
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(value_version::text, ',' ORDER BY value_version) FROM provsecret.versions('$ref')"),
+	'1,2,3,4',
+	'every version is kept');
+
+# 3. A seal racing a delete creates the secret afresh.
+$first->query_safe("BEGIN");
+$first->query_safe("SELECT provsecret.delete_secret('$ref')");
+start_in_second("SELECT provsecret.seal('$ref', 'canary-race-5');");
+wait_for_lock_wait();
+$first->query_safe("COMMIT");
+($out, $err) = finish_second();
+is($err, '', 'a seal racing a delete raised nothing');
+is($node->safe_psql('postgres', "SELECT provsecret.resolve('$ref')"),
+	'canary-race-5', 'the secret exists again with the new value');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM provsecret.ai_provider_secret_version v JOIN provsecret.ai_provider_secret s ON s.id = v.secret_id WHERE s.reference = '$ref'"),
+	'0',
+	'it starts without the deleted versions');
+
+$first->quit;
+$second->quit;
 $node->stop;
 done_testing();
