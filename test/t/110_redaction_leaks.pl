@@ -1,9 +1,10 @@
 # The leak matrix (DESIGN §7, issue 4 item 4): canary values passed to
 # provsecret.seal() and bearer tokens passed to provsecret.authenticate(),
 # as literals (simple protocol), as bind parameters (extended protocol,
-# through pgbench), inside a PL/pgSQL function, in successful and failing
-# calls, never reach the server log, pg_stat_statements, pg_stat_activity,
-# audit rows, temp files, nor the text of provsecret's own errors.
+# through pgbench), as EXECUTE arguments, inside a PL/pgSQL function, in
+# successful and failing calls, never reach the server log (stderr, csvlog,
+# jsonlog), pg_stat_statements, pg_stat_activity, audit rows, temp files,
+# nor the error text a client receives for provsecret's own errors.
 # Controls show each place is searched for real: an unrelated statement's
 # literal is in the log, a DO block is in pg_stat_statements (the documented
 # residual risk), a plain sort spills a canary into a temp file.
@@ -29,6 +30,10 @@ my $node = ps_node(
 	log_parameter_max_length          => -1,
 	log_parameter_max_length_on_error => -1,
 	log_temp_files                    => 0,
+	# every format: csvlog and jsonlog have their own query/context fields
+	logging_collector => 'on',
+	log_destination   => q{'stderr,csvlog,jsonlog'},
+	log_directory     => q{'log'},
 	'auto_explain.log_min_duration'      => 0,
 	'auto_explain.log_nested_statements' => 'on',
 	'auto_explain.log_analyze'           => 'on',
@@ -90,7 +95,19 @@ sub resolves_md5
 	return ps_sql($node, "SELECT md5(provsecret.resolve('$ref'))");
 }
 
-my $log_off = -s $node->logfile;
+# All server logs: the collector's stderr, csv and json files, and the
+# postmaster's own output file.
+sub server_logs
+{
+	my %logs = (postmaster => slurp_file($node->logfile));
+	for my $file (glob($node->data_dir . '/log/*'))
+	{
+		my ($kind) = $file =~ /\.(log|csv|json)$/ or next;
+		$logs{$kind} .= slurp_file($file);
+	}
+	return \%logs;
+}
+
 my %client_err;    # case => what the client received for our own errors
 
 # Controls: an unrelated statement and an unrelated error, logged verbatim.
@@ -355,7 +372,13 @@ for my $case (sort keys %client_err)
 }
 
 # --- Where values must not be ---------------------------------------------
-my $log = log_since($node, $log_off);
+my $logs = server_logs();
+for my $kind (qw(log csv json))
+{
+	ok(holds($logs->{$kind} // '', $canary{U1}),
+		"control: the unrelated canary is in the $kind log");
+}
+my $log = join("\n", map { $logs->{$_} } sort keys %$logs);
 my $pgss = ps_sql($node, 'SELECT string_agg(query, E\'\n\') FROM pg_stat_statements');
 my $activity = ps_sql($node, 'SELECT string_agg(query, E\'\n\') FROM pg_stat_activity');
 my $audit = ps_sql($node, 'SELECT string_agg(a::text, E\'\n\') FROM provsecret.audit_log a')
