@@ -85,7 +85,8 @@ ps_cluster_conf \
 	"provsecret.jwt_jwks_file = '$tmp/jwks.json'"
 ps_cluster_start
 ps_psql -q -c "CREATE EXTENSION provsecret" \
-	-c "SELECT provsecret.grant('user:bench', 'project/bench-ws', ARRAY['read','write','delete'])" >/dev/null
+	-c "SELECT provsecret.grant('user:bench', 'project/bench-ws', ARRAY['read','write','delete'])" \
+	-c "SELECT provsecret.grant('user:bench', 'project/bench-put', ARRAY['read','write','delete'])" >/dev/null
 for i in $(seq 1 20); do
 	printf "SELECT provsecret.seal('managed:project/bench-ws/KEY_%d', 'sk-bench-value-%d', 'key %d');\n" "$i" "$i" "$i"
 done | ps_psql -q >/dev/null
@@ -163,7 +164,11 @@ expect "provsecret reveal" 200 '"sk-bench-value-7"' "${auth[@]}" "$rest/v1/works
 expect "provsecret reveal without token" 401 '' "$rest/v1/workspaces/bench-ws/secrets/KEY_7"
 expect "provsecret PUT" 200 '"KEY_1"' -X PUT "${auth[@]}" -H 'Content-Type: application/json' \
 	-d '{"value":"sk-bench-value-1","description":"key 1"}' "$rest/v1/workspaces/bench-ws/secrets/KEY_1"
+expect "provsecret list after PUT" 200 '"key 1"' "${auth[@]}" "$rest/v1/workspaces/bench-ws/secrets"
 expect "twin reveal" 200 '"sk-bench-value-7"' "${auth[@]}" "$twin/v1/workspaces/bench-ws/secrets/KEY_7"
+stranger=(-H "Authorization: Bearer $(node "$here/mint.mjs" "$tmp" stranger)")
+expect "provsecret reveal without a grant" 403 '' "${stranger[@]}" "$rest/v1/workspaces/bench-ws/secrets/KEY_7"
+expect "twin reveal without a grant" 403 '' "${stranger[@]}" "$twin/v1/workspaces/bench-ws/secrets/KEY_7"
 expect "twin reveal without token" 401 '' "$twin/v1/workspaces/bench-ws/secrets/KEY_7"
 expect "twin reveal, bad signature" 401 '' -H "Authorization: Bearer ${token:0:${#token}-12}AAAAAAAAAAAA" \
 	"$twin/v1/workspaces/bench-ws/secrets/KEY_7"
@@ -191,16 +196,19 @@ to_ms()
 # Raw figures per round: KEY.ROUND -> value; the report takes the median of
 # the rounds (peers are interleaved, so a burst of load from elsewhere on a
 # shared machine hits one round of every peer, not every round of one peer).
-declare -A RPS P50 P99 REQS BAD ERRS
-run() # KEY ROUND URL [wrk args...]
+declare -A RPS P50 P99 REQS BAD ERRS WARM
+run() # KEY ROUND URL [wrk options...] [-- script arguments...]
 {
 	local name="$1" round="$2" key="$1.$2" url="$3" out
 	shift 3
-	local args=(-t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -H "Authorization: Bearer $(mint)" "$@")
+	local args=(-t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -H "Authorization: Bearer $(mint)") tail=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
+	tail=("$@") # "-- script arguments" go after the URL
 	if [ "$WRK_WARMUP" -gt 0 ]; then
-		wrk "${args[@]}" -d"${WRK_WARMUP}s" "$url" >/dev/null
+		out="$(wrk "${args[@]}" -d"${WRK_WARMUP}s" "$url" "${tail[@]}")"
+		WARM[$key]="$(awk '/requests in/ {print $1}' <<<"$out")"
 	fi
-	out="$(wrk "${args[@]}" -d"${WRK_SECONDS}s" --latency "$url")"
+	out="$(wrk "${args[@]}" -d"${WRK_SECONDS}s" --latency "$url" "${tail[@]}")"
 	RPS[$key]="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
 	P50[$key]="$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")"
 	P99[$key]="$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
@@ -210,6 +218,12 @@ run() # KEY ROUND URL [wrk args...]
 	ps_log "  round $round $name: ${RPS[$key]} req/s"
 }
 
+audit_counts()
+{
+	ps_psql -At -F ' ' -c "SELECT (SELECT count(*) FROM provsecret.audit_log WHERE action = 'secret.revealed'),
+		(SELECT count(*) FROM twin.audit_event WHERE action = 'secret.revealed')"
+}
+read -r ps_audit_before twin_audit_before <<<"$(audit_counts)"
 mem_before="$(worker_mem)"
 echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS, ${WRK_SECONDS} s per peer after ${WRK_WARMUP} s of warm-up," \
 	"$WRK_ROUNDS round(s), medians; rest_workers=$REST_WORKERS, nginx workers=$NGINX_WORKERS," \
@@ -221,7 +235,7 @@ for round in $(seq 1 "$WRK_ROUNDS"); do
 	run list "$round" "$rest/v1/workspaces/bench-ws/secrets"
 	run reveal "$round" "$rest/v1/workspaces/bench-ws/secrets/KEY_7"
 	run twin "$round" "$twin/v1/workspaces/bench-ws/secrets/KEY_7"
-	run put "$round" "$rest" -s "$here/put.lua"
+	run put "$round" "$rest" -s "$here/put.lua" -- bench-put
 done
 mem_after="$(worker_mem)"
 
@@ -240,6 +254,7 @@ total() # ARRAY KEY: the sum over the rounds
 	for r in $(seq 1 "$WRK_ROUNDS"); do printf '%s\n' "${arr[$2.$r]:-0}"; done |
 		awk '{ t += $1 } END { print t + 0 }'
 }
+declare -A answered
 for key in nginx healthz list reveal twin put; do
 	RPS[$key]="$(median RPS "$key")"
 	P50[$key]="$(median P50 "$key")"
@@ -247,6 +262,7 @@ for key in nginx healthz list reveal twin put; do
 	REQS[$key]="$(total REQS "$key")"
 	BAD[$key]="$(total BAD "$key")"
 	ERRS[$key]="$(total ERRS "$key")"
+	answered[$key]=$((REQS[$key] + $(total WARM "$key")))
 done
 
 # --- report ---------------------------------------------------------------------
@@ -297,6 +313,11 @@ curl -s "$rest/metrics" | awk '/^provsecret_rest_batch/ {v[$1] = $2} END {
 		printf "provsecret: %.1f requests per commit (%d batches)\n",
 			v["provsecret_rest_batched_requests_total"] / v["provsecret_rest_batches_total"],
 			v["provsecret_rest_batches_total"] }'
-echo "audit rows: provsecret secret.revealed $(ps_psql -At -c \
-	"SELECT count(*) FROM provsecret.audit_log WHERE action = 'secret.revealed'"), twin $(ps_psql -At -c \
-	"SELECT count(*) FROM twin.audit_event WHERE action = 'secret.revealed'") (each includes warm-up and check requests)"
+read -r ps_audit_after twin_audit_after <<<"$(audit_counts)"
+echo "audit rows written during the runs (secret.revealed; wrk does not count the answers still in flight when it stops):"
+echo "  provsecret $((ps_audit_after - ps_audit_before)) for ${answered[reveal]} reveals answered," \
+	"twin $((twin_audit_after - twin_audit_before)) for ${answered[twin]}"
+for key in nginx healthz list reveal twin put; do
+	[ "${BAD[$key]}" = 0 ] && [ "${ERRS[$key]}" = 0 ] ||
+		echo "WARNING: $key had non-2xx answers or socket errors; its figures do not measure the success path"
+done
