@@ -225,9 +225,11 @@ audit_counts()
 }
 read -r ps_audit_before twin_audit_before <<<"$(audit_counts)"
 mem_before="$(worker_mem)"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS, ${WRK_SECONDS} s per peer after ${WRK_WARMUP} s of warm-up," \
 	"$WRK_ROUNDS round(s), medians; rest_workers=$REST_WORKERS, nginx workers=$NGINX_WORKERS," \
-	"twin: $TWIN_PROCS node process(es) with a pool of $TWIN_POOL_SIZE each; $(nproc) CPUs shared by wrk and the servers"
+	"twin: $TWIN_PROCS node process(es) with a pool of $TWIN_POOL_SIZE each; $(nproc) CPUs shared by wrk and the servers;" \
+	"load average before: $load_before"
 ps_log "running (about $(((WRK_SECONDS + WRK_WARMUP + 1) * 6 * WRK_ROUNDS)) s)"
 for round in $(seq 1 "$WRK_ROUNDS"); do
 	run nginx "$round" "$nginx/"
@@ -238,6 +240,7 @@ for round in $(seq 1 "$WRK_ROUNDS"); do
 	run put "$round" "$rest" -s "$here/put.lua" -- bench-put
 done
 mem_after="$(worker_mem)"
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # median ARRAY KEY: the median over the rounds (the lower one of an even count)
 median()
@@ -267,6 +270,7 @@ done
 
 # --- report ---------------------------------------------------------------------
 echo
+echo "load average after: $load_after (anything else running on the machine skews every figure)"
 [ "$WRK_ROUNDS" -gt 1 ] && echo "req/s, p50, p99: medians of $WRK_ROUNDS rounds; requests, non-2xx, errors: totals"
 printf '%-30s %10s %9s %9s %10s %8s %7s\n' peer 'req/s' 'p50 ms' 'p99 ms' requests non-2xx errors
 row()
