@@ -30,8 +30,9 @@ done
 bounded()
 {
 	local v="${!1:-$2}"
-	[[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge "$3" ] && [ "$v" -le "$4" ] ||
+	if ! [[ "$v" =~ ^[0-9]+$ ]] || [ "$v" -lt "$3" ] || [ "$v" -gt "$4" ]; then
 		ps_die "$1 must be an integer in [$3, $4]"
+	fi
 	printf -v "$1" '%s' "$v"
 }
 bounded WRK_SECONDS 5 1 60
@@ -66,6 +67,7 @@ rest_port="$(ps_free_port 18790 18799)"
 twin_port="$(ps_free_port $((rest_port + 1)) 18799)"
 nginx_port="$(ps_free_port $((twin_port + 1)) 18799)"
 
+tmp=""
 ps_postgres_tmpdir tmp bench-rest
 export PS_TMP="$tmp" PS_JWT_ISSUER=bench PS_JWT_AUDIENCE=provsecret
 node "$PS_ROOT/test/node/lib/keys.mjs" "$tmp"
@@ -154,8 +156,9 @@ expect() # NAME STATUS EXPECTED-BODY-SUBSTRING CURL-ARGS...
 	local name="$1" status="$2" want="$3" got
 	shift 3
 	got="$(curl -s -w '\n%{http_code}' "$@")"
-	[ "${got##*$'\n'}" = "$status" ] && [[ "$got" == *"$want"* ]] ||
+	if [ "${got##*$'\n'}" != "$status" ] || [[ "$got" != *"$want"* ]]; then
 		ps_die "check failed: $name answered ${got##*$'\n'}"
+	fi
 }
 auth=(-H "Authorization: Bearer $token")
 expect "nginx" 200 ok "$nginx/"
@@ -206,6 +209,7 @@ run() # KEY ROUND URL [wrk options...] [-- script arguments...]
 	tail=("$@") # "-- script arguments" go after the URL
 	if [ "$WRK_WARMUP" -gt 0 ]; then
 		out="$(wrk "${args[@]}" -d"${WRK_WARMUP}s" "$url" "${tail[@]}")"
+		# shellcheck disable=SC2034 # read through a nameref (total)
 		WARM[$key]="$(awk '/requests in/ {print $1}' <<<"$out")"
 	fi
 	out="$(wrk "${args[@]}" -d"${WRK_SECONDS}s" --latency "$url" "${tail[@]}")"
