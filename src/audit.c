@@ -1,0 +1,291 @@
+/*
+ * audit.c: the audit API used by the secret operations.
+ *
+ * Durable events (reveals, denials) go through the shared-memory queue to the
+ * audit worker and are committed before ps_audit_record returns.  Events that
+ * describe the caller's own changes are inserted into
+ * provsecret.audit_pending in the caller's transaction, so they exist exactly
+ * when the change does; the worker moves committed ones into the chain.
+ */
+#include "postgres.h"
+
+#include "audit.h"
+#include "audit_queue.h"
+#include "audit_summary.h"
+#include "audit_worker.h"
+#include "authz.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inet.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+typedef enum PsAuditLevel
+{
+	PS_AUDIT_LEVEL_ALL,
+	PS_AUDIT_LEVEL_SUMMARY
+} PsAuditLevel;
+
+static const struct config_enum_entry audit_level_options[] = {
+	{"all", PS_AUDIT_LEVEL_ALL, false},
+	{"summary", PS_AUDIT_LEVEL_SUMMARY, false},
+	{NULL, 0, false}
+};
+
+static int	audit_level = PS_AUDIT_LEVEL_ALL;
+
+/* Call context of the current transaction (TopMemoryContext copies). */
+static char *context_channel = NULL;
+static char *context_client_addr = NULL;
+static char *context_request_id = NULL;
+static bool context_callback_registered = false;
+static bool pending_inserted = false;
+
+static SPIPlanPtr pending_plan = NULL;
+
+void
+ps_audit_define_gucs(void)
+{
+	DefineCustomEnumVariable("provsecret.audit_level",
+							 "all: one event per reveal; summary: SQL reveals counted per secret, principal and minute.",
+							 NULL, &audit_level, PS_AUDIT_LEVEL_ALL,
+							 audit_level_options, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("provsecret.audit_timeout",
+							"How long a reveal waits for its audit event to be committed before failing.",
+							NULL, &ps_audit_timeout_ms, 5000, 10, 600000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("provsecret.audit_queue_size",
+							"Slots in the shared-memory audit queue.",
+							NULL, &ps_audit_queue_size, 1024, 16, 65536,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("provsecret.audit_summary_interval",
+							"How often the audit worker writes summary counters.",
+							NULL, &ps_audit_summary_interval_ms, 10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+}
+
+void
+ps_audit_register_worker(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	strlcpy(worker.bgw_library_name, "provsecret", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "ps_audit_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "provsecret audit", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "provsecret audit", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+void
+ps_audit_shmem_request(void)
+{
+	ps_audit_queue_request_lock();
+	ps_audit_summary_request_lock();
+	RequestAddinShmemSpace(add_size(ps_audit_queue_shmem_size(),
+									ps_audit_summary_shmem_size()));
+}
+
+/* Called with AddinShmemInitLock held by the hook chain. */
+void
+ps_audit_shmem_startup(void)
+{
+	ps_audit_queue_shmem_init();
+	ps_audit_summary_shmem_init();
+}
+
+static void
+reset_call_context(void)
+{
+	if (context_channel)
+		pfree(context_channel);
+	if (context_client_addr)
+		pfree(context_client_addr);
+	if (context_request_id)
+		pfree(context_request_id);
+	context_channel = context_client_addr = context_request_id = NULL;
+}
+
+static void
+audit_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (pending_inserted)
+				ps_audit_queue_wake_worker(true);
+			/* FALLTHROUGH */
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			pending_inserted = false;
+			reset_call_context();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+ensure_xact_callback(void)
+{
+	if (!context_callback_registered)
+	{
+		RegisterXactCallback(audit_xact_callback, NULL);
+		context_callback_registered = true;
+	}
+}
+
+void
+ps_audit_set_call_context(const char *channel, const char *client_addr,
+						  const char *request_id)
+{
+	ensure_xact_callback();
+	reset_call_context();
+	context_channel = channel ? MemoryContextStrdup(TopMemoryContext, channel) : NULL;
+	context_client_addr = client_addr ? MemoryContextStrdup(TopMemoryContext, client_addr) : NULL;
+	context_request_id = request_id ? MemoryContextStrdup(TopMemoryContext, request_id) : NULL;
+}
+
+/* The SQL session's client address; NULL over a Unix socket. */
+static const char *
+session_client_addr(void)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+	Datum		addr;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	addr = inet_client_addr(fcinfo);
+	if (fcinfo->isnull)
+		return NULL;
+	return DatumGetCString(DirectFunctionCall1(inet_out, addr));
+}
+
+static void
+fill_record(PsAuditRecord *r, const PsAuditEvent *event)
+{
+	const char *client_addr = context_client_addr;
+
+	if (client_addr == NULL && context_channel == NULL)
+		client_addr = session_client_addr();
+
+	memset(r, 0, sizeof(*r));
+	r->at = GetCurrentTimestamp();
+	r->value_version = event->value_version;
+	r->count = event->count > 0 ? event->count : 1;
+	ps_audit_copy_field(r->action, PS_AUDIT_ACTION_LEN, event->action);
+	ps_audit_copy_field(r->reference, PS_AUDIT_REFERENCE_LEN, event->reference);
+	ps_audit_copy_field(r->company, PS_AUDIT_NAME_LEN, event->company);
+	ps_audit_copy_field(r->project, PS_AUDIT_NAME_LEN, event->project);
+	ps_audit_copy_field(r->principal, PS_AUDIT_PRINCIPAL_LEN, ps_authz_audit_principal());
+	ps_audit_copy_field(r->channel, PS_AUDIT_CHANNEL_LEN,
+						context_channel ? context_channel : "sql");
+	ps_audit_copy_field(r->client_addr, PS_AUDIT_ADDR_LEN, client_addr);
+	ps_audit_copy_field(r->request_id, PS_AUDIT_REQUEST_ID_LEN, context_request_id);
+	ps_audit_copy_field(r->outcome, PS_AUDIT_OUTCOME_LEN,
+						event->outcome ? event->outcome : "ok");
+}
+
+static Datum
+nullable_text(const char *s, char *null_flag)
+{
+	if (s[0] == '\0')
+	{
+		*null_flag = 'n';
+		return (Datum) 0;
+	}
+	*null_flag = ' ';
+	return CStringGetTextDatum(s);
+}
+
+/* Insert into audit_pending as the bootstrap superuser (callers hold no grant). */
+static void
+insert_pending(const PsAuditRecord *r)
+{
+	Oid			types[12] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID};
+	Datum		values[12];
+	char		nulls[13];
+	Oid			save_userid;
+	int			save_sec_context;
+
+	memset(nulls, ' ', sizeof(nulls));
+	nulls[12] = '\0';
+	values[0] = TimestampTzGetDatum(r->at);
+	values[1] = CStringGetTextDatum(r->action);
+	values[2] = nullable_text(r->reference, &nulls[2]);
+	values[3] = nullable_text(r->company, &nulls[3]);
+	values[4] = nullable_text(r->project, &nulls[4]);
+	values[5] = CStringGetTextDatum(r->principal);
+	values[6] = CStringGetTextDatum(r->channel);
+	values[7] = nullable_text(r->client_addr, &nulls[7]);
+	values[8] = nullable_text(r->request_id, &nulls[8]);
+	values[9] = Int32GetDatum(r->value_version);
+	nulls[9] = r->value_version == 0 ? 'n' : ' ';
+	values[10] = CStringGetTextDatum(r->outcome);
+	values[11] = Int64GetDatum(r->count);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		SPI_connect();
+		if (pending_plan == NULL)
+		{
+			SPIPlanPtr	plan = SPI_prepare("INSERT INTO provsecret.audit_pending "
+										   "(at, action, reference, company, project, principal, channel, "
+										   " client_addr, request_id, value_version, outcome, count) "
+										   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+										   12, types);
+
+			if (plan == NULL)
+				elog(ERROR, "provsecret audit: preparing the pending insert failed");
+			SPI_keepplan(plan);
+			pending_plan = plan;
+		}
+		if (SPI_execute_plan(pending_plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "provsecret audit: recording the event failed");
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	pending_inserted = true;
+}
+
+void
+ps_audit_record(const PsAuditEvent *event, bool durable)
+{
+	PsAuditRecord record;
+
+	ensure_xact_callback();
+	fill_record(&record, event);
+
+	if (audit_level == PS_AUDIT_LEVEL_SUMMARY &&
+		strcmp(record.channel, "sql") == 0 &&
+		strcmp(record.action, "secret.revealed") == 0 &&
+		strcmp(record.outcome, "ok") == 0 &&
+		ps_audit_summary_count(&record))
+		return;
+
+	if (durable)
+		ps_audit_queue_submit(&record);
+	else
+		insert_pending(&record);
+}

@@ -1,0 +1,441 @@
+/*
+ * audit_worker.c: the "provsecret audit" background worker.
+ *
+ * Each round takes every queued durable event, every committed pending
+ * (transactional) event and, when due, the summary counters, appends them to
+ * the hash chain in one transaction with one commit (group commit), then
+ * wakes the waiting backends.  On SIGTERM it drains everything once more,
+ * summary counters included, before exiting, so a clean shutdown loses
+ * nothing.
+ */
+#include "postgres.h"
+
+#include "audit_chain.h"
+#include "audit_queue.h"
+#include "audit_summary.h"
+#include "audit_worker.h"
+
+#include <sodium.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(provsecret_audit_worker_state);
+
+int			ps_audit_summary_interval_ms = 10000;
+
+#define PENDING_POLL_MS 5000
+
+static volatile sig_atomic_t got_sigterm = false;
+
+/* The chain as this worker last committed it. */
+static unsigned char chain_key[PS_AUDIT_CHAIN_KEY_LEN];
+static bool chain_ready = false;
+static Oid	chain_extension = InvalidOid;
+static int64 head_id = 0;
+static unsigned char head_hash[PS_AUDIT_HASH_LEN];
+
+static void
+handle_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+static void
+wipe_chain_key(int code, Datum arg)
+{
+	sodium_memzero(chain_key, sizeof(chain_key));
+}
+
+/* Newest id and hash: last event, else last checkpoint, else genesis. */
+static void
+load_head(void)
+{
+	bool		isnull;
+
+	head_id = 0;
+	memset(head_hash, 0, sizeof(head_hash));
+	if (SPI_execute("SELECT id, hash FROM provsecret.audit_event ORDER BY id DESC LIMIT 1",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "provsecret audit: reading the chain head failed");
+	if (SPI_processed == 0 &&
+		SPI_execute("SELECT through_id, last_hash FROM provsecret.audit_checkpoint ORDER BY through_id DESC LIMIT 1",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "provsecret audit: reading the chain checkpoint failed");
+	if (SPI_processed == 1)
+	{
+		bytea	   *h;
+
+		head_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		if (VARSIZE_ANY_EXHDR(h) == PS_AUDIT_HASH_LEN)
+			memcpy(head_hash, VARDATA_ANY(h), PS_AUDIT_HASH_LEN);
+	}
+}
+
+static const char *
+optional(const char *s)
+{
+	return s[0] == '\0' ? NULL : s;
+}
+
+static void
+record_to_row(const PsAuditRecord *r, PsAuditChainRow *row)
+{
+	row->at = r->at;
+	row->value_version = r->value_version;
+	row->count = r->count;
+	row->text[PS_AF_ACTION] = r->action;
+	row->text[PS_AF_REFERENCE] = optional(r->reference);
+	row->text[PS_AF_COMPANY] = optional(r->company);
+	row->text[PS_AF_PROJECT] = optional(r->project);
+	row->text[PS_AF_PRINCIPAL] = r->principal;
+	row->text[PS_AF_CHANNEL] = r->channel;
+	row->text[PS_AF_CLIENT_ADDR] = optional(r->client_addr);
+	row->text[PS_AF_REQUEST_ID] = optional(r->request_id);
+	row->text[PS_AF_OUTCOME] = r->outcome;
+}
+
+static Datum
+hash_datum(const unsigned char *h)
+{
+	bytea	   *b = palloc(VARHDRSZ + PS_AUDIT_HASH_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + PS_AUDIT_HASH_LEN);
+	memcpy(VARDATA(b), h, PS_AUDIT_HASH_LEN);
+	return PointerGetDatum(b);
+}
+
+static SPIPlanPtr
+prepare_insert(void)
+{
+	Oid			types[15] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID,
+	BYTEAOID, BYTEAOID};
+	SPIPlanPtr	plan;
+
+	plan = SPI_prepare("INSERT INTO provsecret.audit_event (id, at, action, reference, company, "
+					   "project, principal, channel, client_addr, request_id, value_version, "
+					   "outcome, count, prev_hash, hash) "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+					   15, types);
+	if (plan == NULL)
+		elog(ERROR, "provsecret audit: preparing the event insert failed");
+	return plan;
+}
+
+/* Append one row to the chain (head advances only on commit, see caller). */
+static void
+append_row(SPIPlanPtr plan, PsAuditChainRow *row, int64 *id,
+		   unsigned char *prev)
+{
+	unsigned char hash[PS_AUDIT_HASH_LEN];
+	Datum		values[15];
+	char		nulls[16];
+	int			f;
+
+	row->id = ++(*id);
+	ps_audit_chain_hash(chain_key, prev, row, hash);
+	memset(nulls, ' ', sizeof(nulls));
+	nulls[15] = '\0';
+	values[0] = Int64GetDatum(row->id);
+	values[1] = TimestampTzGetDatum(row->at);
+	for (f = 0; f < PS_AF_COUNT_FIELDS - 1; f++)
+	{
+		values[2 + f] = row->text[f] ? CStringGetTextDatum(row->text[f]) : (Datum) 0;
+		nulls[2 + f] = row->text[f] ? ' ' : 'n';
+	}
+	values[10] = Int32GetDatum(row->value_version);
+	nulls[10] = row->value_version == 0 ? 'n' : ' ';
+	values[11] = CStringGetTextDatum(row->text[PS_AF_OUTCOME]);
+	values[12] = Int64GetDatum(row->count);
+	values[13] = hash_datum(prev);
+	values[14] = hash_datum(hash);
+	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "provsecret audit: inserting an event failed");
+	memcpy(prev, hash, PS_AUDIT_HASH_LEN);
+}
+
+/* Move committed transactional events from audit_pending into the chain. */
+static int64
+move_pending(SPIPlanPtr plan, int64 *id, unsigned char *prev)
+{
+	SPITupleTable *tuples;
+	uint64		n;
+	uint64		i;
+
+	ps_audit_allow_delete(true);
+	PG_TRY();
+	{
+		if (SPI_execute("WITH moved AS (DELETE FROM provsecret.audit_pending RETURNING *) "
+						"SELECT at, action, reference, company, project, principal, channel, "
+						"client_addr, request_id, value_version, outcome, count "
+						"FROM moved ORDER BY pending_id", false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "provsecret audit: reading pending events failed");
+	}
+	PG_FINALLY();
+	{
+		ps_audit_allow_delete(false);
+	}
+	PG_END_TRY();
+	tuples = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	t = tuples->vals[i];
+		TupleDesc	d = tuples->tupdesc;
+		PsAuditChainRow row;
+		bool		isnull;
+		int			f;
+
+		row.at = DatumGetTimestampTz(SPI_getbinval(t, d, 1, &isnull));
+		for (f = 0; f < PS_AF_COUNT_FIELDS - 1; f++)
+			row.text[f] = SPI_getvalue(t, d, 2 + f);
+		row.value_version = DatumGetInt32(SPI_getbinval(t, d, 10, &isnull));
+		if (isnull)
+			row.value_version = 0;
+		row.text[PS_AF_OUTCOME] = SPI_getvalue(t, d, 11);
+		row.count = DatumGetInt64(SPI_getbinval(t, d, 12, &isnull));
+		append_row(plan, &row, id, prev);
+	}
+	return (int64) n;
+}
+
+/*
+ * Write one batch in one transaction.  Returns the failure reason; on
+ * success the chain head has advanced and *written says by how much.
+ */
+static PsAuditFailure
+write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
+			int nsummed, bool with_pending, int64 *written)
+{
+	volatile PsAuditFailure failure = PS_AUDIT_FAIL_NONE;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	*written = 0;
+	if (RecoveryInProgress())
+		return PS_AUDIT_FAIL_STANDBY;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		Oid			ext;
+		SPIPlanPtr	plan;
+		int64		id;
+		unsigned char prev[PS_AUDIT_HASH_LEN];
+		int			i;
+
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		ext = get_extension_oid("provsecret", true);
+		if (!OidIsValid(ext))
+			failure = PS_AUDIT_FAIL_NO_EXTENSION;
+		else
+		{
+			pgstat_report_activity(STATE_RUNNING, "writing audit events");
+			if (!chain_ready || ext != chain_extension)
+			{
+				chain_ready = false;
+				ps_audit_chain_key_load(chain_key, true);
+				load_head();
+				chain_extension = ext;
+			}
+			plan = prepare_insert();
+			id = head_id;
+			memcpy(prev, head_hash, sizeof(prev));
+			for (i = 0; i < nqueued; i++)
+			{
+				PsAuditChainRow row;
+
+				record_to_row(&queued[i], &row);
+				append_row(plan, &row, &id, prev);
+			}
+			for (i = 0; i < nsummed; i++)
+			{
+				PsAuditChainRow row;
+
+				record_to_row(&summed[i], &row);
+				append_row(plan, &row, &id, prev);
+			}
+			if (with_pending)
+				move_pending(plan, &id, prev);
+			*written = id - head_id;
+			head_id = id;
+			memcpy(head_hash, prev, sizeof(prev));
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		if (failure == PS_AUDIT_FAIL_NONE)
+			CommitTransactionCommand();
+		else
+			AbortCurrentTransaction();
+		chain_ready = failure == PS_AUDIT_FAIL_NONE;
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		/* The head in memory may be ahead of what committed: reload it. */
+		chain_ready = false;
+		failure = PS_AUDIT_FAIL_WRITE;
+		*written = 0;
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	return failure;
+}
+
+/* One round; true when anything was taken. */
+static bool
+run_round(bool final, TimestampTz *last_summary, TimestampTz *last_pending,
+		  MemoryContext roundcxt)
+{
+	PsAuditRecord *queued;
+	PsAuditRecord *summed = NULL;
+	int		   *slots;
+	int			nqueued;
+	int			nsummed = 0;
+	bool		with_pending;
+	TimestampTz now = GetCurrentTimestamp();
+	PsAuditFailure failure;
+	int64		written;
+	MemoryContext oldcxt = MemoryContextSwitchTo(roundcxt);
+
+	nqueued = ps_audit_queue_take(&queued, &slots);
+	if (final || TimestampDifferenceExceeds(*last_summary, now, ps_audit_summary_interval_ms))
+	{
+		nsummed = ps_audit_summary_drain(&summed, final);
+		*last_summary = now;
+	}
+	with_pending = ps_audit_queue_take_pending_hint() || final ||
+		TimestampDifferenceExceeds(*last_pending, now, PENDING_POLL_MS);
+	if (with_pending)
+		*last_pending = now;
+
+	if (nqueued == 0 && nsummed == 0 && !with_pending)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(roundcxt);
+		return false;
+	}
+
+	failure = write_batch(queued, nqueued, summed, nsummed, with_pending, &written);
+	if (failure != PS_AUDIT_FAIL_NONE && nsummed > 0)
+		ps_audit_summary_restore(summed, nsummed);
+	/* An idle poll before CREATE EXTENSION is no failed batch. */
+	if (nqueued > 0 || written > 0 ||
+		(failure != PS_AUDIT_FAIL_NONE && failure != PS_AUDIT_FAIL_NO_EXTENSION))
+		ps_audit_queue_finish(slots, nqueued, failure, head_id, written);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(roundcxt);
+	return nqueued > 0 || nsummed > 0;
+}
+
+void
+ps_audit_worker_main(Datum main_arg)
+{
+	const char *database;
+	TimestampTz last_summary;
+	TimestampTz last_pending = 0;
+	MemoryContext roundcxt;
+
+	pqsignal(SIGTERM, handle_sigterm);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+
+	if (sodium_init() < 0)
+		elog(FATAL, "provsecret audit: libsodium failed to initialize");
+	sodium_mlock(chain_key, sizeof(chain_key));
+	before_shmem_exit(wipe_chain_key, (Datum) 0);
+
+	database = GetConfigOption("provsecret.database", true, false);
+	BackgroundWorkerInitializeConnection(database ? database : "postgres", NULL, 0);
+	/* Acknowledged means durable, whatever the server default is. */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+
+	ps_audit_queue_attach_worker();
+	before_shmem_exit(ps_audit_queue_detach_worker, (Datum) 0);
+	ps_audit_summary_open();
+	roundcxt = AllocSetContextCreate(TopMemoryContext, "provsecret audit round",
+									 ALLOCSET_DEFAULT_SIZES);
+	last_summary = GetCurrentTimestamp();
+	elog(LOG, "provsecret audit worker started");
+
+	while (!got_sigterm)
+	{
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (run_round(false, &last_summary, &last_pending, roundcxt))
+			continue;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000, PG_WAIT_EXTENSION);
+	}
+
+	/*
+	 * Clean stop: queued events, pending events and every counter.  Bounded,
+	 * as counters put back after a failed write would otherwise loop.
+	 */
+	for (int round = 0; round < 10; round++)
+		if (!run_round(true, &last_summary, &last_pending, roundcxt))
+			break;
+	elog(LOG, "provsecret audit worker stopped");
+	/* Exit code 1: restarted unless the server is shutting down. */
+	proc_exit(1);
+}
+
+Datum
+provsecret_audit_worker_state(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	PsAuditQueueStatus st;
+	Datum		values[9];
+	bool		nulls[9] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	ps_audit_queue_status(&st);
+	values[0] = Int32GetDatum(st.worker_pid);
+	nulls[0] = st.worker_pid == 0;
+	values[1] = Int32GetDatum(st.queue_depth);
+	values[2] = Int32GetDatum(st.in_flight);
+	values[3] = Int32GetDatum(st.capacity);
+	values[4] = Int64GetDatum(st.events_written);
+	values[5] = Int64GetDatum(st.batches);
+	values[6] = Int64GetDatum(st.failed_batches);
+	values[7] = TimestampTzGetDatum(st.last_flush);
+	nulls[7] = st.last_flush == 0;
+	values[8] = Int32GetDatum(ps_audit_summary_entries());
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
