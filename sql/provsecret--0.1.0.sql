@@ -9,6 +9,7 @@ CREATE FUNCTION provsecret.has_permission(company text, project text, permission
     RETURNS boolean LANGUAGE sql STABLE AS $$ SELECT false $$;
 CREATE FUNCTION provsecret.audit_probe(reference text, action text, durable boolean) RETURNS text
     LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'provsecret_audit_probe';
+GRANT USAGE ON SCHEMA provsecret TO PUBLIC;
 -- provsecret audit objects (DESIGN §7).  Spliced into the install script
 -- after the roles and provsecret.has_permission() exist.
 --

@@ -1,0 +1,143 @@
+# Tamper evidence: the keyed hash chain verifies, any edited, removed or
+# reordered row is reported, the tables are append-only for everyone, and
+# retention keeps the chain verifiable through a checkpoint.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use AuditNode;
+
+my $node = audit_node('audit_chain', 55474);
+
+$node->safe_psql('postgres',
+	reveal_sql("managed:project/p1/s$_")) for 1 .. 10;
+$node->safe_psql('postgres', seal_sql('managed:project/p1/sealed'));
+$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM provsecret.audit_pending')
+  or die 'pending not chained';
+
+is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),
+	't|11|', 'intact chain verifies: ok, 11 checked, no bad id');
+
+# Each tampering runs in a transaction that is rolled back afterwards.
+sub tampered
+{
+	my ($sql) = @_;
+	return $node->safe_psql('postgres', qq(
+BEGIN;
+ALTER TABLE provsecret.audit_event DISABLE TRIGGER audit_event_append_only;
+$sql;
+SELECT * FROM provsecret.verify_audit_chain();
+ROLLBACK;));
+}
+
+like(tampered("UPDATE provsecret.audit_event SET principal = 'db:someone_else' WHERE id = 4"),
+	qr/^f\|11\|4$/m, 'edited principal: first_bad_id is the edited row');
+like(tampered("UPDATE provsecret.audit_event SET at = at - interval '1 day' WHERE id = 7"),
+	qr/^f\|11\|7$/m, 'edited time detected');
+like(tampered("UPDATE provsecret.audit_event SET count = 2 WHERE id = 11"),
+	qr/^f\|11\|11$/m, 'edited count detected');
+like(tampered("DELETE FROM provsecret.audit_event WHERE id = 5"),
+	qr/^f\|10\|5$/m, 'deleted row: first_bad_id is the missing id');
+like(tampered(
+		"UPDATE provsecret.audit_event SET id = -id WHERE id IN (2, 3); "
+		  . "UPDATE provsecret.audit_event SET id = CASE id WHEN -2 THEN 3 ELSE 2 END WHERE id < 0"),
+	qr/^f\|11\|2$/m, 'swapped rows detected');
+like(tampered("DELETE FROM provsecret.audit_event WHERE id >= 9"),
+	qr/^f\|8\|9$/m, 'dropped newest rows detected (worker head)');
+like(tampered("DELETE FROM provsecret.audit_event WHERE id <= 3"),
+	qr/^f\|8\|1$/m, 'dropped oldest rows without a checkpoint detected');
+like(tampered(
+		"INSERT INTO provsecret.audit_event SELECT 12, now(), 'secret.revealed', reference, company, project, "
+		  . "principal, channel, client_addr, request_id, value_version, outcome, count, hash, hash "
+		  . "FROM provsecret.audit_event WHERE id = 11"),
+	qr/^f\|12\|12$/m, 'forged row detected');
+is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),
+	't|11|', 'chain verifies again once the tampering is rolled back');
+
+# Append-only, superuser included, even with session_replication_role.
+for my $sql (
+	"UPDATE provsecret.audit_event SET outcome = 'denied'",
+	'DELETE FROM provsecret.audit_event',
+	'TRUNCATE provsecret.audit_event',
+	"SET session_replication_role = replica; DELETE FROM provsecret.audit_event",
+	'DELETE FROM provsecret.audit_checkpoint',
+	'DELETE FROM provsecret.audit_pending')
+{
+	my ($rc, $out, $err) = $node->psql('postgres', $sql,
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/42501.*append-only/s, "refused with 42501: $sql");
+}
+is($node->safe_psql('postgres', 'SELECT count(*) FROM provsecret.audit_event'),
+	'11', 'nothing was removed');
+
+# Who may verify; the chain key is stored wrapped.
+$node->safe_psql('postgres', q(
+CREATE ROLE auditor LOGIN IN ROLE provsecret_auditor;
+CREATE ROLE nobody LOGIN;));
+is($node->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()',
+		connstr => $node->connstr('postgres') . ' user=auditor'),
+	't', 'provsecret_auditor may verify');
+my ($rc, $out, $err) = $node->psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()',
+	connstr => $node->connstr('postgres') . ' user=nobody');
+like($err, qr/permission denied/, 'a role without audit rights may not');
+($rc, $out, $err) = $node->psql('postgres', 'SELECT * FROM provsecret.audit_chain_key',
+	connstr => $node->connstr('postgres') . ' user=auditor');
+like($err, qr/permission denied/, 'the auditor cannot read the wrapped chain key');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM provsecret.audit_log',
+		connstr => $node->connstr('postgres') . ' user=auditor'),
+	'11', 'the auditor reads audit_log');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM provsecret.audit_log',
+		connstr => $node->connstr('postgres') . ' user=nobody'),
+	'0', 'a role without grants sees no events');
+
+# Retention: drop old events behind a checkpoint; the chain still verifies.
+$node->safe_psql('postgres', 'SELECT pg_sleep(0.1)');
+is($node->safe_psql('postgres', "SELECT provsecret.audit_retain('1 millisecond')"),
+	'11', 'audit_retain dropped the 11 old events');
+is($node->safe_psql('postgres',
+		'SELECT through_id, dropped FROM provsecret.audit_checkpoint'),
+	'11|11', 'checkpoint row records the cut');
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM provsecret.audit_event WHERE action = 'audit.retained'")
+  or die 'retention event not chained';
+$node->safe_psql('postgres', reveal_sql('managed:project/p1/after_retention'));
+is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),
+	't|2|', 'chain verifies after retention (audit.retained + one reveal)');
+is($node->safe_psql('postgres', 'SELECT min(id) FROM provsecret.audit_event'),
+	'12', 'ids continue after the cut');
+like(
+	$node->safe_psql('postgres', q(
+BEGIN;
+ALTER TABLE provsecret.audit_checkpoint DISABLE TRIGGER audit_checkpoint_append_only;
+DELETE FROM provsecret.audit_checkpoint;
+SELECT * FROM provsecret.verify_audit_chain();
+ROLLBACK;)),
+	qr/^f\|2\|1$/m, 'removing the checkpoint is detected');
+like(
+	$node->safe_psql('postgres', q(
+BEGIN;
+ALTER TABLE provsecret.audit_checkpoint DISABLE TRIGGER audit_checkpoint_append_only;
+UPDATE provsecret.audit_checkpoint SET through_id = 10;
+SELECT * FROM provsecret.verify_audit_chain();
+ROLLBACK;)),
+	qr/^f\|2\|11$/m, 'a forged checkpoint is detected');
+
+# Restart: the chain continues and verifies with the same root key.
+$node->restart;
+wait_for_worker($node);
+$node->safe_psql('postgres', reveal_sql('managed:project/p1/after_restart'));
+is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),
+	't|3|', 'chain verifies and continues after a restart');
+
+# A different root key cannot unwrap the chain key.
+$node->stop;
+{
+	local $ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY} = 'ff' x 32;
+	$node->start;
+	($rc, $out, $err) = $node->psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()');
+	like($err, qr/not the key/, 'a wrong root key is refused, not reported as tampering');
+	$node->stop;
+}
+
+done_testing();
