@@ -14,9 +14,13 @@
 #include "audit_summary.h"
 #include "audit_worker.h"
 #include "authz.h"
+#include "identity.h"
+#include "query.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -174,6 +178,28 @@ session_client_addr(void)
 	return DatumGetCString(DirectFunctionCall1(inet_out, addr));
 }
 
+/*
+ * audit_event.client_addr is inet: store the canonical text the column will
+ * give back (the chain hashes it), NULL when it is no address, so a bad
+ * address from a caller can never fail the worker's whole batch.
+ */
+static const char *
+canonical_addr(const char *addr)
+{
+	unsigned char buf[16];
+	int			family;
+	int			bits;
+
+	if (addr == NULL || strlen(addr) >= PS_AUDIT_ADDR_LEN)
+		return NULL;
+	family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	bits = pg_inet_net_pton(family, addr, buf, -1);
+	if (bits < 0 || bits > (family == AF_INET ? 32 : 128))
+		return NULL;
+	return DatumGetCString(DirectFunctionCall1(inet_out,
+											   DirectFunctionCall1(inet_in, CStringGetDatum(addr))));
+}
+
 static void
 fill_record(PsAuditRecord *r, const PsAuditEvent *event)
 {
@@ -193,10 +219,11 @@ fill_record(PsAuditRecord *r, const PsAuditEvent *event)
 	ps_audit_copy_field(r->principal, PS_AUDIT_PRINCIPAL_LEN, ps_authz_audit_principal());
 	ps_audit_copy_field(r->channel, PS_AUDIT_CHANNEL_LEN,
 						context_channel ? context_channel : "sql");
-	ps_audit_copy_field(r->client_addr, PS_AUDIT_ADDR_LEN, client_addr);
+	ps_audit_copy_field(r->client_addr, PS_AUDIT_ADDR_LEN, canonical_addr(client_addr));
 	ps_audit_copy_field(r->request_id, PS_AUDIT_REQUEST_ID_LEN, context_request_id);
 	ps_audit_copy_field(r->outcome, PS_AUDIT_OUTCOME_LEN,
 						event->outcome ? event->outcome : "ok");
+	ps_audit_copy_field(r->detail, PS_AUDIT_DETAIL_LEN, event->detail);
 }
 
 static Datum
@@ -211,19 +238,18 @@ nullable_text(const char *s, char *null_flag)
 	return CStringGetTextDatum(s);
 }
 
-/* Insert into audit_pending as the bootstrap superuser (callers hold no grant). */
+/* Insert into audit_pending as the extension owner (callers hold no grant). */
 static void
 insert_pending(const PsAuditRecord *r)
 {
-	Oid			types[12] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID};
-	Datum		values[12];
-	char		nulls[13];
-	Oid			save_userid;
-	int			save_sec_context;
+	Oid			types[13] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID, TEXTOID};
+	Datum		values[13];
+	char		nulls[14];
+	PsIdentity	identity;
 
 	memset(nulls, ' ', sizeof(nulls));
-	nulls[12] = '\0';
+	nulls[13] = '\0';
 	values[0] = TimestampTzGetDatum(r->at);
 	values[1] = CStringGetTextDatum(r->action);
 	values[2] = nullable_text(r->reference, &nulls[2]);
@@ -237,35 +263,20 @@ insert_pending(const PsAuditRecord *r)
 	nulls[9] = r->value_version == 0 ? 'n' : ' ';
 	values[10] = CStringGetTextDatum(r->outcome);
 	values[11] = Int64GetDatum(r->count);
+	values[12] = nullable_text(r->detail, &nulls[12]);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		SPI_connect();
-		if (pending_plan == NULL)
-		{
-			SPIPlanPtr	plan = SPI_prepare("INSERT INTO provsecret.audit_pending "
-										   "(at, action, reference, company, project, principal, channel, "
-										   " client_addr, request_id, value_version, outcome, count) "
-										   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-										   12, types);
-
-			if (plan == NULL)
-				elog(ERROR, "provsecret audit: preparing the pending insert failed");
-			SPI_keepplan(plan);
-			pending_plan = plan;
-		}
-		if (SPI_execute_plan(pending_plan, values, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "provsecret audit: recording the event failed");
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-	PG_END_TRY();
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	ps_query_plan(&pending_plan,
+				  "INSERT INTO provsecret.audit_pending"
+				  " (at, action, reference, company, project, principal, channel,"
+				  "  client_addr, request_id, value_version, outcome, count, detail)"
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.inet, $9, $10,"
+				  "  $11, $12, $13)",
+				  13, types);
+	ps_query_run(pending_plan, values, nulls, false, 0);
+	SPI_finish();
+	ps_identity_leave(&identity);
 	pending_inserted = true;
 }
 

@@ -24,6 +24,7 @@ typedef struct PsAuditEvent
 	int32		value_version;	/* 0 when not applicable */
 	const char *outcome;		/* "ok", "denied", "not_found", "error" */
 	int64		count;			/* 1, or the summary count */
+	const char *detail;			/* what changed, e.g. for grants; no values */
 } PsAuditEvent;
 
 /*
@@ -58,9 +59,9 @@ extern void ps_audit_shmem_request(void);
 extern void ps_audit_shmem_startup(void);
 
 /*
- * Rewrap the audit chain key under the current root key when it is still
- * wrapped by the previous one; returns 1 when rewrapped, 0 otherwise.  Called
- * by provsecret.rewrap().
+ * Rewrap the audit chain key under the current root key when it is wrapped
+ * by another one; returns 1 when rewrapped, 0 otherwise.  Called by
+ * provsecret.rewrap() with SPI connected, as the extension owner.
  */
 extern int	ps_audit_rewrap_chain_key(void);
 

@@ -8,6 +8,8 @@
 #include "audit.h"
 #include "audit_key.h"
 #include "audit_queue.h"
+#include "authz.h"
+#include "identity.h"
 
 #include <sodium.h>
 
@@ -106,63 +108,68 @@ bool
 ps_audit_chain_key_load(unsigned char *key, bool create)
 {
 	bool		isnull;
-	Datum		d;
 	unsigned char fresh[PS_AUDIT_CHAIN_KEY_LEN];
-	Datum		arg;
-	Oid			argtype = BYTEAOID;
+	const char *fingerprint;
+	Datum		args[2];
+	Oid			argtypes[2] = {BYTEAOID, TEXTOID};
 
-	if (SPI_execute("SELECT wrapped FROM provsecret.audit_chain_key WHERE id = 1",
+	if (SPI_execute("SELECT wrapped, root_key_fingerprint FROM provsecret.audit_chain_key WHERE id = 1",
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "provsecret audit: reading the chain key failed");
 	if (SPI_processed == 1)
 	{
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		ps_audit_key_unwrap(DatumGetByteaPP(d), key);
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		ps_audit_key_unwrap(DatumGetByteaPP(d),
+							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+							key);
 		return true;
 	}
 	if (!create)
 		return false;
 
 	randombytes_buf(fresh, sizeof(fresh));
-	arg = PointerGetDatum(ps_audit_key_wrap(fresh));
-	if (SPI_execute_with_args("INSERT INTO provsecret.audit_chain_key (id, wrapped) VALUES (1, $1)",
-							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_INSERT)
+	args[0] = PointerGetDatum(ps_audit_key_wrap(fresh, &fingerprint));
+	args[1] = CStringGetTextDatum(fingerprint);
+	if (SPI_execute_with_args("INSERT INTO provsecret.audit_chain_key (id, wrapped, root_key_fingerprint) "
+							  "VALUES (1, $1, $2)",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "provsecret audit: storing the chain key failed");
 	memcpy(key, fresh, sizeof(fresh));
 	sodium_memzero(fresh, sizeof(fresh));
 	return true;
 }
 
+/* Needs SPI connected and the rights of the extension owner. */
 int
 ps_audit_rewrap_chain_key(void)
 {
 	bool		isnull;
-	Datum		d;
 	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
-	Datum		arg;
-	Oid			argtype = BYTEAOID;
-	int			done = 0;
+	char	   *old_fingerprint;
+	const char *fingerprint;
+	Datum		args[2];
+	Oid			argtypes[2] = {BYTEAOID, TEXTOID};
+	bytea	   *wrapped;
 
-	SPI_connect();
-	if (SPI_execute("SELECT wrapped FROM provsecret.audit_chain_key WHERE id = 1 FOR UPDATE",
+	if (SPI_execute("SELECT wrapped, root_key_fingerprint FROM provsecret.audit_chain_key WHERE id = 1 FOR UPDATE",
 					false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "provsecret audit: reading the chain key failed");
-	if (SPI_processed == 1)
-	{
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		if (ps_audit_key_needs_rewrap(DatumGetByteaPP(d)))
-		{
-			ps_audit_key_unwrap(DatumGetByteaPP(d), key);
-			arg = PointerGetDatum(ps_audit_key_wrap(key));
-			sodium_memzero(key, sizeof(key));
-			if (SPI_execute_with_args("UPDATE provsecret.audit_chain_key SET wrapped = $1, rewrapped_at = now() WHERE id = 1",
-									  1, &argtype, &arg, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "provsecret audit: rewrapping the chain key failed");
-			done = 1;
-		}
-	}
-	SPI_finish();
-	return done;
+	if (SPI_processed == 0)
+		return 0;
+	old_fingerprint = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (!ps_audit_key_needs_rewrap(old_fingerprint))
+		return 0;
+	wrapped = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	ps_audit_key_unwrap(wrapped, old_fingerprint, key);
+	args[0] = PointerGetDatum(ps_audit_key_wrap(key, &fingerprint));
+	sodium_memzero(key, sizeof(key));
+	args[1] = CStringGetTextDatum(fingerprint);
+	if (SPI_execute_with_args("UPDATE provsecret.audit_chain_key SET wrapped = $1, root_key_fingerprint = $2, "
+							  "rewrapped_at = pg_catalog.now() WHERE id = 1",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "provsecret audit: rewrapping the chain key failed");
+	return 1;
 }
 
 /*
@@ -241,7 +248,7 @@ chain_start(const unsigned char *key, int64 *next_id, unsigned char *prev)
 }
 
 #define EVENT_COLUMNS "id, at, action, reference, company, project, principal, " \
-	"channel, client_addr, request_id, value_version, outcome, count, prev_hash, hash"
+	"channel, client_addr, request_id, value_version, outcome, count, detail, prev_hash, hash"
 
 Datum
 provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
@@ -258,12 +265,17 @@ provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	MemoryContext rowcxt;
+	PsIdentity	identity;
 
+	/* superuser, provsecret_admin and provsecret_auditor: every tenant */
+	if (!ps_authz_allows(NULL, NULL, PS_PERM_AUDIT))
+		ps_authz_deny(PS_PERM_AUDIT, NULL, NULL, NULL);
 	InitMaterializedSRF(fcinfo, 0);
 
 	/* Read before our snapshot: rows up to here must be visible. */
 	known_head = ps_audit_queue_last_id();
 
+	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
 	if (!ps_audit_chain_key_load(key, false))
 	{
@@ -299,21 +311,22 @@ provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
 
 			row.id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
 			row.at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 2, &isnull));
-			for (f = 0; f < PS_AF_COUNT_FIELDS - 1; f++)
+			for (f = 0; f <= PS_AF_REQUEST_ID; f++)
 				row.text[f] = text_or_null(tuple, desc, 3 + f);
 			row.value_version = DatumGetInt32(SPI_getbinval(tuple, desc, 11, &isnull));
 			if (isnull)
 				row.value_version = 0;
 			row.text[PS_AF_OUTCOME] = text_or_null(tuple, desc, 12);
 			row.count = DatumGetInt64(SPI_getbinval(tuple, desc, 13, &isnull));
+			row.text[PS_AF_DETAIL] = text_or_null(tuple, desc, 14);
 
 			ps_audit_chain_hash(key, prev, &row, hash);
 			ok = row.id == expected_id;
 			{
-				Datum		d = SPI_getbinval(tuple, desc, 14, &isnull);
+				Datum		d = SPI_getbinval(tuple, desc, 15, &isnull);
 
 				ok = bytea_equals(d, isnull, prev) && ok;
-				d = SPI_getbinval(tuple, desc, 15, &isnull);
+				d = SPI_getbinval(tuple, desc, 16, &isnull);
 				ok = bytea_equals(d, isnull, hash) && ok;
 				/* Continue from the stored hash to check the rest. */
 				if (!isnull && VARSIZE_ANY_EXHDR(DatumGetByteaPP(d)) == PS_AUDIT_HASH_LEN)
@@ -338,6 +351,7 @@ provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
 done:
 	sodium_memzero(key, sizeof(key));
 	SPI_finish();
+	ps_identity_leave(&identity);
 	values[0] = BoolGetDatum(first_bad == 0);
 	values[1] = Int64GetDatum(checked);
 	values[2] = Int64GetDatum(first_bad);
@@ -367,18 +381,24 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 	Datum		cutarg;
 	Oid			cuttype = TIMESTAMPTZOID;
 	bytea	   *b;
+	PsIdentity	identity;
 
+	/* Dropping evidence is for the server's superusers alone. */
+	if (!superuser())
+		ps_authz_deny(PS_PERM_MANAGE, NULL, NULL, NULL);
 	cutoff = DirectFunctionCall2(timestamptz_mi_interval,
 								 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 								 IntervalPGetDatum(older_than));
 	cutarg = cutoff;
 
+	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
 	/* One retention at a time; events keep flowing meanwhile. */
 	SPI_execute("LOCK TABLE provsecret.audit_checkpoint IN EXCLUSIVE MODE", false, 0);
 	if (!ps_audit_chain_key_load(key, false))
 	{
 		SPI_finish();
+		ps_identity_leave(&identity);
 		PG_RETURN_INT64(0);
 	}
 	if (SPI_execute_with_args("SELECT e.id, e.hash, e.id - coalesce((SELECT max(through_id) FROM provsecret.audit_checkpoint), 0) "
@@ -392,6 +412,7 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 	{
 		sodium_memzero(key, sizeof(key));
 		SPI_finish();
+		ps_identity_leave(&identity);
 		PG_RETURN_INT64(0);
 	}
 	through = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -431,6 +452,7 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	SPI_finish();
+	ps_identity_leave(&identity);
 
 	{
 		PsAuditEvent event = {0};
@@ -438,6 +460,7 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 		event.action = "audit.retained";
 		event.outcome = "ok";
 		event.count = dropped;
+		event.detail = psprintf("dropped events up to id %lld", (long long) through);
 		ps_audit_record(&event, false);
 	}
 	PG_RETURN_INT64(dropped);

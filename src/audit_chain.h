@@ -25,6 +25,7 @@ typedef enum PsAuditTextField
 	PS_AF_CLIENT_ADDR,
 	PS_AF_REQUEST_ID,
 	PS_AF_OUTCOME,
+	PS_AF_DETAIL,
 	PS_AF_COUNT_FIELDS
 } PsAuditTextField;
 

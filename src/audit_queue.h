@@ -22,6 +22,7 @@
 #define PS_AUDIT_ADDR_LEN		64
 #define PS_AUDIT_REQUEST_ID_LEN	132
 #define PS_AUDIT_OUTCOME_LEN	24
+#define PS_AUDIT_DETAIL_LEN		512
 
 /* An event as flat bytes; an empty string stands for SQL NULL. */
 typedef struct PsAuditRecord
@@ -38,6 +39,7 @@ typedef struct PsAuditRecord
 	char		client_addr[PS_AUDIT_ADDR_LEN];
 	char		request_id[PS_AUDIT_REQUEST_ID_LEN];
 	char		outcome[PS_AUDIT_OUTCOME_LEN];
+	char		detail[PS_AUDIT_DETAIL_LEN];
 } PsAuditRecord;
 
 /* Why the worker could not write a batch (reported to the waiting backend). */

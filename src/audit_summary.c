@@ -131,16 +131,29 @@ ps_audit_summary_drain(PsAuditRecord **records, bool close)
 	HASH_SEQ_STATUS scan;
 	PsSummaryEntry *entry;
 	PsAuditRecord *recs;
+	PsSummaryKey *keys;
+	long		size;
 	int			n = 0;
+	int			i;
 
 	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
 	if (close)
 		summary->closed = true;
-	recs = palloc0(sizeof(PsAuditRecord) * Max(summary->entries, 1));
+	size = hash_get_num_entries(counters);
+	recs = palloc0(sizeof(PsAuditRecord) * Max(size, 1));
+	keys = palloc(sizeof(PsSummaryKey) * Max(size, 1));
 	hash_seq_init(&scan, counters);
 	while ((entry = hash_seq_search(&scan)) != NULL)
 	{
-		PsAuditRecord *r = &recs[n++];
+		PsAuditRecord *r;
+
+		if (n >= size)
+		{
+			hash_seq_term(&scan);
+			break;
+		}
+		r = &recs[n];
+		memcpy(&keys[n++], &entry->key, sizeof(PsSummaryKey));
 
 		r->at = entry->key.minute;
 		r->value_version = entry->value_version;
@@ -152,10 +165,10 @@ ps_audit_summary_drain(PsAuditRecord **records, bool close)
 		memcpy(r->project, entry->project, PS_AUDIT_NAME_LEN);
 		strlcpy(r->channel, "sql", PS_AUDIT_CHANNEL_LEN);
 		strlcpy(r->outcome, "ok", PS_AUDIT_OUTCOME_LEN);
-		/* Removing the element just returned is allowed during a scan. */
-		hash_search(counters, &entry->key, HASH_REMOVE, NULL);
 	}
-	summary->entries = 0;
+	for (i = 0; i < n; i++)
+		hash_search(counters, &keys[i], HASH_REMOVE, NULL);
+	summary->entries = hash_get_num_entries(counters);
 	LWLockRelease(summary->lock);
 	*records = recs;
 	return n;

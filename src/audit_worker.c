@@ -14,6 +14,7 @@
 #include "audit_queue.h"
 #include "audit_summary.h"
 #include "audit_worker.h"
+#include "provsecret.h"
 
 #include <sodium.h>
 
@@ -115,6 +116,7 @@ record_to_row(const PsAuditRecord *r, PsAuditChainRow *row)
 	row->text[PS_AF_CLIENT_ADDR] = optional(r->client_addr);
 	row->text[PS_AF_REQUEST_ID] = optional(r->request_id);
 	row->text[PS_AF_OUTCOME] = r->outcome;
+	row->text[PS_AF_DETAIL] = optional(r->detail);
 }
 
 static Datum
@@ -130,16 +132,17 @@ hash_datum(const unsigned char *h)
 static SPIPlanPtr
 prepare_insert(void)
 {
-	Oid			types[15] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
+	Oid			types[16] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID,
-	BYTEAOID, BYTEAOID};
+	TEXTOID, BYTEAOID, BYTEAOID};
 	SPIPlanPtr	plan;
 
 	plan = SPI_prepare("INSERT INTO provsecret.audit_event (id, at, action, reference, company, "
 					   "project, principal, channel, client_addr, request_id, value_version, "
-					   "outcome, count, prev_hash, hash) "
-					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-					   15, types);
+					   "outcome, count, detail, prev_hash, hash) "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_catalog.inet, $10, $11, "
+					   "$12, $13, $14, $15, $16)",
+					   16, types);
 	if (plan == NULL)
 		elog(ERROR, "provsecret audit: preparing the event insert failed");
 	return plan;
@@ -151,17 +154,17 @@ append_row(SPIPlanPtr plan, PsAuditChainRow *row, int64 *id,
 		   unsigned char *prev)
 {
 	unsigned char hash[PS_AUDIT_HASH_LEN];
-	Datum		values[15];
-	char		nulls[16];
+	Datum		values[16];
+	char		nulls[17];
 	int			f;
 
 	row->id = ++(*id);
 	ps_audit_chain_hash(chain_key, prev, row, hash);
 	memset(nulls, ' ', sizeof(nulls));
-	nulls[15] = '\0';
+	nulls[16] = '\0';
 	values[0] = Int64GetDatum(row->id);
 	values[1] = TimestampTzGetDatum(row->at);
-	for (f = 0; f < PS_AF_COUNT_FIELDS - 1; f++)
+	for (f = 0; f <= PS_AF_REQUEST_ID; f++)
 	{
 		values[2 + f] = row->text[f] ? CStringGetTextDatum(row->text[f]) : (Datum) 0;
 		nulls[2 + f] = row->text[f] ? ' ' : 'n';
@@ -170,8 +173,10 @@ append_row(SPIPlanPtr plan, PsAuditChainRow *row, int64 *id,
 	nulls[10] = row->value_version == 0 ? 'n' : ' ';
 	values[11] = CStringGetTextDatum(row->text[PS_AF_OUTCOME]);
 	values[12] = Int64GetDatum(row->count);
-	values[13] = hash_datum(prev);
-	values[14] = hash_datum(hash);
+	values[13] = row->text[PS_AF_DETAIL] ? CStringGetTextDatum(row->text[PS_AF_DETAIL]) : (Datum) 0;
+	nulls[13] = row->text[PS_AF_DETAIL] ? ' ' : 'n';
+	values[14] = hash_datum(prev);
+	values[15] = hash_datum(hash);
 	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "provsecret audit: inserting an event failed");
 	memcpy(prev, hash, PS_AUDIT_HASH_LEN);
@@ -190,7 +195,7 @@ move_pending(SPIPlanPtr plan, int64 *id, unsigned char *prev)
 	{
 		if (SPI_execute("WITH moved AS (DELETE FROM provsecret.audit_pending RETURNING *) "
 						"SELECT at, action, reference, company, project, principal, channel, "
-						"client_addr, request_id, value_version, outcome, count "
+						"client_addr, request_id, value_version, outcome, count, detail "
 						"FROM moved ORDER BY pending_id", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "provsecret audit: reading pending events failed");
 	}
@@ -210,13 +215,14 @@ move_pending(SPIPlanPtr plan, int64 *id, unsigned char *prev)
 		int			f;
 
 		row.at = DatumGetTimestampTz(SPI_getbinval(t, d, 1, &isnull));
-		for (f = 0; f < PS_AF_COUNT_FIELDS - 1; f++)
+		for (f = 0; f <= PS_AF_REQUEST_ID; f++)
 			row.text[f] = SPI_getvalue(t, d, 2 + f);
 		row.value_version = DatumGetInt32(SPI_getbinval(t, d, 10, &isnull));
 		if (isnull)
 			row.value_version = 0;
 		row.text[PS_AF_OUTCOME] = SPI_getvalue(t, d, 11);
 		row.count = DatumGetInt64(SPI_getbinval(t, d, 12, &isnull));
+		row.text[PS_AF_DETAIL] = SPI_getvalue(t, d, 13);
 		append_row(plan, &row, id, prev);
 	}
 	return (int64) n;
@@ -265,6 +271,9 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 			plan = prepare_insert();
 			id = head_id;
 			memcpy(prev, head_hash, sizeof(prev));
+			/* Committed changes first: they happened before this round. */
+			if (with_pending)
+				move_pending(plan, &id, prev);
 			for (i = 0; i < nqueued; i++)
 			{
 				PsAuditChainRow row;
@@ -279,8 +288,6 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 				record_to_row(&summed[i], &row);
 				append_row(plan, &row, &id, prev);
 			}
-			if (with_pending)
-				move_pending(plan, &id, prev);
 			*written = id - head_id;
 			head_id = id;
 			memcpy(head_hash, prev, sizeof(prev));
@@ -374,8 +381,8 @@ ps_audit_worker_main(Datum main_arg)
 	sodium_mlock(chain_key, sizeof(chain_key));
 	before_shmem_exit(wipe_chain_key, (Datum) 0);
 
-	database = GetConfigOption("provsecret.database", true, false);
-	BackgroundWorkerInitializeConnection(database ? database : "postgres", NULL, 0);
+	database = ps_database ? ps_database : "postgres";
+	BackgroundWorkerInitializeConnection(database, NULL, 0);
 	/* Acknowledged means durable, whatever the server default is. */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 

@@ -17,8 +17,12 @@ typedef enum PsPermission
 	PS_PERM_READ = 2,
 	PS_PERM_WRITE = 4,
 	PS_PERM_DELETE = 8,
-	PS_PERM_MANAGE = 16
+	PS_PERM_MANAGE = 16,
+	PS_PERM_AUDIT = 32			/* read audit events: implied, never granted */
 } PsPermission;
+
+#define PS_PERM_GRANTABLE (PS_PERM_DESCRIBE | PS_PERM_READ | PS_PERM_WRITE | \
+						   PS_PERM_DELETE | PS_PERM_MANAGE)
 
 /* Parse "describe", "read", ...; returns 0 for an unknown name. */
 extern PsPermission ps_permission_from_name(const char *name);
@@ -43,5 +47,12 @@ extern const char *ps_authz_audit_principal(void);
  */
 extern bool ps_authz_allows(const char *company, const char *project,
 							PsPermission perm);
+
+/* The company a project belongs to (palloc'd), NULL if none or unknown. */
+extern char *ps_authz_project_company(const char *project, bool *exists);
+
+/* ereport 42501 naming the permission and target (after auditing it). */
+extern void ps_authz_deny(PsPermission perm, const char *company,
+						  const char *project, const char *reference);
 
 #endif

@@ -1,29 +1,42 @@
 /*
- * provsecret.c: TEMPORARY stand-in for the lead's _PG_init (branch audit
- * only, until main's core lands): wires the audit module alone.
+ * provsecret.c: module entry point.
+ *
+ * Defines the GUCs of the core, loads the root keys while the postmaster
+ * still owns its environment, and hands the other parts their turn to
+ * register GUCs, shared memory and workers.
  */
 #include "postgres.h"
-
-#include "audit.h"
-#include "authz.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
-#include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "provsecret.h"
+#include "audit.h"
+#include "keyring.h"
+
 PG_MODULE_MAGIC;
+
+int			ps_mode = PS_MODE_DEPLOYED;
+char	   *ps_database = NULL;
+char	   *ps_env_allowlist = NULL;
+int			ps_keep_versions = 3;
+
+static const struct config_enum_entry ps_mode_options[] = {
+	{"local", PS_MODE_LOCAL, false},
+	{"deployed", PS_MODE_DEPLOYED, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static char *database = NULL;
 
 static void
-request_hook(void)
+ps_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
@@ -31,7 +44,7 @@ request_hook(void)
 }
 
 static void
-startup_hook(void)
+ps_shmem_startup(void)
 {
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
@@ -40,42 +53,67 @@ startup_hook(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
+static void
+ps_define_core_gucs(void)
+{
+	DefineCustomEnumVariable("provsecret.mode",
+							 "local allows the built-in development key; deployed requires a root key.",
+							 NULL,
+							 &ps_mode,
+							 PS_MODE_DEPLOYED,
+							 ps_mode_options,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("provsecret.database",
+							   "Database in which the provsecret workers run.",
+							   NULL,
+							   &ps_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("provsecret.env_allowlist",
+							   "Comma-separated environment variable names that env: references may resolve.",
+							   NULL,
+							   &ps_env_allowlist,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("provsecret.keep_versions",
+							"Number of earlier versions kept for each secret.",
+							NULL,
+							&ps_keep_versions,
+							3,
+							0,
+							1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+}
+
 void
 _PG_init(void)
 {
 	if (!process_shared_preload_libraries_in_progress)
-		return;
-	DefineCustomStringVariable("provsecret.database", "Database of the extension.",
-							   NULL, &database, "postgres", PGC_POSTMASTER, 0,
-							   NULL, NULL, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("provsecret must be loaded via shared_preload_libraries"),
+				 errhint("Add provsecret to shared_preload_libraries and restart the server.")));
+
+	ps_define_core_gucs();
 	ps_audit_define_gucs();
-	ps_audit_register_worker();
+	MarkGUCPrefixReserved("provsecret");
+
+	ps_keyring_load();
+
 	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = request_hook;
+	shmem_request_hook = ps_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = startup_hook;
-}
-
-/* Stand-in for authz.c. */
-const char *
-ps_authz_audit_principal(void)
-{
-	return psprintf("db:%s", GetUserNameFromId(GetUserId(), false));
-}
-
-/* Stand-in for resolve(): records a reveal the way secret.c will. */
-PG_FUNCTION_INFO_V1(provsecret_audit_probe);
-Datum
-provsecret_audit_probe(PG_FUNCTION_ARGS)
-{
-	PsAuditEvent event = {0};
-
-	event.action = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	event.reference = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	event.project = "p1";
-	event.value_version = 1;
-	event.outcome = "ok";
-	event.count = 1;
-	ps_audit_record(&event, PG_GETARG_BOOL(2));
-	PG_RETURN_TEXT_P(cstring_to_text("value"));
+	shmem_startup_hook = ps_shmem_startup;
+	ps_audit_register_worker();
 }

@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include "seal.h"
+
 /* Outcome of a seal: the (unchanged) reference and the new version. */
 typedef struct PsSealResult
 {
@@ -35,5 +37,14 @@ extern char *ps_secret_resolve(const char *reference, Size *value_len);
 
 /* Idempotent delete; true when something was deleted. */
 extern bool ps_secret_delete(const char *reference);
+
+/*
+ * Decrypt a stored ciphertext (any version) into a NUL-terminated buffer
+ * allocated in context; the caller wipes it.  No authorization, no audit:
+ * for the SQL-level operations above, after they have checked both.
+ */
+extern char *ps_secret_open(const PsSealBinding *binding,
+							const bytea *ciphertext, Size *len,
+							MemoryContext context);
 
 #endif

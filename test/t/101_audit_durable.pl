@@ -12,13 +12,15 @@ my $node = audit_node('audit_durable', 55471);
 
 # Reveal inside BEGIN ... ROLLBACK.
 my $ref = 'managed:project/p1/rolled_back';
+seal_secret($node, $_) for map { "managed:project/p1/$_" }
+  qw(rolled_back failed_tx killed_backend);
 my $value = $node->safe_psql('postgres',
 	"BEGIN; " . reveal_sql($ref) . "; ROLLBACK;");
 is($value, 'value', 'reveal inside a rolled-back transaction returned the value');
 is(events_for($node, $ref, 'secret.revealed'), '1',
 	'its secret.revealed event survived the ROLLBACK');
 is( $node->safe_psql('postgres',
-		"SELECT id IS NOT NULL FROM provsecret.audit_log WHERE reference = '$ref'"),
+		"SELECT id IS NOT NULL FROM provsecret.audit_log WHERE reference = '$ref' AND action = 'secret.revealed'"),
 	't',
 	'the reveal event is already chained (has an id) when the value returns');
 
@@ -37,18 +39,18 @@ $node->safe_psql('postgres', seal_sql($sealed_ok));
 is( $node->safe_psql('postgres',
 		"BEGIN; " . seal_sql('managed:project/p1/own_tx') . ";"
 		  . " SELECT count(*) FROM provsecret.audit_log WHERE reference = 'managed:project/p1/own_tx'; ROLLBACK;"),
-	"value\n1",
+	"managed:project/p1/own_tx\n1",
 	'a transaction sees its own change event before it commits');
 $node->poll_query_until('postgres',
-	"SELECT count(*) = 0 FROM provsecret.audit_pending")
+	"SELECT count(*) = 0 FROM provsecret.audit_log WHERE id IS NULL")
   or die "pending events not chained";
 is(events_for($node, $sealed_ok, 'secret.sealed'), '1', 'committed seal has its event');
 is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM provsecret.audit_event WHERE reference = '$sealed_ok' AND action = 'secret.sealed'"),
+		"SELECT count(*) FROM provsecret.audit_log WHERE reference = '$sealed_ok' AND action = 'secret.sealed' AND id IS NOT NULL"),
 	'1',
 	'committed seal event is chained by the worker');
 is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM provsecret.audit_event WHERE reference IN ('$sealed_rb', 'managed:project/p1/own_tx')"),
+		"SELECT count(*) FROM provsecret.audit_log WHERE reference IN ('$sealed_rb', 'managed:project/p1/own_tx')"),
 	'0',
 	'rolled-back seals leave no event');
 
@@ -71,7 +73,7 @@ is($node->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'
 # Event fields come from the call context.
 my $row = $node->safe_psql('postgres',
 	"SELECT principal, channel, outcome, value_version FROM provsecret.audit_log "
-	  . "WHERE reference = 'managed:project/p1/rolled_back'");
+	  . "WHERE reference = 'managed:project/p1/rolled_back' AND action = 'secret.revealed'");
 is($row, 'db:postgres|sql|ok|1', 'principal, channel, outcome, version recorded');
 
 $node->stop;

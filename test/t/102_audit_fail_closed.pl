@@ -13,6 +13,7 @@ my $node = audit_node('audit_fail_closed', 55472,
 	"provsecret.audit_timeout = '1s'\n");
 
 my $ref = 'managed:project/p1/fail_closed';
+seal_secret($node, $ref);
 is($node->safe_psql('postgres', reveal_sql($ref)), 'value', 'reveal works with the worker up');
 
 my $worker = audit_worker_pid($node);
@@ -58,6 +59,7 @@ is(events_for($node, $ref, 'secret.revealed'), '4', 'all four returned reveals h
 # Extension not installed in the audit database: fail closed, clear message.
 $node->safe_psql('postgres', 'CREATE DATABASE other');
 $node->safe_psql('other', 'CREATE EXTENSION provsecret');
+$node->safe_psql('other', seal_sql($ref));
 ($rc, $out, $err) = $node->psql('other', reveal_sql($ref));
 is($out, 'value', 'a second database records through the worker of provsecret.database');
 $node->safe_psql('postgres', 'DROP EXTENSION provsecret');

@@ -9,13 +9,15 @@ use Test::More;
 use IPC::Run;
 use AuditNode;
 
+# fsync on: group commit only shows when a commit costs something.
 my $node = audit_node('audit_worker_crash', 55473,
-	"max_connections = 40\nsynchronous_commit = on\n");
+	"max_connections = 40\nsynchronous_commit = on\nfsync = on\n");
 
 my $script = PostgreSQL::Test::Utils::tempdir() . '/reveal.sql';
 sub write_script
 {
 	my ($reference) = @_;
+	seal_secret($node, $reference);
 	open my $fh, '>', $script or die;
 	print $fh reveal_sql($reference) . ";\n";
 	close $fh;

@@ -10,10 +10,15 @@ use AuditNode;
 
 my $node = audit_node('audit_summary', 55475,
 	"provsecret.audit_summary_interval = '1h'\n");
+my $a = 'managed:project/p1/summary_a';
+my $b = 'managed:project/p1/summary_b';
+seal_secret($node, $_) for ($a, $b);
 $node->safe_psql('postgres', q(
 CREATE ROLE alice LOGIN;
 CREATE ROLE bob LOGIN;
-GRANT EXECUTE ON FUNCTION provsecret.audit_probe(text, text, boolean) TO alice, bob;));
+CREATE ROLE carol LOGIN;
+SELECT provsecret.grant('db:alice', 'project/p1', ARRAY['read']);
+SELECT provsecret.grant('db:bob', 'project/p1', ARRAY['read']);));
 
 sub reveal_as
 {
@@ -34,8 +39,6 @@ $node->poll_query_until('postgres',
 	"SELECT audit_level = 'summary' FROM provsecret.audit_worker_status")
   or die 'reload not seen';
 
-my $a = 'managed:project/p1/summary_a';
-my $b = 'managed:project/p1/summary_b';
 reveal_as('alice', $a, 250);
 reveal_as('bob', $a, 40);
 reveal_as('alice', $b, 7);
@@ -56,9 +59,10 @@ SELECT bool_and(date_trunc('minute', at) = at AND channel = 'sql' AND outcome = 
   FROM provsecret.audit_log WHERE action = 'secret.resolved')),
 	't', 'summary rows are per minute, channel sql, outcome ok');
 
-# Durable events stay individual: a change event and non-reveal actions.
-$node->safe_psql('postgres',
-	"SELECT provsecret.audit_probe('$a', 'access.denied', true)");
+# Denials stay individual.
+($rc, $out, $err) = $node->psql('postgres', reveal_sql($a),
+	connstr => $node->connstr('postgres') . ' user=carol');
+like($err, qr/permission denied/, 'carol may not read');
 is(events_for($node, $a, 'access.denied'), '1', 'denials stay individual in summary mode');
 
 # Counters are written at the interval too, without a restart.

@@ -9,8 +9,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(audit_node reveal_sql seal_sql audit_worker_pid
-  wait_for_worker events_for);
+our @EXPORT = qw(audit_node reveal_sql seal_sql seal_secret audit_worker_pid
+  wait_for_worker events_for $TEST_VALUE);
+
+# What every test secret holds.
+our $TEST_VALUE = 'value';
 
 # Deterministic test root key (never a real one).
 $ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY} =
@@ -41,14 +44,24 @@ log_statement = none
 sub reveal_sql
 {
 	my ($reference) = @_;
-	return "SELECT provsecret.audit_probe('$reference', 'secret.revealed', true)";
+	return "SELECT provsecret.resolve('$reference')";
 }
 
-# SQL recording a transactional change event (as seal does).
+# SQL sealing a secret (a transactional change event); returns the reference.
 sub seal_sql
 {
 	my ($reference) = @_;
-	return "SELECT provsecret.audit_probe('$reference', 'secret.sealed', false)";
+	return "SELECT provsecret.seal('$reference', '$TEST_VALUE')";
+}
+
+# Seal and wait until its event is chained.
+sub seal_secret
+{
+	my ($node, $reference) = @_;
+	$node->safe_psql('postgres', seal_sql($reference));
+	$node->poll_query_until('postgres',
+		'SELECT count(*) = 0 FROM provsecret.audit_log WHERE id IS NULL')
+	  or die 'seal event not chained';
 }
 
 sub audit_worker_pid

@@ -1,0 +1,452 @@
+/*
+ * authz.c: principals and the one authorization function.
+ *
+ * The caller's principals are db:<role> (unless a REST request said
+ * token_only) plus those of a bearer token verified in this transaction.
+ * Grants of those principals are cached per backend and dropped when
+ * access_grant changes (its trigger sends a relcache invalidation).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "audit.h"
+#include "authz.h"
+#include "identity.h"
+#include "query.h"
+#include "reference.h"
+
+#define PS_ADMIN_ROLE "provsecret_admin"
+#define PS_AUDITOR_ROLE "provsecret_auditor"
+
+/* key of a grant: "company/<c>" or "project/<p>" */
+typedef struct PsGrantEntry
+{
+	char		target[8 + PS_NAME_MAX + 1];
+	int			mask;
+} PsGrantEntry;
+
+typedef struct PsProjectEntry
+{
+	char		project[PS_NAME_MAX + 1];
+	bool		exists;
+	bool		has_company;
+	char		company[PS_NAME_MAX + 1];
+} PsProjectEntry;
+
+static MemoryContext ps_authz_context = NULL;	/* caches */
+static MemoryContext ps_token_context = NULL;	/* this transaction's token */
+static List *ps_token_principals = NIL;
+static bool ps_token_only = false;
+
+static HTAB *ps_grants = NULL;
+static char *ps_grants_key = NULL;	/* principal set the grants belong to */
+static bool ps_grants_stale = true;
+static HTAB *ps_projects = NULL;
+static bool ps_projects_stale = true;
+static Oid	ps_grant_relid = InvalidOid;
+static Oid	ps_project_relid = InvalidOid;
+
+static SPIPlanPtr plan_grants = NULL;
+static SPIPlanPtr plan_project = NULL;
+
+static const struct
+{
+	const char *name;
+	PsPermission perm;
+}			ps_permission_names[] = {
+	{"describe", PS_PERM_DESCRIBE},
+	{"read", PS_PERM_READ},
+	{"write", PS_PERM_WRITE},
+	{"delete", PS_PERM_DELETE},
+	{"manage", PS_PERM_MANAGE},
+	{"audit", PS_PERM_AUDIT},
+};
+
+PsPermission
+ps_permission_from_name(const char *name)
+{
+	for (int i = 0; i < lengthof(ps_permission_names); i++)
+		if (strcmp(name, ps_permission_names[i].name) == 0)
+			return ps_permission_names[i].perm;
+	return 0;
+}
+
+const char *
+ps_permission_name(PsPermission perm)
+{
+	for (int i = 0; i < lengthof(ps_permission_names); i++)
+		if (ps_permission_names[i].perm == perm)
+			return ps_permission_names[i].name;
+	return "unknown";
+}
+
+/* What holding perm lets one do: modifying or reading implies describing. */
+static int
+ps_implied(int granted)
+{
+	int			mask = granted;
+
+	if (granted & (PS_PERM_READ | PS_PERM_WRITE | PS_PERM_DELETE | PS_PERM_MANAGE))
+		mask |= PS_PERM_DESCRIBE;
+	if (granted & PS_PERM_MANAGE)
+		mask |= PS_PERM_AUDIT;
+	return mask;
+}
+
+static void
+ps_authz_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		if (ps_token_context != NULL)
+			MemoryContextReset(ps_token_context);
+		ps_token_principals = NIL;
+		ps_token_only = false;
+	}
+}
+
+static void
+ps_authz_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == ps_grant_relid)
+		ps_grants_stale = true;
+	if (relid == InvalidOid || relid == ps_project_relid)
+		ps_projects_stale = true;
+}
+
+static void
+ps_authz_init(void)
+{
+	if (ps_authz_context != NULL)
+		return;
+	ps_authz_context = AllocSetContextCreate(TopMemoryContext,
+											 "provsecret authz",
+											 ALLOCSET_DEFAULT_SIZES);
+	ps_token_context = AllocSetContextCreate(TopMemoryContext,
+											 "provsecret token",
+											 ALLOCSET_SMALL_SIZES);
+	RegisterXactCallback(ps_authz_xact_callback, NULL);
+	CacheRegisterRelcacheCallback(ps_authz_relcache_callback, (Datum) 0);
+}
+
+void
+ps_authz_set_token_principals(List *principals, bool token_only)
+{
+	MemoryContext old;
+	ListCell   *lc;
+
+	ps_authz_init();
+	MemoryContextReset(ps_token_context);
+	ps_token_principals = NIL;
+	old = MemoryContextSwitchTo(ps_token_context);
+	foreach(lc, principals)
+		ps_token_principals = lappend(ps_token_principals, pstrdup(lfirst(lc)));
+	MemoryContextSwitchTo(old);
+	ps_token_only = token_only;
+}
+
+static char *
+ps_db_principal(void)
+{
+	return psprintf("db:%s", GetUserNameFromId(ps_identity_caller(), false));
+}
+
+const char *
+ps_authz_audit_principal(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, ps_token_principals)
+	{
+		if (strncmp(lfirst(lc), "user:", 5) == 0)
+			return lfirst(lc);
+	}
+	if (ps_token_principals != NIL)
+		return linitial(ps_token_principals);
+	if (ps_token_only)
+		return "anonymous";
+	return ps_db_principal();
+}
+
+/* The principals that count now, as a list and as one cache key. */
+static List *
+ps_current_principals(char **key)
+{
+	List	   *principals = NIL;
+	StringInfoData buf;
+	ListCell   *lc;
+
+	if (!ps_token_only)
+		principals = lappend(principals, ps_db_principal());
+	principals = list_concat(principals, ps_token_principals);
+	initStringInfo(&buf);
+	foreach(lc, principals)
+	{
+		appendStringInfoString(&buf, lfirst(lc));
+		appendStringInfoChar(&buf, '\n');
+	}
+	*key = buf.data;
+	return principals;
+}
+
+static Oid
+ps_table_relid(const char *name)
+{
+	return get_relname_relid(name, get_namespace_oid("provsecret", false));
+}
+
+static void
+ps_load_grants(List *principals, const char *key)
+{
+	HASHCTL		ctl;
+	PsIdentity	identity;
+	Datum	   *elems;
+	Datum		values[1];
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	ListCell   *lc;
+	int			i = 0;
+
+	if (ps_grants != NULL)
+		hash_destroy(ps_grants);
+	ps_grants = NULL;
+	if (ps_grants_key != NULL)
+		pfree(ps_grants_key);
+	ps_grants_key = NULL;
+
+	ps_grant_relid = ps_table_relid("access_grant");
+	ps_grants_stale = false;
+
+	ctl.keysize = sizeof(((PsGrantEntry *) NULL)->target);
+	ctl.entrysize = sizeof(PsGrantEntry);
+	ctl.hcxt = ps_authz_context;
+	ps_grants = hash_create("provsecret grants", 64, &ctl,
+							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	elems = palloc(sizeof(Datum) * list_length(principals));
+	foreach(lc, principals)
+		elems[i++] = CStringGetTextDatum(lfirst(lc));
+	values[0] = PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false,
+												TYPALIGN_INT));
+
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_grants,
+				  "SELECT scope OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) target, permission"
+				  "  FROM provsecret.access_grant"
+				  " WHERE principal OPERATOR(pg_catalog.=) ANY ($1)",
+				  1, argtypes);
+	ps_query_run(plan_grants, values, NULL, false, 0);
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		char	   *target = ps_query_text(row, 1);
+		PsPermission perm = ps_permission_from_name(ps_query_text(row, 2));
+		PsGrantEntry *entry;
+		bool		found;
+
+		if (strlen(target) >= sizeof(entry->target))
+			continue;
+		entry = hash_search(ps_grants, target, HASH_ENTER, &found);
+		if (!found)
+			entry->mask = 0;
+		entry->mask |= ps_implied(perm);
+	}
+	SPI_finish();
+	ps_identity_leave(&identity);
+
+	ps_grants_key = MemoryContextStrdup(ps_authz_context, key);
+}
+
+char *
+ps_authz_project_company(const char *project, bool *exists)
+{
+	PsProjectEntry *entry;
+	bool		found;
+
+	ps_authz_init();
+	if (ps_projects_stale || ps_projects == NULL)
+	{
+		HASHCTL		ctl;
+
+		if (ps_projects != NULL)
+			hash_destroy(ps_projects);
+		ctl.keysize = PS_NAME_MAX + 1;
+		ctl.entrysize = sizeof(PsProjectEntry);
+		ctl.hcxt = ps_authz_context;
+		ps_projects = hash_create("provsecret projects", 256, &ctl,
+								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		ps_project_relid = ps_table_relid("project");
+		ps_projects_stale = false;
+	}
+	if (strlen(project) > PS_NAME_MAX)
+	{
+		*exists = false;
+		return NULL;
+	}
+	entry = hash_search(ps_projects, project, HASH_FIND, &found);
+	if (!found)
+	{
+		PsIdentity	identity;
+		Oid			argtypes[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(project)};
+		bool		row_exists;
+		char	   *company = NULL;
+
+		ps_identity_enter(PS_ACT_OWNER, &identity);
+		SPI_connect();
+		ps_query_plan(&plan_project,
+					  "SELECT company FROM provsecret.project"
+					  " WHERE project OPERATOR(pg_catalog.=) $1",
+					  1, argtypes);
+		ps_query_run(plan_project, values, NULL, false, 1);
+		row_exists = SPI_processed > 0;
+		if (row_exists)
+			company = ps_query_text(0, 1);
+		entry = hash_search(ps_projects, project, HASH_ENTER, &found);
+		entry->exists = row_exists;
+		entry->has_company = company != NULL;
+		if (company != NULL)
+			strlcpy(entry->company, company, sizeof(entry->company));
+		SPI_finish();
+		ps_identity_leave(&identity);
+	}
+	*exists = entry->exists;
+	return entry->has_company ? pstrdup(entry->company) : NULL;
+}
+
+/* Roles that hold permissions everywhere, by membership. */
+static bool
+ps_global_allows(Oid caller, PsPermission perm)
+{
+	Oid			role;
+
+	if (superuser_arg(caller))
+		return true;
+	role = get_role_oid(PS_ADMIN_ROLE, true);
+	if (OidIsValid(role) && has_privs_of_role(caller, role))
+		return true;
+	role = get_role_oid(PS_AUDITOR_ROLE, true);
+	if (OidIsValid(role) && has_privs_of_role(caller, role) &&
+		(perm & (PS_PERM_DESCRIBE | PS_PERM_AUDIT)) == perm)
+		return true;
+	return false;
+}
+
+static bool
+ps_grant_allows(const char *scope, const char *owner, PsPermission perm)
+{
+	char		target[8 + PS_NAME_MAX + 1];
+	PsGrantEntry *entry;
+
+	if (owner == NULL || strlen(owner) > PS_NAME_MAX)
+		return false;
+	snprintf(target, sizeof(target), "%s/%s", scope, owner);
+	entry = hash_search(ps_grants, target, HASH_FIND, NULL);
+	return entry != NULL && (entry->mask & perm) == perm;
+}
+
+bool
+ps_authz_allows(const char *company, const char *project, PsPermission perm)
+{
+	char	   *key;
+	List	   *principals;
+	char	   *project_company = NULL;
+
+	ps_authz_init();
+	if (!ps_token_only && ps_global_allows(ps_identity_caller(), perm))
+		return true;
+
+	principals = ps_current_principals(&key);
+	if (ps_grants_stale || ps_grants == NULL || ps_grants_key == NULL ||
+		strcmp(key, ps_grants_key) != 0)
+		ps_load_grants(principals, key);
+
+	if (project != NULL)
+	{
+		bool		exists;
+
+		if (ps_grant_allows("project", project, perm))
+			return true;
+		if (company == NULL)
+			company = project_company = ps_authz_project_company(project, &exists);
+	}
+	if (company != NULL && ps_grant_allows("company", company, perm))
+		return true;
+	if (project_company != NULL)
+		pfree(project_company);
+	return false;
+}
+
+void
+ps_authz_deny(PsPermission perm, const char *company, const char *project,
+			  const char *reference)
+{
+	PsAuditEvent event = {0};
+
+	event.action = "access.denied";
+	event.reference = reference;
+	event.company = company;
+	event.project = project;
+	event.outcome = ps_permission_name(perm);
+	event.count = 1;
+	ps_audit_record(&event, true);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied: %s on %s/%s requires the %s permission",
+					ps_authz_audit_principal(),
+					project ? "project" : "company",
+					project ? project : (company ? company : "*"),
+					ps_permission_name(perm))));
+}
+
+/* SQL: has_permission(company, project, permission), used by RLS policies. */
+PG_FUNCTION_INFO_V1(ps_has_permission);
+Datum
+ps_has_permission(PG_FUNCTION_ARGS)
+{
+	char	   *company = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *project = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PsPermission perm;
+
+	if (PG_ARGISNULL(2))
+		PG_RETURN_BOOL(false);
+	perm = ps_permission_from_name(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	if (perm == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown permission"),
+				 errhint("Permissions are describe, read, write, delete and manage.")));
+	PG_RETURN_BOOL(ps_authz_allows(company, project, perm));
+}
+
+/* Trigger: tell every backend's caches that grants or projects changed. */
+PG_FUNCTION_INFO_V1(ps_invalidate_caches);
+Datum
+ps_invalidate_caches(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ps_invalidate_caches must be called as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,249 @@
+/*
+ * datakey.c: per-tenant data keys, wrapped by the root key.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+
+#include "datakey.h"
+#include "identity.h"
+#include "keyring.h"
+#include "query.h"
+#include "seal.h"
+
+#define PS_DATAKEY_CACHE_SIZE 128
+
+typedef struct PsCachedKey
+{
+	int64		id;
+	bool		used;
+	unsigned char key[PS_KEY_BYTES];
+} PsCachedKey;
+
+static PsCachedKey *ps_cache = NULL;	/* sodium_malloc'd */
+static int	ps_cache_next = 0;
+static bool ps_cache_stale = false;	/* wipe at the next ps_datakey_* call */
+static Oid	ps_data_key_relid = InvalidOid;
+
+static SPIPlanPtr plan_active = NULL;
+static SPIPlanPtr plan_by_id = NULL;
+static SPIPlanPtr plan_insert = NULL;
+static SPIPlanPtr plan_nextval = NULL;
+
+void
+ps_datakey_forget_all(void)
+{
+	if (ps_cache != NULL)
+		sodium_memzero(ps_cache, sizeof(PsCachedKey) * PS_DATAKEY_CACHE_SIZE);
+	ps_cache_next = 0;
+}
+
+static void
+ps_datakey_relcache_callback(Datum arg, Oid relid)
+{
+	/* deferred, so a key handed out stays valid until the next call */
+	if (relid == InvalidOid || relid == ps_data_key_relid)
+		ps_cache_stale = true;
+}
+
+static void
+ps_cache_init(void)
+{
+	if (ps_cache != NULL)
+	{
+		if (ps_cache_stale)
+		{
+			ps_datakey_forget_all();
+			ps_cache_stale = false;
+		}
+		return;
+	}
+	ps_cache = sodium_malloc(sizeof(PsCachedKey) * PS_DATAKEY_CACHE_SIZE);
+	if (ps_cache == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("provsecret: could not allocate locked memory for data keys")));
+	ps_datakey_forget_all();
+	CacheRegisterRelcacheCallback(ps_datakey_relcache_callback, (Datum) 0);
+}
+
+static const unsigned char *
+ps_cache_find(int64 id)
+{
+	for (int i = 0; i < PS_DATAKEY_CACHE_SIZE; i++)
+		if (ps_cache[i].used && ps_cache[i].id == id)
+			return ps_cache[i].key;
+	return NULL;
+}
+
+static PsCachedKey *
+ps_cache_slot(int64 id)
+{
+	PsCachedKey *slot = &ps_cache[ps_cache_next];
+
+	ps_cache_next = (ps_cache_next + 1) % PS_DATAKEY_CACHE_SIZE;
+	sodium_memzero(slot, sizeof(*slot));
+	slot->id = id;
+	return slot;
+}
+
+/* Unwrap into a cache slot; SPI connected, row in SPI_tuptable. */
+static const unsigned char *
+ps_unwrap_row(int64 id, const char *tenant, bytea *wrapped,
+			  const char *fingerprint)
+{
+	const PsRootKey *root = ps_keyring_lookup(fingerprint);
+	PsCachedKey *slot = ps_cache_slot(id);
+
+	if (!ps_seal_unwrap_key(root, id, tenant, wrapped, slot->key))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("data key %lld failed authentication", (long long) id),
+				 errdetail("Its wrapped form was altered or moved to another tenant.")));
+	slot->used = true;
+	return slot->key;
+}
+
+static void
+ps_note_relid(void)
+{
+	if (!OidIsValid(ps_data_key_relid))
+		ps_data_key_relid = get_relname_relid("data_key",
+											  get_namespace_oid("provsecret", false));
+}
+
+/* Look up the active key of a tenant (SPI connected); 0 when none. */
+static int64
+ps_lookup_active(const char *tenant, const unsigned char **key)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(tenant)};
+	bool		isnull;
+	int64		id;
+
+	ps_query_plan(&plan_active,
+				  "SELECT id, wrapped_key, root_key_fingerprint"
+				  "  FROM provsecret.data_key"
+				  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
+				  1, argtypes);
+	ps_query_run(plan_active, values, NULL, false, 1);
+	if (SPI_processed == 0)
+		return 0;
+	id = DatumGetInt64(ps_query_datum(0, 1, &isnull));
+	*key = ps_cache_find(id);
+	if (*key == NULL)
+		*key = ps_unwrap_row(id, tenant,
+							 DatumGetByteaPP(ps_query_datum(0, 2, &isnull)),
+							 ps_query_text(0, 3));
+	return id;
+}
+
+int64
+ps_datakey_active(const char *tenant, const char *company, const char *project,
+				  const unsigned char **key)
+{
+	PsIdentity	identity;
+	int64		id;
+
+	ps_cache_init();
+	ps_note_relid();
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+
+	id = ps_lookup_active(tenant, key);
+	if (id == 0)
+	{
+		const PsRootKey *root = ps_keyring_current();
+		Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, BYTEAOID, TEXTOID};
+		Datum		values[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		bool		isnull;
+		PsCachedKey *slot;
+
+		ps_query_plan(&plan_nextval,
+					  "SELECT pg_catalog.nextval('provsecret.data_key_id_seq'::pg_catalog.regclass)",
+					  0, NULL);
+		ps_query_run(plan_nextval, NULL, NULL, false, 1);
+		id = DatumGetInt64(ps_query_datum(0, 1, &isnull));
+
+		slot = ps_cache_slot(id);
+		randombytes_buf(slot->key, PS_KEY_BYTES);
+
+		values[0] = Int64GetDatum(id);
+		values[1] = CStringGetTextDatum(tenant);
+		values[2] = company ? CStringGetTextDatum(company) : (Datum) 0;
+		nulls[2] = company ? ' ' : 'n';
+		values[3] = project && !company ? CStringGetTextDatum(project) : (Datum) 0;
+		nulls[3] = project && !company ? ' ' : 'n';
+		values[4] = PointerGetDatum(ps_seal_wrap_key(root, id, tenant, slot->key));
+		values[5] = CStringGetTextDatum(root->fingerprint);
+		ps_query_plan(&plan_insert,
+					  "INSERT INTO provsecret.data_key"
+					  " (id, tenant, company, project, wrapped_key, root_key_fingerprint)"
+					  " VALUES ($1, $2, $3, $4, $5, $6)"
+					  " ON CONFLICT (tenant) WHERE retired_at IS NULL DO NOTHING",
+					  6, argtypes);
+		ps_query_run(plan_insert, values, nulls, false, 0);
+		if (SPI_processed == 1)
+		{
+			slot->used = true;
+			*key = slot->key;
+		}
+		else
+		{
+			/* a concurrent seal created it first: use theirs */
+			sodium_memzero(slot, sizeof(*slot));
+			id = ps_lookup_active(tenant, key);
+			if (id == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not create or find the data key of %s", tenant)));
+		}
+	}
+
+	SPI_finish();
+	ps_identity_leave(&identity);
+	return id;
+}
+
+const unsigned char *
+ps_datakey_by_id(int64 id)
+{
+	const unsigned char *key;
+	PsIdentity	identity;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+	bool		isnull;
+
+	ps_cache_init();
+	key = ps_cache_find(id);
+	if (key != NULL)
+		return key;
+
+	ps_note_relid();
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_by_id,
+				  "SELECT tenant, wrapped_key, root_key_fingerprint"
+				  "  FROM provsecret.data_key WHERE id OPERATOR(pg_catalog.=) $1",
+				  1, argtypes);
+	ps_query_run(plan_by_id, values, NULL, false, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the data key of this secret no longer exists"),
+				 errdetail("Its tenant's data key was destroyed (shredded).")));
+	key = ps_unwrap_row(id, ps_query_text(0, 1),
+						DatumGetByteaPP(ps_query_datum(0, 2, &isnull)),
+						ps_query_text(0, 3));
+	SPI_finish();
+	ps_identity_leave(&identity);
+	return key;
+}

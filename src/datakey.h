@@ -1,0 +1,28 @@
+/*
+ * datakey.h: per-tenant data keys.
+ *
+ * A tenant is "company/<c>" (a company and all its projects) or
+ * "project/<p>" (a project with no company).  Its active data key is
+ * created on first seal, stored wrapped by the root key, and unwrapped keys
+ * are cached in locked memory for the life of the backend (wiped when the
+ * data_key table changes).
+ */
+#ifndef PROVSECRET_DATAKEY_H
+#define PROVSECRET_DATAKEY_H
+
+#include "postgres.h"
+
+/*
+ * The tenant's active data key, created if missing.  *key points into the
+ * locked cache and stays valid until the next ps_datakey_* call.
+ */
+extern int64 ps_datakey_active(const char *tenant, const char *company,
+							   const char *project, const unsigned char **key);
+
+/* The data key with this id (55000 / XX001 when it cannot be unwrapped). */
+extern const unsigned char *ps_datakey_by_id(int64 id);
+
+/* Forget every cached key (wipes them). */
+extern void ps_datakey_forget_all(void);
+
+#endif

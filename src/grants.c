@@ -1,0 +1,183 @@
+/*
+ * grants.c: grant() and revoke() of provsecret permissions.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "audit.h"
+#include "authz.h"
+#include "identity.h"
+#include "query.h"
+#include "tenant.h"
+
+#define PS_PRINCIPAL_MAX 256
+
+static SPIPlanPtr plan_grant = NULL;
+static SPIPlanPtr plan_revoke = NULL;
+
+static const char *const ps_principal_kinds[] = {"db:", "user:", "client:", "role:", "group:"};
+
+/* db:<role>, user:<sub>, client:<azp>, role:<realm role>, group:<group> */
+static void
+ps_check_principal(const char *principal)
+{
+	size_t		len = strlen(principal);
+	bool		kind_ok = false;
+
+	for (int i = 0; i < lengthof(ps_principal_kinds); i++)
+	{
+		size_t		plen = strlen(ps_principal_kinds[i]);
+
+		if (len > plen && strncmp(principal, ps_principal_kinds[i], plen) == 0)
+			kind_ok = true;
+	}
+	if (!kind_ok || len > PS_PRINCIPAL_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid principal: it must be db:<role>, user:<sub>, client:<azp>, role:<role> or group:<group>, at most %d characters",
+						PS_PRINCIPAL_MAX)));
+	for (const char *p = principal; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid principal: control characters are not allowed")));
+}
+
+/* The permissions array as names; NULL array means every permission. */
+static List *
+ps_permission_list(FunctionCallInfo fcinfo, int argno, bool null_means_all)
+{
+	List	   *perms = NIL;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (!null_means_all)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("permissions must not be null")));
+		return list_make5("describe", "read", "write", "delete", "manage");
+	}
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), TEXTOID, -1, false,
+					  TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("permissions must not be empty")));
+	for (int i = 0; i < n; i++)
+	{
+		char	   *name;
+		PsPermission perm;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("permissions must not contain null")));
+		name = TextDatumGetCString(elems[i]);
+		perm = ps_permission_from_name(name);
+		if (perm == 0 || (perm & PS_PERM_GRANTABLE) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown permission"),
+					 errhint("Permissions are describe, read, write, delete and manage.")));
+		perms = lappend(perms, (char *) ps_permission_name(perm));
+	}
+	return perms;
+}
+
+static void
+ps_change_grants(FunctionCallInfo fcinfo, bool granting)
+{
+	char	   *principal = ps_arg_text(fcinfo, 0, "principal");
+	char	   *target_text = ps_arg_text(fcinfo, 1, "target");
+	PsTarget	target;
+	PsTenant	tenant;
+	List	   *perms;
+	ListCell   *lc;
+	PsIdentity	identity;
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	StringInfoData detail;
+	PsAuditEvent event = {0};
+
+	ps_check_principal(principal);
+	ps_parse_target_or_error(target_text, &target);
+	perms = ps_permission_list(fcinfo, 2, !granting);
+	tenant = ps_tenant_of(target.scope, target.owner);
+	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_MANAGE))
+		ps_authz_deny(PS_PERM_MANAGE, tenant.company, tenant.project, NULL);
+	if (granting)
+		ps_tenant_ensure_registered(&tenant);
+
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	if (granting)
+		ps_query_plan(&plan_grant,
+					  "INSERT INTO provsecret.access_grant"
+					  " (principal, scope, target, permission, granted_by)"
+					  " VALUES ($1, $2, $3, $4, provsecret.current_principal())"
+					  " ON CONFLICT DO NOTHING",
+					  4, argtypes);
+	else
+		ps_query_plan(&plan_revoke,
+					  "DELETE FROM provsecret.access_grant"
+					  " WHERE principal OPERATOR(pg_catalog.=) $1"
+					  "   AND scope OPERATOR(pg_catalog.=) $2"
+					  "   AND target OPERATOR(pg_catalog.=) $3"
+					  "   AND permission OPERATOR(pg_catalog.=) $4",
+					  4, argtypes);
+	foreach(lc, perms)
+	{
+		Datum		values[4] = {CStringGetTextDatum(principal),
+			CStringGetTextDatum(ps_scope_name(target.scope)),
+			CStringGetTextDatum(target.owner),
+		CStringGetTextDatum(lfirst(lc))};
+
+		ps_query_run(granting ? plan_grant : plan_revoke, values, NULL, false, 0);
+	}
+	SPI_finish();
+	ps_identity_leave(&identity);
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "%s %s:", granting ? "granted" : "revoked", principal);
+	foreach(lc, perms)
+		appendStringInfo(&detail, " %s", (char *) lfirst(lc));
+	event.action = "grant.changed";
+	event.company = tenant.company;
+	event.project = tenant.project;
+	event.outcome = "ok";
+	event.detail = detail.data;
+	event.count = 1;
+	ps_audit_record(&event, false);
+}
+
+PG_FUNCTION_INFO_V1(ps_grant);
+Datum
+ps_grant(PG_FUNCTION_ARGS)
+{
+	ps_change_grants(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ps_revoke);
+Datum
+ps_revoke(PG_FUNCTION_ARGS)
+{
+	ps_change_grants(fcinfo, false);
+	PG_RETURN_VOID();
+}
+
+/* SQL: the principal audit events name for the current caller. */
+PG_FUNCTION_INFO_V1(ps_current_principal);
+Datum
+ps_current_principal(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(ps_authz_audit_principal()));
+}

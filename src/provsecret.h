@@ -1,0 +1,27 @@
+/*
+ * provsecret.h: settings and limits shared by every part of the extension.
+ */
+#ifndef PROVSECRET_H
+#define PROVSECRET_H
+
+#include "postgres.h"
+
+/* Longest value accepted by seal(), in characters (DESIGN §4). */
+#define PS_VALUE_MAX_CHARS 10000
+
+/* How much of a rejected input an error message may quote. */
+#define PS_ECHO_MAX 64
+
+typedef enum PsMode
+{
+	PS_MODE_LOCAL,
+	PS_MODE_DEPLOYED
+} PsMode;
+
+/* GUC variables (provsecret.c) */
+extern int	ps_mode;
+extern char *ps_database;
+extern char *ps_env_allowlist;
+extern int	ps_keep_versions;
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * query.c: prepared SPI statements.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "query.h"
+
+SPIPlanPtr
+ps_query_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+		if (plan == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("provsecret: could not prepare an internal statement: %s",
+							SPI_result_code_string(SPI_result))));
+		if (SPI_keepplan(plan) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("provsecret: could not keep an internal statement")));
+		*slot = plan;
+	}
+	return *slot;
+}
+
+int
+ps_query_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+			 long count)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+
+	if (rc < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("provsecret: an internal statement failed: %s",
+						SPI_result_code_string(rc))));
+	return rc;
+}
+
+char *
+ps_query_text(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+Datum
+ps_query_datum(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 isnull);
+}

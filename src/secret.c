@@ -1,0 +1,458 @@
+/*
+ * secret.c: seal, resolve and delete, for SQL callers and as C functions
+ * the REST routes call.  One path per operation: parse the reference,
+ * authorize, touch the row through row-level security as
+ * provsecret_service, encrypt or decrypt in C, audit.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/varlena.h"
+
+#include "audit.h"
+#include "authz.h"
+#include "datakey.h"
+#include "identity.h"
+#include "keyring.h"
+#include "provsecret.h"
+#include "query.h"
+#include "seal.h"
+#include "secret.h"
+#include "tenant.h"
+
+static SPIPlanPtr plan_lock = NULL;
+static SPIPlanPtr plan_insert = NULL;
+static SPIPlanPtr plan_keep_version = NULL;
+static SPIPlanPtr plan_update = NULL;
+static SPIPlanPtr plan_prune = NULL;
+static SPIPlanPtr plan_fetch = NULL;
+static SPIPlanPtr plan_delete = NULL;
+
+static void
+ps_audit_secret(const char *action, const char *reference, const PsTenant *tenant,
+				int32 value_version, bool durable)
+{
+	PsAuditEvent event = {0};
+
+	event.action = action;
+	event.reference = reference;
+	event.company = tenant ? tenant->company : NULL;
+	event.project = tenant ? tenant->project : NULL;
+	event.value_version = value_version;
+	event.outcome = "ok";
+	event.count = 1;
+	ps_audit_record(&event, durable);
+}
+
+/* Reject values over the limit or not valid in the database encoding. */
+static void
+ps_check_value(const char *value, Size len)
+{
+	if (!pg_verifymbstr(value, (int) len, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("the credential value is not valid in the database encoding")));
+	if (len > PS_VALUE_MAX_CHARS &&
+		pg_mbstrlen_with_len(value, (int) len) > PS_VALUE_MAX_CHARS)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("the credential value is longer than %d characters",
+						PS_VALUE_MAX_CHARS)));
+}
+
+static void
+ps_require_managed(const PsReference *ref, const char *operation)
+{
+	if (ref->kind != PS_REF_MANAGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("only managed: references can be %s", operation),
+				 errhint("env: and external: references name values kept outside provsecret.")));
+}
+
+/* Lock the secret row; returns its id or 0 (SPI connected as service). */
+static int64
+ps_lock_secret(const char *reference, int32 *value_version)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(reference)};
+	bool		isnull;
+
+	ps_query_plan(&plan_lock,
+				  "SELECT id, value_version FROM provsecret.ai_provider_secret"
+				  " WHERE reference OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+				  1, argtypes);
+	ps_query_run(plan_lock, values, NULL, false, 1);
+	if (SPI_processed == 0)
+		return 0;
+	*value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
+	return DatumGetInt64(ps_query_datum(0, 1, &isnull));
+}
+
+static bool
+ps_insert_secret(const PsReference *ref, const PsTenant *tenant,
+				 bytea *ciphertext, int64 data_key_id, const char *description)
+{
+	Oid			argtypes[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	BYTEAOID, INT8OID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(ps_scope_name(ref->scope));
+	values[1] = tenant->company ? CStringGetTextDatum(tenant->company) : (Datum) 0;
+	nulls[1] = tenant->company ? ' ' : 'n';
+	values[2] = tenant->project ? CStringGetTextDatum(tenant->project) : (Datum) 0;
+	nulls[2] = tenant->project ? ' ' : 'n';
+	values[3] = CStringGetTextDatum(ref->name);
+	values[4] = description ? CStringGetTextDatum(description) : (Datum) 0;
+	nulls[4] = description ? ' ' : 'n';
+	values[5] = PointerGetDatum(ciphertext);
+	values[6] = Int64GetDatum(data_key_id);
+	values[7] = CStringGetTextDatum(ps_authz_audit_principal());
+
+	ps_query_plan(&plan_insert,
+				  "INSERT INTO provsecret.ai_provider_secret"
+				  " (scope, company, project, name, description, ciphertext,"
+				  "  data_key_id, value_version, created_by, updated_by)"
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)"
+				  " ON CONFLICT (reference) DO NOTHING",
+				  8, argtypes);
+	ps_query_run(plan_insert, values, nulls, false, 0);
+	return SPI_processed == 1;
+}
+
+static void
+ps_rotate_secret(int64 id, int32 new_version, bytea *ciphertext,
+				 int64 data_key_id, const char *description)
+{
+	Oid			argtypes[6] = {INT8OID, INT4OID, BYTEAOID, INT8OID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(id);
+	values[1] = Int32GetDatum(new_version);
+	values[2] = PointerGetDatum(ciphertext);
+	values[3] = Int64GetDatum(data_key_id);
+	values[4] = description ? CStringGetTextDatum(description) : (Datum) 0;
+	nulls[4] = description ? ' ' : 'n';
+	values[5] = CStringGetTextDatum(ps_authz_audit_principal());
+
+	ps_query_plan(&plan_keep_version,
+				  "INSERT INTO provsecret.ai_provider_secret_version"
+				  " (secret_id, company, project, value_version, ciphertext,"
+				  "  data_key_id, created_at, created_by)"
+				  " SELECT id, company, project, value_version, ciphertext,"
+				  "        data_key_id, updated_at, updated_by"
+				  "   FROM provsecret.ai_provider_secret"
+				  "  WHERE id OPERATOR(pg_catalog.=) $1",
+				  1, argtypes);
+	ps_query_run(plan_keep_version, values, NULL, false, 0);
+
+	ps_query_plan(&plan_update,
+				  "UPDATE provsecret.ai_provider_secret"
+				  "   SET value_version = $2, ciphertext = $3, data_key_id = $4,"
+				  "       description = COALESCE($5, description),"
+				  "       updated_at = pg_catalog.now(), updated_by = $6"
+				  " WHERE id OPERATOR(pg_catalog.=) $1",
+				  6, argtypes);
+	ps_query_run(plan_update, values, nulls, false, 0);
+
+	values[1] = Int32GetDatum(new_version - ps_keep_versions);
+	ps_query_plan(&plan_prune,
+				  "DELETE FROM provsecret.ai_provider_secret_version"
+				  " WHERE secret_id OPERATOR(pg_catalog.=) $1"
+				  "   AND value_version OPERATOR(pg_catalog.<) $2",
+				  2, argtypes);
+	ps_query_run(plan_prune, values, NULL, false, 0);
+}
+
+PsSealResult
+ps_secret_seal(const char *reference, const char *value, Size value_len,
+			   const char *description)
+{
+	PsReference ref;
+	PsTenant	tenant;
+	PsSealResult result = {0};
+	char		canonical[PS_REFERENCE_MAX + 1];
+	PsIdentity	identity;
+	const unsigned char *key;
+	int64		data_key_id;
+	const char *scope;
+
+	ps_parse_reference_or_error(reference, &ref);
+	ps_require_managed(&ref, "sealed");
+	ps_check_value(value, value_len);
+	ps_reference_format(&ref, canonical, sizeof(canonical));
+	scope = ps_scope_name(ref.scope);
+
+	tenant = ps_tenant_of(ref.scope, ref.owner);
+	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_WRITE))
+		ps_authz_deny(PS_PERM_WRITE, tenant.company, tenant.project, canonical);
+	ps_tenant_ensure_registered(&tenant);
+
+	data_key_id = ps_datakey_active(ps_tenant_key_owner(&tenant), tenant.company,
+									tenant.project, &key);
+
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	for (;;)
+	{
+		int32		current_version;
+		int64		id = ps_lock_secret(canonical, &current_version);
+		PsSealBinding binding = {canonical, scope, 0};
+
+		if (id != 0)
+		{
+			binding.value_version = current_version + 1;
+			ps_rotate_secret(id, binding.value_version,
+							 ps_seal_encrypt(key, data_key_id, &binding, value, value_len),
+							 data_key_id, description);
+			result.created = false;
+			result.value_version = binding.value_version;
+			break;
+		}
+		binding.value_version = 1;
+		if (ps_insert_secret(&ref, &tenant,
+							 ps_seal_encrypt(key, data_key_id, &binding, value, value_len),
+							 data_key_id, description))
+		{
+			result.created = true;
+			result.value_version = 1;
+			break;
+		}
+		/* a concurrent seal created it: rotate that one instead */
+	}
+	SPI_finish();
+	ps_identity_leave(&identity);
+
+	ps_audit_secret(result.created ? "secret.sealed" : "secret.rotated",
+					canonical, &tenant, result.value_version, false);
+	result.reference = pstrdup(canonical);
+	return result;
+}
+
+char *
+ps_secret_open(const PsSealBinding *binding, const bytea *ciphertext,
+			   Size *len, MemoryContext context)
+{
+	char	   *plaintext;
+
+	*len = ps_seal_plaintext_len(ciphertext);
+	plaintext = MemoryContextAlloc(context, *len + 1);
+	ps_seal_decrypt(ps_datakey_by_id(ps_seal_data_key_id(ciphertext)),
+					binding, ciphertext, plaintext);
+	plaintext[*len] = '\0';
+	return plaintext;
+}
+
+/* env: only for allow-listed names, never a root key variable. */
+static char *
+ps_resolve_env(const PsReference *ref, const char *canonical, Size *len)
+{
+	bool		listed = false;
+	char	   *list;
+	List	   *names;
+	ListCell   *lc;
+	const char *value;
+	char	   *result;
+
+	if (!ps_keyring_is_root_variable(ref->name))
+	{
+		list = pstrdup(ps_env_allowlist ? ps_env_allowlist : "");
+		if (SplitGUCList(list, ',', &names))
+		{
+			foreach(lc, names)
+				if (strcmp(lfirst(lc), ref->name) == 0)
+					listed = true;
+		}
+	}
+	if (!listed)
+	{
+		PsAuditEvent event = {0};
+
+		event.action = "access.denied";
+		event.reference = canonical;
+		event.outcome = "not in provsecret.env_allowlist";
+		event.count = 1;
+		ps_audit_record(&event, true);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("environment variable %s may not be resolved", ref->name),
+				 errhint("A superuser lists resolvable names in provsecret.env_allowlist; the root key variables are never resolvable.")));
+	}
+	value = getenv(ref->name);
+	if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("environment variable %s is not set in the server", ref->name)));
+	*len = strlen(value);
+	result = palloc(*len + 1);
+	memcpy(result, value, *len + 1);
+	ps_audit_secret("secret.revealed", canonical, NULL, 0, true);
+	return result;
+}
+
+static char *
+ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
+{
+	PsTenant	tenant = ps_tenant_of(ref->scope, ref->owner);
+	PsIdentity	identity;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(canonical)};
+	bool		isnull;
+	bytea	   *ciphertext;
+	int32		value_version;
+	char	   *plaintext;
+	PsSealBinding binding;
+	MemoryContext caller_context = CurrentMemoryContext;
+
+	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_READ))
+		ps_authz_deny(PS_PERM_READ, tenant.company, tenant.project, canonical);
+
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_fetch,
+				  "SELECT ciphertext, value_version FROM provsecret.ai_provider_secret"
+				  " WHERE reference OPERATOR(pg_catalog.=) $1",
+				  1, argtypes);
+	ps_query_run(plan_fetch, values, NULL, false, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("secret %s not found", canonical)));
+	value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
+	ciphertext = DatumGetByteaPP(SPI_datumTransfer(ps_query_datum(0, 1, &isnull), false, -1));
+	SPI_finish();
+	ps_identity_leave(&identity);
+
+	binding.reference = canonical;
+	binding.scope = ps_scope_name(ref->scope);
+	binding.value_version = value_version;
+	plaintext = ps_secret_open(&binding, ciphertext, len, caller_context);
+
+	/* fail closed: no event, no value */
+	PG_TRY();
+	{
+		ps_audit_secret("secret.revealed", canonical, &tenant, value_version, true);
+	}
+	PG_CATCH();
+	{
+		sodium_memzero(plaintext, *len);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return plaintext;
+}
+
+char *
+ps_secret_resolve(const char *reference, Size *value_len)
+{
+	PsReference ref;
+	char		canonical[PS_REFERENCE_MAX + 1];
+
+	ps_parse_reference_or_error(reference, &ref);
+	ps_reference_format(&ref, canonical, sizeof(canonical));
+	switch (ref.kind)
+	{
+		case PS_REF_MANAGED:
+			return ps_resolve_managed(&ref, canonical, value_len);
+		case PS_REF_ENV:
+			return ps_resolve_env(&ref, canonical, value_len);
+		case PS_REF_EXTERNAL:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("external: references are not supported yet"),
+					 errdetail("No external resolvers are available in this version.")));
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
+bool
+ps_secret_delete(const char *reference)
+{
+	PsReference ref;
+	PsTenant	tenant;
+	char		canonical[PS_REFERENCE_MAX + 1];
+	PsIdentity	identity;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		deleted;
+	int32		value_version = 0;
+
+	ps_parse_reference_or_error(reference, &ref);
+	ps_require_managed(&ref, "deleted");
+	ps_reference_format(&ref, canonical, sizeof(canonical));
+	tenant = ps_tenant_of(ref.scope, ref.owner);
+	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_DELETE))
+		ps_authz_deny(PS_PERM_DELETE, tenant.company, tenant.project, canonical);
+
+	values[0] = CStringGetTextDatum(canonical);
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_delete,
+				  "DELETE FROM provsecret.ai_provider_secret"
+				  " WHERE reference OPERATOR(pg_catalog.=) $1 RETURNING value_version",
+				  1, argtypes);
+	ps_query_run(plan_delete, values, NULL, false, 0);
+	deleted = SPI_processed > 0;
+	if (deleted)
+	{
+		bool		isnull;
+
+		value_version = DatumGetInt32(ps_query_datum(0, 1, &isnull));
+	}
+	SPI_finish();
+	ps_identity_leave(&identity);
+
+	if (deleted)
+		ps_audit_secret("secret.deleted", canonical, &tenant, value_version, false);
+	return deleted;
+}
+
+PG_FUNCTION_INFO_V1(ps_seal);
+Datum
+ps_seal(PG_FUNCTION_ARGS)
+{
+	char	   *reference = ps_arg_text(fcinfo, 0, "reference");
+	text	   *value;
+	char	   *description = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	PsSealResult result;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("credential_value must not be null")));
+	value = PG_GETARG_TEXT_PP(1);
+	result = ps_secret_seal(reference, VARDATA_ANY(value),
+							VARSIZE_ANY_EXHDR(value), description);
+	PG_RETURN_TEXT_P(cstring_to_text(result.reference));
+}
+
+PG_FUNCTION_INFO_V1(ps_resolve);
+Datum
+ps_resolve(PG_FUNCTION_ARGS)
+{
+	char	   *reference = ps_arg_text(fcinfo, 0, "reference");
+	Size		len;
+	char	   *plaintext = ps_secret_resolve(reference, &len);
+	text	   *result = (text *) palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), plaintext, len);
+	sodium_memzero(plaintext, len);
+	pfree(plaintext);
+	PG_RETURN_TEXT_P(result);
+}
+
+PG_FUNCTION_INFO_V1(ps_delete_secret);
+Datum
+ps_delete_secret(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(ps_secret_delete(ps_arg_text(fcinfo, 0, "reference")));
+}

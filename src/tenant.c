@@ -1,0 +1,286 @@
+/*
+ * tenant.c: the company/project registry (register_company,
+ * register_project) and the argument checks every SQL function shares.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+#include "audit.h"
+#include "authz.h"
+#include "identity.h"
+#include "provsecret.h"
+#include "query.h"
+#include "tenant.h"
+
+static SPIPlanPtr plan_company_exists = NULL;
+static SPIPlanPtr plan_insert_company = NULL;
+static SPIPlanPtr plan_insert_project = NULL;
+static SPIPlanPtr plan_attach_project = NULL;
+static SPIPlanPtr plan_attach_secrets = NULL;
+
+/*
+ * Quote at most PS_ECHO_MAX characters of rejected input, and only when it
+ * looks like what was asked for: a value pasted by mistake is not echoed.
+ */
+static char *
+ps_safe_prefix(const char *input, bool looks_right)
+{
+	char		buf[PS_ECHO_MAX + 1];
+	int			n = 0;
+
+	if (!looks_right)
+		return pstrdup("(not shown)");
+	for (const char *p = input; *p && n < PS_ECHO_MAX; p++)
+		buf[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+	buf[n] = '\0';
+	return psprintf("\"%s%s\"", buf, strlen(input) > PS_ECHO_MAX ? "..." : "");
+}
+
+char *
+ps_arg_text(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be null", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+void
+ps_parse_reference_or_error(const char *input, PsReference *ref)
+{
+	const char *rule = ps_reference_parse(input, strlen(input), ref);
+
+	if (rule != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid reference: %s", rule),
+				 errdetail("The reference given was %s.",
+						   ps_safe_prefix(input,
+										  strncmp(input, "managed:", 8) == 0 ||
+										  strncmp(input, "env:", 4) == 0 ||
+										  strncmp(input, "external:", 9) == 0))));
+}
+
+void
+ps_parse_target_or_error(const char *input, PsTarget *target)
+{
+	const char *rule = ps_target_parse(input, strlen(input), target);
+
+	if (rule != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid target: %s", rule),
+				 errdetail("The target given was %s.",
+						   ps_safe_prefix(input,
+										  strncmp(input, "company/", 8) == 0 ||
+										  strncmp(input, "project/", 8) == 0))));
+}
+
+static void
+ps_check_name(const char *name, const char *what)
+{
+	if (!ps_name_is_valid(name, strlen(name)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s name: it must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", what),
+				 errdetail("The name given was %s.", ps_safe_prefix(name, true))));
+}
+
+static bool
+ps_company_exists(const char *company)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(company)};
+	PsIdentity	identity;
+	bool		exists;
+
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_company_exists,
+				  "SELECT 1 FROM provsecret.company WHERE company OPERATOR(pg_catalog.=) $1",
+				  1, argtypes);
+	ps_query_run(plan_company_exists, values, NULL, false, 1);
+	exists = SPI_processed > 0;
+	SPI_finish();
+	ps_identity_leave(&identity);
+	return exists;
+}
+
+PsTenant
+ps_tenant_of(PsScope scope, const char *owner)
+{
+	PsTenant	tenant = {0};
+
+	if (scope == PS_SCOPE_COMPANY)
+	{
+		tenant.company = pstrdup(owner);
+		tenant.registered = ps_company_exists(owner);
+	}
+	else
+	{
+		tenant.project = pstrdup(owner);
+		tenant.company = ps_authz_project_company(owner, &tenant.registered);
+	}
+	return tenant;
+}
+
+char *
+ps_tenant_key_owner(const PsTenant *tenant)
+{
+	if (tenant->company != NULL)
+		return psprintf("company/%s", tenant->company);
+	return psprintf("project/%s", tenant->project);
+}
+
+/* Insert rows (SPI connected, acting as owner). */
+static void
+ps_insert_company(const char *company)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(company),
+	CStringGetTextDatum(ps_authz_audit_principal())};
+
+	ps_query_plan(&plan_insert_company,
+				  "INSERT INTO provsecret.company (company, created_by) VALUES ($1, $2)"
+				  " ON CONFLICT (company) DO NOTHING",
+				  2, argtypes);
+	ps_query_run(plan_insert_company, values, NULL, false, 0);
+}
+
+static void
+ps_insert_project(const char *project, const char *company)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(project),
+		company ? CStringGetTextDatum(company) : (Datum) 0,
+	CStringGetTextDatum(ps_authz_audit_principal())};
+	char		nulls[3] = {' ', company ? ' ' : 'n', ' '};
+
+	ps_query_plan(&plan_insert_project,
+				  "INSERT INTO provsecret.project (project, company, created_by) VALUES ($1, $2, $3)"
+				  " ON CONFLICT (project) DO NOTHING",
+				  3, argtypes);
+	ps_query_run(plan_insert_project, values, nulls, false, 0);
+}
+
+void
+ps_tenant_ensure_registered(const PsTenant *tenant)
+{
+	PsIdentity	identity;
+
+	if (tenant->registered)
+		return;
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	if (tenant->project != NULL)
+		ps_insert_project(tenant->project, NULL);
+	else
+		ps_insert_company(tenant->company);
+	SPI_finish();
+	ps_identity_leave(&identity);
+}
+
+static void
+ps_audit_registry(const char *company, const char *project, const char *detail)
+{
+	PsAuditEvent event = {0};
+
+	event.action = "tenant.registered";
+	event.company = company;
+	event.project = project;
+	event.outcome = "ok";
+	event.detail = detail;
+	event.count = 1;
+	ps_audit_record(&event, false);
+}
+
+PG_FUNCTION_INFO_V1(ps_register_company);
+Datum
+ps_register_company(PG_FUNCTION_ARGS)
+{
+	char	   *company = ps_arg_text(fcinfo, 0, "company");
+	PsIdentity	identity;
+
+	ps_check_name(company, "company");
+	if (!ps_authz_allows(company, NULL, PS_PERM_MANAGE))
+		ps_authz_deny(PS_PERM_MANAGE, company, NULL, NULL);
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	ps_insert_company(company);
+	SPI_finish();
+	ps_identity_leave(&identity);
+	ps_audit_registry(company, NULL, "company registered");
+	PG_RETURN_VOID();
+}
+
+/*
+ * A project joins at most one company, once: moving it would move its
+ * secrets between tenants' keys and grants, which is a migration, not a
+ * registration.
+ */
+PG_FUNCTION_INFO_V1(ps_register_project);
+Datum
+ps_register_project(PG_FUNCTION_ARGS)
+{
+	char	   *project = ps_arg_text(fcinfo, 0, "project");
+	char	   *company = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bool		exists;
+	char	   *current;
+	PsIdentity	identity;
+
+	ps_check_name(project, "project");
+	if (company != NULL)
+	{
+		ps_check_name(company, "company");
+		if (!ps_authz_allows(company, NULL, PS_PERM_MANAGE))
+			ps_authz_deny(PS_PERM_MANAGE, company, project, NULL);
+	}
+	else if (!ps_authz_allows(NULL, project, PS_PERM_MANAGE))
+		ps_authz_deny(PS_PERM_MANAGE, NULL, project, NULL);
+
+	current = ps_authz_project_company(project, &exists);
+	if (exists && current != NULL &&
+		(company == NULL || strcmp(current, company) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("project %s already belongs to company %s", project, current),
+				 errhint("A project belongs to at most one company.")));
+	if (exists && (company == NULL || current != NULL))
+		PG_RETURN_VOID();		/* nothing changes */
+
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	if (company != NULL)
+		ps_insert_company(company);
+	if (!exists)
+		ps_insert_project(project, company);
+	else
+	{
+		Oid			argtypes[2] = {TEXTOID, TEXTOID};
+		Datum		values[2] = {CStringGetTextDatum(project), CStringGetTextDatum(company)};
+
+		ps_query_plan(&plan_attach_project,
+					  "UPDATE provsecret.project SET company = $2"
+					  " WHERE project OPERATOR(pg_catalog.=) $1 AND company IS NULL",
+					  2, argtypes);
+		ps_query_run(plan_attach_project, values, NULL, false, 0);
+		ps_query_plan(&plan_attach_secrets,
+					  "WITH s AS (UPDATE provsecret.ai_provider_secret SET company = $2"
+					  "   WHERE scope OPERATOR(pg_catalog.=) 'project'"
+					  "     AND project OPERATOR(pg_catalog.=) $1 RETURNING 1)"
+					  " UPDATE provsecret.ai_provider_secret_version SET company = $2"
+					  "  WHERE project OPERATOR(pg_catalog.=) $1",
+					  2, argtypes);
+		ps_query_run(plan_attach_secrets, values, NULL, false, 0);
+	}
+	SPI_finish();
+	ps_identity_leave(&identity);
+	ps_audit_registry(company, project,
+					  company ? "project registered in company" : "project registered");
+	PG_RETURN_VOID();
+}
