@@ -190,6 +190,15 @@ CREATE TABLE audit_pending (
 );
 COMMENT ON TABLE audit_pending IS 'events of committed changes the audit worker has not chained yet';
 
+CREATE TABLE audit_reveal_stats (
+    reference        text PRIMARY KEY,
+    company          text,
+    project          text,
+    last_revealed_at timestamptz NOT NULL,
+    reveal_count     bigint NOT NULL
+);
+COMMENT ON TABLE audit_reveal_stats IS 'per reference: last successful reveal and reveal count (summary counts included), kept by the audit worker';
+
 CREATE TABLE audit_chain_key (
     id                   integer PRIMARY KEY CHECK (id = 1),
     wrapped              bytea NOT NULL,
@@ -268,7 +277,8 @@ CREATE TRIGGER data_key_invalidate AFTER UPDATE OR DELETE OR TRUNCATE
 ------------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA provsecret FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA provsecret FROM PUBLIC;
-GRANT SELECT ON company, project, access_grant, data_key, audit_event, audit_pending TO provsecret_service;
+GRANT SELECT ON company, project, access_grant, data_key, audit_event, audit_pending,
+    audit_reveal_stats TO provsecret_service;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ai_provider_secret, ai_provider_secret_version TO provsecret_service;
 
 ALTER TABLE company ENABLE ROW LEVEL SECURITY;
@@ -324,15 +334,21 @@ ALTER TABLE audit_pending ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_pending FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_pending_audit ON audit_pending FOR SELECT
     USING (provsecret.has_permission(company, project, 'audit'));
+ALTER TABLE audit_reveal_stats ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_reveal_stats FORCE ROW LEVEL SECURITY;
+CREATE POLICY audit_reveal_stats_describe ON audit_reveal_stats FOR SELECT
+    USING (provsecret.has_permission(company, project, 'describe'));
 
 ------------------------------------------------------------------------------
 -- Views: owned by provsecret_service, so the policies above filter every row
 -- by the caller's principals.
 ------------------------------------------------------------------------------
 CREATE VIEW secrets AS
-    SELECT reference, scope, company, project, name, description, value_version,
-           created_at, created_by, updated_at, updated_by
-      FROM provsecret.ai_provider_secret;
+    SELECT s.reference, s.scope, s.company, s.project, s.name, s.description, s.value_version,
+           s.created_at, s.created_by, s.updated_at, s.updated_by,
+           r.last_revealed_at, COALESCE(r.reveal_count, 0) AS reveal_count
+      FROM provsecret.ai_provider_secret s
+      LEFT JOIN provsecret.audit_reveal_stats r ON r.reference OPERATOR(pg_catalog.=) s.reference;
 COMMENT ON VIEW secrets IS 'managed secrets the caller may describe: metadata only, never a value or ciphertext';
 
 CREATE VIEW grants AS
@@ -453,6 +469,7 @@ SELECT pg_catalog.pg_extension_config_dump('audit_event', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_pending', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_pending_pending_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_chain_key', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_reveal_stats', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_checkpoint_id_seq', '');
 

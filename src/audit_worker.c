@@ -12,6 +12,7 @@
 
 #include "audit_chain.h"
 #include "audit_queue.h"
+#include "audit_stats.h"
 #include "audit_summary.h"
 #include "audit_worker.h"
 #include "provsecret.h"
@@ -52,6 +53,9 @@ static bool chain_ready = false;
 static Oid	chain_extension = InvalidOid;
 static int64 head_id = 0;
 static unsigned char head_hash[PS_AUDIT_HASH_LEN];
+
+/* Reveal counters of the batch being written. */
+static PsRevealStats *batch_stats = NULL;
 
 static void
 handle_sigterm(SIGNAL_ARGS)
@@ -180,6 +184,7 @@ append_row(SPIPlanPtr plan, PsAuditChainRow *row, int64 *id,
 	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "provsecret audit: inserting an event failed");
 	memcpy(prev, hash, PS_AUDIT_HASH_LEN);
+	ps_audit_stats_add(batch_stats, row);
 }
 
 /* Move committed transactional events from audit_pending into the chain. */
@@ -269,6 +274,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 				chain_extension = ext;
 			}
 			plan = prepare_insert();
+			batch_stats = ps_audit_stats_begin();
 			id = head_id;
 			memcpy(prev, head_hash, sizeof(prev));
 			/* Committed changes first: they happened before this round. */
@@ -288,6 +294,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 				record_to_row(&summed[i], &row);
 				append_row(plan, &row, &id, prev);
 			}
+			ps_audit_stats_write(batch_stats);
 			*written = id - head_id;
 			head_id = id;
 			memcpy(head_hash, prev, sizeof(prev));

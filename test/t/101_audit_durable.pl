@@ -70,6 +70,16 @@ is(events_for($node, $ref, 'secret.revealed'), '1',
 is($node->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'),
 	't', 'chain verifies after the crash');
 
+# Per-secret reveal statistics in the secrets view.
+is( $node->safe_psql('postgres',
+		"SELECT reveal_count, last_revealed_at = (SELECT max(at) FROM provsecret.audit_log "
+		  . "WHERE reference = s.reference AND action = 'secret.revealed') "
+		  . "FROM provsecret.secrets s WHERE reference = 'managed:project/p1/rolled_back'"),
+	'1|t', 'secrets view shows reveal count and last reveal');
+is( $node->safe_psql('postgres',
+		"SELECT reveal_count, last_revealed_at IS NULL FROM provsecret.secrets WHERE reference = '$sealed_ok'"),
+	'0|t', 'a secret never revealed shows 0 and no last reveal');
+
 # Event fields come from the call context.
 my $row = $node->safe_psql('postgres',
 	"SELECT principal, channel, outcome, value_version FROM provsecret.audit_log "

@@ -59,6 +59,11 @@ SELECT bool_and(date_trunc('minute', at) = at AND channel = 'sql' AND outcome = 
   FROM provsecret.audit_log WHERE action = 'secret.resolved')),
 	't', 'summary rows are per minute, channel sql, outcome ok');
 
+is( $node->safe_psql('postgres',
+		"SELECT reveal_count, last_revealed_at IS NOT NULL FROM provsecret.secrets WHERE reference = '$a'",
+		connstr => $node->connstr('postgres') . ' user=bob'),
+	'290|t', 'the secrets view counts summarized reveals (as a reader sees it)');
+
 # Denials stay individual.
 ($rc, $out, $err) = $node->psql('postgres', reveal_sql($a),
 	connstr => $node->connstr('postgres') . ' user=carol');
