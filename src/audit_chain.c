@@ -15,6 +15,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -273,7 +274,7 @@ provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	/* Read before our snapshot: rows up to here must be visible. */
-	known_head = ps_audit_queue_last_id();
+	known_head = ps_audit_queue_last_id(get_extension_oid("provsecret", false));
 
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();

@@ -43,6 +43,8 @@ typedef struct PsAuditQueue
 	LWLock	   *lock;
 	ConditionVariable changed;	/* slot finished, slot freed, worker came */
 	pid_t		worker_pid;		/* 0 when no worker is attached */
+	Oid			worker_database;	/* where the chain is written */
+	Oid			chain_extension;	/* pg_extension oid last_id belongs to */
 	Latch	   *worker_latch;
 	bool		pending_hint;	/* transactional events committed */
 	uint64		next_seq;
@@ -327,6 +329,7 @@ ps_audit_queue_attach_worker(void)
 	attached_queue();
 	LWLockAcquire(queue->lock, LW_EXCLUSIVE);
 	queue->worker_pid = MyProcPid;
+	queue->worker_database = MyDatabaseId;
 	queue->worker_latch = MyLatch;
 	queue->pending_hint = true;
 	/* A previous worker died mid-batch without committing: write again. */
@@ -409,7 +412,7 @@ ps_audit_queue_take(PsAuditRecord **records, int **slots)
 
 void
 ps_audit_queue_finish(const int *slots, int nslots, PsAuditFailure failure,
-					  int64 last_id, int64 written)
+					  Oid extension, int64 last_id, int64 written)
 {
 	int			i;
 
@@ -433,7 +436,10 @@ ps_audit_queue_finish(const int *slots, int nslots, PsAuditFailure failure,
 		queue->last_flush = GetCurrentTimestamp();
 		queue->events_written += written;
 		if (last_id > 0)
+		{
 			queue->last_id = last_id;
+			queue->chain_extension = extension;
+		}
 	}
 	else
 		queue->failed_batches++;
@@ -454,14 +460,15 @@ ps_audit_queue_take_pending_hint(void)
 }
 
 int64
-ps_audit_queue_last_id(void)
+ps_audit_queue_last_id(Oid extension)
 {
 	int64		id;
 
 	if (queue == NULL)
 		return 0;
 	LWLockAcquire(queue->lock, LW_SHARED);
-	id = queue->last_id;
+	id = queue->worker_database == MyDatabaseId &&
+		queue->chain_extension == extension ? queue->last_id : 0;
 	LWLockRelease(queue->lock);
 	return id;
 }

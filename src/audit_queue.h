@@ -97,14 +97,17 @@ extern int	ps_audit_queue_take(PsAuditRecord **records, int **slots);
  * newest committed id and how many rows the batch wrote.
  */
 extern void ps_audit_queue_finish(const int *slots, int nslots,
-								  PsAuditFailure failure, int64 last_id,
-								  int64 written);
+								  PsAuditFailure failure, Oid extension,
+								  int64 last_id, int64 written);
 
 /* Worker: consume the "pending events committed" hint. */
 extern bool ps_audit_queue_take_pending_hint(void);
 
-/* Newest committed id as the worker knows it (0 = unknown). */
-extern int64 ps_audit_queue_last_id(void);
+/*
+ * Newest id the worker committed to this database's chain of this
+ * extension instance (0 = unknown).
+ */
+extern int64 ps_audit_queue_last_id(Oid extension);
 
 extern void ps_audit_queue_status(PsAuditQueueStatus *status);
 

@@ -54,8 +54,14 @@ static Oid	chain_extension = InvalidOid;
 static int64 head_id = 0;
 static unsigned char head_hash[PS_AUDIT_HASH_LEN];
 
-/* Reveal counters of the batch being written. */
-static PsRevealStats *batch_stats = NULL;
+/* The batch being written; started by its first row. */
+typedef struct PsAuditBatch
+{
+	SPIPlanPtr	plan;			/* NULL until the first row */
+	int64		id;				/* id of the last row appended */
+	unsigned char prev[PS_AUDIT_HASH_LEN];	/* and its hash */
+	PsRevealStats *stats;
+} PsAuditBatch;
 
 static void
 handle_sigterm(SIGNAL_ARGS)
@@ -152,18 +158,37 @@ prepare_insert(void)
 	return plan;
 }
 
+/*
+ * First row of a batch: the chain key is read (or created) only now, so an
+ * idle worker never creates one in a database about to be restored.
+ */
+static void
+start_batch(PsAuditBatch *batch)
+{
+	if (!chain_ready)
+	{
+		ps_audit_chain_key_load(chain_key, true);
+		load_head();
+	}
+	batch->plan = prepare_insert();
+	batch->stats = ps_audit_stats_begin();
+	batch->id = head_id;
+	memcpy(batch->prev, head_hash, PS_AUDIT_HASH_LEN);
+}
+
 /* Append one row to the chain (head advances only on commit, see caller). */
 static void
-append_row(SPIPlanPtr plan, PsAuditChainRow *row, int64 *id,
-		   unsigned char *prev)
+append_row(PsAuditBatch *batch, PsAuditChainRow *row)
 {
 	unsigned char hash[PS_AUDIT_HASH_LEN];
 	Datum		values[16];
 	char		nulls[17];
 	int			f;
 
-	row->id = ++(*id);
-	ps_audit_chain_hash(chain_key, prev, row, hash);
+	if (batch->plan == NULL)
+		start_batch(batch);
+	row->id = ++batch->id;
+	ps_audit_chain_hash(chain_key, batch->prev, row, hash);
 	memset(nulls, ' ', sizeof(nulls));
 	nulls[16] = '\0';
 	values[0] = Int64GetDatum(row->id);
@@ -179,17 +204,17 @@ append_row(SPIPlanPtr plan, PsAuditChainRow *row, int64 *id,
 	values[12] = Int64GetDatum(row->count);
 	values[13] = row->text[PS_AF_DETAIL] ? CStringGetTextDatum(row->text[PS_AF_DETAIL]) : (Datum) 0;
 	nulls[13] = row->text[PS_AF_DETAIL] ? ' ' : 'n';
-	values[14] = hash_datum(prev);
+	values[14] = hash_datum(batch->prev);
 	values[15] = hash_datum(hash);
-	if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_plan(batch->plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "provsecret audit: inserting an event failed");
-	memcpy(prev, hash, PS_AUDIT_HASH_LEN);
-	ps_audit_stats_add(batch_stats, row);
+	memcpy(batch->prev, hash, PS_AUDIT_HASH_LEN);
+	ps_audit_stats_add(batch->stats, row);
 }
 
 /* Move committed transactional events from audit_pending into the chain. */
-static int64
-move_pending(SPIPlanPtr plan, int64 *id, unsigned char *prev)
+static void
+move_pending(PsAuditBatch *batch)
 {
 	SPITupleTable *tuples;
 	uint64		n;
@@ -228,9 +253,8 @@ move_pending(SPIPlanPtr plan, int64 *id, unsigned char *prev)
 		row.text[PS_AF_OUTCOME] = SPI_getvalue(t, d, 11);
 		row.count = DatumGetInt64(SPI_getbinval(t, d, 12, &isnull));
 		row.text[PS_AF_DETAIL] = SPI_getvalue(t, d, 13);
-		append_row(plan, &row, id, prev);
+		append_row(batch, &row);
 	}
-	return (int64) n;
 }
 
 /*
@@ -253,9 +277,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 	PG_TRY();
 	{
 		Oid			ext;
-		SPIPlanPtr	plan;
-		int64		id;
-		unsigned char prev[PS_AUDIT_HASH_LEN];
+		PsAuditBatch batch = {0};
 		int			i;
 
 		SPI_connect();
@@ -266,46 +288,47 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 		else
 		{
 			pgstat_report_activity(STATE_RUNNING, "writing audit events");
-			if (!chain_ready || ext != chain_extension)
-			{
-				chain_ready = false;
-				ps_audit_chain_key_load(chain_key, true);
-				load_head();
-				chain_extension = ext;
-			}
-			plan = prepare_insert();
-			batch_stats = ps_audit_stats_begin();
-			id = head_id;
-			memcpy(prev, head_hash, sizeof(prev));
+			if (ext != chain_extension)
+				chain_ready = false;	/* extension re-created */
+			chain_extension = ext;
 			/* Committed changes first: they happened before this round. */
 			if (with_pending)
-				move_pending(plan, &id, prev);
+				move_pending(&batch);
 			for (i = 0; i < nqueued; i++)
 			{
 				PsAuditChainRow row;
 
 				record_to_row(&queued[i], &row);
-				append_row(plan, &row, &id, prev);
+				append_row(&batch, &row);
 			}
 			for (i = 0; i < nsummed; i++)
 			{
 				PsAuditChainRow row;
 
 				record_to_row(&summed[i], &row);
-				append_row(plan, &row, &id, prev);
+				append_row(&batch, &row);
 			}
-			ps_audit_stats_write(batch_stats);
-			*written = id - head_id;
-			head_id = id;
-			memcpy(head_hash, prev, sizeof(prev));
+			if (batch.plan != NULL)
+				ps_audit_stats_write(batch.stats);
 		}
 		SPI_finish();
 		PopActiveSnapshot();
 		if (failure == PS_AUDIT_FAIL_NONE)
+		{
 			CommitTransactionCommand();
+			if (batch.plan != NULL)
+			{
+				*written = batch.id - head_id;
+				head_id = batch.id;
+				memcpy(head_hash, batch.prev, PS_AUDIT_HASH_LEN);
+				chain_ready = true;
+			}
+		}
 		else
+		{
 			AbortCurrentTransaction();
-		chain_ready = failure == PS_AUDIT_FAIL_NONE;
+			chain_ready = false;
+		}
 		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 	PG_CATCH();
@@ -365,7 +388,8 @@ run_round(bool final, TimestampTz *last_summary, TimestampTz *last_pending,
 	/* An idle poll before CREATE EXTENSION is no failed batch. */
 	if (nqueued > 0 || written > 0 ||
 		(failure != PS_AUDIT_FAIL_NONE && failure != PS_AUDIT_FAIL_NO_EXTENSION))
-		ps_audit_queue_finish(slots, nqueued, failure, head_id, written);
+		ps_audit_queue_finish(slots, nqueued, failure, chain_extension,
+							  head_id, written);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(roundcxt);
 	return nqueued > 0 || nsummed > 0;

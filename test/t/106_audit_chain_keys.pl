@@ -1,0 +1,66 @@
+# The chain key lives wrapped by the root key: the chain still verifies after
+# a root-key rotation with rewrap(), and after pg_dump / pg_restore.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use AuditNode;
+
+my $node = audit_node('audit_chain_keys', 55476);
+my $ref = 'managed:project/p1/rotated';
+seal_secret($node, $ref);
+$node->safe_psql('postgres', reveal_sql($ref)) for 1 .. 3;
+is($node->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'),
+	't', 'chain verifies under the first root key');
+my $first = $node->safe_psql('postgres',
+	'SELECT root_key_fingerprint FROM provsecret.audit_chain_key');
+
+# Rotate: new key, old one as _PREVIOUS; rewrap until done.
+my $old_key = $ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY};
+my $new_key = '9f' x 32;
+$node->stop;
+$ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY} = $new_key;
+$ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY_PREVIOUS} = $old_key;
+$node->start;
+wait_for_worker($node);
+is($node->safe_psql('postgres', reveal_sql($ref)), $TEST_VALUE,
+	'reveal works during the rotation');
+my $rewrapped = 0;
+while ((my $n = $node->safe_psql('postgres', 'SELECT provsecret.rewrap(1)')) > 0)
+{
+	$rewrapped += $n;
+}
+cmp_ok($rewrapped, '>=', 2, 'rewrap() moved the data key and the chain key');
+isnt($node->safe_psql('postgres',
+		'SELECT root_key_fingerprint FROM provsecret.audit_chain_key'),
+	$first, 'chain key now wrapped by the new root key');
+
+# Without the previous key: the chain continues and verifies.
+$node->stop;
+delete $ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY_PREVIOUS};
+$node->start;
+wait_for_worker($node);
+$node->safe_psql('postgres', reveal_sql($ref));
+my $count = $node->safe_psql('postgres', 'SELECT count(*) FROM provsecret.audit_event');
+is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),
+	"t|$count|", 'chain verifies after the rotation, old key gone');
+
+# pg_dump / drop / pg_restore: the same chain, still verifiable, continues.
+my $dump = PostgreSQL::Test::Utils::tempdir() . '/audit.dump';
+$node->command_ok(
+	[ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ],
+	'pg_dump');
+$node->safe_psql('postgres',
+	'DROP EXTENSION provsecret CASCADE; DROP SCHEMA provsecret CASCADE');
+$node->command_ok(
+	[ 'pg_restore', '-d', $node->connstr('postgres'), $dump ],
+	'pg_restore');
+is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),
+	"t|$count|", 'restored chain verifies');
+is($node->safe_psql('postgres', reveal_sql($ref)), $TEST_VALUE, 'reveal after restore');
+is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),
+	't|' . ($count + 1) . '|', 'the worker continues the restored chain');
+
+$node->stop;
+done_testing();
