@@ -293,10 +293,11 @@ CREATE POLICY project_describe ON project FOR SELECT
 
 ALTER TABLE access_grant ENABLE ROW LEVEL SECURITY;
 ALTER TABLE access_grant FORCE ROW LEVEL SECURITY;
-CREATE POLICY access_grant_manage ON access_grant FOR SELECT
+-- 'audit': managers of the target and provsecret_auditor see its grants
+CREATE POLICY access_grant_audit ON access_grant FOR SELECT
     USING (provsecret.has_permission(CASE WHEN scope = 'company' THEN target END,
                                      CASE WHEN scope = 'project' THEN target END,
-                                     'manage'));
+                                     'audit'));
 
 ALTER TABLE data_key ENABLE ROW LEVEL SECURITY;
 ALTER TABLE data_key FORCE ROW LEVEL SECURITY;
@@ -354,7 +355,7 @@ COMMENT ON VIEW secrets IS 'managed secrets the caller may describe: metadata on
 CREATE VIEW grants AS
     SELECT principal, scope || '/' || target AS target, scope, permission, granted_at, granted_by
       FROM provsecret.access_grant;
-COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manages';
+COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manages (all of them for provsecret_auditor and provsecret_admin)';
 
 CREATE VIEW audit_log AS
     SELECT id, at, action, reference, company, project, principal, channel,
@@ -446,12 +447,19 @@ AS 'MODULE_PATHNAME', 'ps_revoke';
 COMMENT ON FUNCTION revoke(text, text, text[]) IS
   'revoke permissions (all of them when permissions is null) on a target from a principal';
 
+CREATE FUNCTION authenticate(bearer_token text)
+RETURNS text
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_authenticate';
+COMMENT ON FUNCTION authenticate(text) IS
+  'verify a Keycloak access token exactly as the REST API does (JWKS signature, iss, aud or azp, exp, nbf, typ); its principals (user:, client:, role:, group:) apply for the rest of the transaction; returns the subject; a rejected token raises 28000';
+
 -- Who may call is decided inside each function by provsecret grants.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA provsecret FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION has_permission(text, text, text), current_principal(),
     root_key_role(text), seal(text, text, text), resolve(text), delete_secret(text),
     register_company(text), register_project(text, text), "grant"(text, text, text[]),
-    revoke(text, text, text[]), verify_audit_chain() TO PUBLIC;
+    revoke(text, text, text[]), authenticate(text), verify_audit_chain() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION has_permission(text, text, text), root_key_role(text) TO provsecret_service;
 
 ------------------------------------------------------------------------------

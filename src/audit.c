@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "provsecret.h"
 #include "audit.h"
 #include "audit_queue.h"
 #include "audit_summary.h"

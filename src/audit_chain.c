@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include "provsecret.h"
+
 #include "audit_chain.h"
 #include "audit.h"
 #include "audit_key.h"

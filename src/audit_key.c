@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include "provsecret.h"
+
 #include "audit_key.h"
 #include "keyring.h"
 #include "seal.h"

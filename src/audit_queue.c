@@ -9,6 +9,8 @@
  */
 #include "postgres.h"
 
+#include "provsecret.h"
+
 #include "audit_queue.h"
 
 #include "miscadmin.h"

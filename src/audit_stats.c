@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include "provsecret.h"
+
 #include "audit_stats.h"
 #include "audit_queue.h"
 

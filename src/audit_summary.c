@@ -3,6 +3,8 @@
  */
 #include "postgres.h"
 
+#include "provsecret.h"
+
 #include "audit_summary.h"
 
 #include "storage/lwlock.h"

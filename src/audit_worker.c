@@ -10,12 +10,13 @@
  */
 #include "postgres.h"
 
+#include "provsecret.h"
+
 #include "audit_chain.h"
 #include "audit_queue.h"
 #include "audit_stats.h"
 #include "audit_summary.h"
 #include "audit_worker.h"
-#include "provsecret.h"
 
 #include <sodium.h>
 

@@ -12,6 +12,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 
+#include "provsecret.h"
 #include "datakey.h"
 #include "identity.h"
 #include "keyring.h"

@@ -5,6 +5,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "provsecret.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"

@@ -5,6 +5,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "provsecret.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"

@@ -141,6 +141,18 @@ ps_take_variable(const char *name, size_t *len)
 	return copy;
 }
 
+/* Characters, not bytes: UTF-8 continuation bytes do not count. */
+static size_t
+ps_utf8_chars(const char *s, size_t len)
+{
+	size_t		chars = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char) s[i] & 0xc0) != 0x80)
+			chars++;
+	return chars;
+}
+
 static void
 ps_load_one(PsRootKey *root, const char *name, bool *too_short)
 {
@@ -150,7 +162,7 @@ ps_load_one(PsRootKey *root, const char *name, bool *too_short)
 	*too_short = false;
 	if (passphrase == NULL)
 		return;
-	if (len < PS_ROOT_KEY_MIN_CHARS)
+	if (ps_utf8_chars(passphrase, len) < PS_ROOT_KEY_MIN_CHARS)
 	{
 		*too_short = true;
 		ereport(LOG,
@@ -312,6 +324,19 @@ const char *
 ps_keyring_dev_fingerprint(void)
 {
 	return keyring == NULL ? NULL : keyring->development.fingerprint;
+}
+
+const char *
+ps_keyring_rewrappable_fingerprint(int i)
+{
+	/* keys other than the current one that the server holds and may use */
+	if (keyring == NULL)
+		return NULL;
+	if (i == 0)
+		return keyring->previous.present ? keyring->previous.fingerprint : "";
+	if (i == 1 && ps_mode == PS_MODE_LOCAL && keyring->state == PS_ROOT_OK)
+		return keyring->development.fingerprint;
+	return NULL;
 }
 
 bool

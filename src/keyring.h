@@ -41,6 +41,13 @@ extern const char *ps_keyring_current_fingerprint(void);
 extern const char *ps_keyring_previous_fingerprint(void);
 extern const char *ps_keyring_dev_fingerprint(void);
 
+/*
+ * The i-th fingerprint (from 0) of a root key other than the current one
+ * that the server holds and may rewrap from; "" for an empty slot, NULL past
+ * the end.
+ */
+extern const char *ps_keyring_rewrappable_fingerprint(int i);
+
 /* True if name is one of the root key variables (never resolvable). */
 extern bool ps_keyring_is_root_variable(const char *name);
 

@@ -9,6 +9,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -59,7 +60,7 @@ ps_rewrap(PG_FUNCTION_ARGS)
 	int32		batch = PG_ARGISNULL(0) ? 1000 : PG_GETARG_INT32(0);
 	const PsRootKey *current;
 	PsIdentity	identity;
-	Oid			argtypes[3] = {TEXTOID, INT4OID, BYTEAOID};
+	Oid			argtypes[3] = {TEXTOID, INT4OID, TEXTOID};
 	Datum		values[3];
 	unsigned char *data_key;
 	volatile int64 done = 0;
@@ -84,14 +85,21 @@ ps_rewrap(PG_FUNCTION_ARGS)
 
 		ps_identity_enter(PS_ACT_OWNER, &identity);
 		SPI_connect();
-		values[0] = CStringGetTextDatum(current->fingerprint);
+		/*
+		 * Only keys under a root key the server holds: one it does not hold
+		 * stays listed in key_status and must not block the others.
+		 */
+		values[0] = CStringGetTextDatum(ps_keyring_rewrappable_fingerprint(0));
 		values[1] = Int32GetDatum(batch);
+		values[2] = CStringGetTextDatum(ps_keyring_rewrappable_fingerprint(1) ?
+										ps_keyring_rewrappable_fingerprint(1) : "");
 		ps_query_plan(&plan_stale_keys,
 					  "SELECT id, tenant, wrapped_key, root_key_fingerprint"
 					  "  FROM provsecret.data_key"
-					  " WHERE root_key_fingerprint OPERATOR(pg_catalog.<>) $1"
+					  " WHERE root_key_fingerprint OPERATOR(pg_catalog.=) $1"
+					  "    OR root_key_fingerprint OPERATOR(pg_catalog.=) $3"
 					  " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
-					  2, argtypes);
+					  3, argtypes);
 		ps_query_run(plan_stale_keys, values, NULL, false, 0);
 		rows = SPI_processed;
 		keys = SPI_tuptable;

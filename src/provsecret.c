@@ -16,6 +16,8 @@
 #include "provsecret.h"
 #include "audit.h"
 #include "keyring.h"
+#include "redact.h"
+#include "token.h"
 
 PG_MODULE_MAGIC;
 
@@ -107,13 +109,16 @@ _PG_init(void)
 
 	ps_define_core_gucs();
 	ps_audit_define_gucs();
-	MarkGUCPrefixReserved("provsecret");
-
+	ps_token_define_gucs();
 	ps_keyring_load();
+	ps_redact_init();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = ps_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = ps_shmem_startup;
 	ps_audit_register_worker();
+
+	/* last: every part has defined its provsecret.* settings by now */
+	MarkGUCPrefixReserved("provsecret");
 }

@@ -6,6 +6,14 @@
 
 #include "postgres.h"
 
+/*
+ * Our ereports carry their own message domain (ErrorData.domain), so the log
+ * hook (redact.c) can tell provsecret's messages, which never carry values,
+ * from PostgreSQL's.  Every file that reports errors includes this header.
+ */
+#undef TEXTDOMAIN
+#define TEXTDOMAIN PG_TEXTDOMAIN("provsecret")
+
 /* Longest value accepted by seal(), in characters (DESIGN §4). */
 #define PS_VALUE_MAX_CHARS 10000
 

@@ -6,6 +6,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "provsecret.h"
 #include "query.h"
 
 SPIPlanPtr

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "provsecret.h"
 #include "seal.h"
 
 #define PS_HEADER_LEN 9

@@ -22,6 +22,7 @@
 #include "keyring.h"
 #include "provsecret.h"
 #include "query.h"
+#include "redact.h"
 #include "seal.h"
 #include "secret.h"
 #include "tenant.h"
@@ -187,6 +188,7 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 
 	ps_parse_reference_or_error(reference, &ref);
 	ps_require_managed(&ref, "sealed");
+	(void) ps_keyring_current();
 	ps_check_value(value, value_len);
 	ps_reference_format(&ref, canonical, sizeof(canonical));
 	scope = ps_scope_name(ref.scope);
@@ -358,6 +360,8 @@ ps_secret_resolve(const char *reference, Size *value_len)
 
 	ps_parse_reference_or_error(reference, &ref);
 	ps_reference_format(&ref, canonical, sizeof(canonical));
+	/* no root key, no resolve of any kind (55000 with its hint) */
+	(void) ps_keyring_current();
 	switch (ref.kind)
 	{
 		case PS_REF_MANAGED:
@@ -419,10 +423,15 @@ PG_FUNCTION_INFO_V1(ps_seal);
 Datum
 ps_seal(PG_FUNCTION_ARGS)
 {
-	char	   *reference = ps_arg_text(fcinfo, 0, "reference");
+	char	   *reference;
 	text	   *value;
-	char	   *description = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *description;
 	PsSealResult result;
+
+	/* first, so even a failing call leaves no value in pg_stat_activity */
+	ps_redact_activity();
+	reference = ps_arg_text(fcinfo, 0, "reference");
+	description = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,

@@ -16,7 +16,6 @@
 #include "query.h"
 #include "tenant.h"
 
-static SPIPlanPtr plan_company_exists = NULL;
 static SPIPlanPtr plan_insert_company = NULL;
 static SPIPlanPtr plan_insert_project = NULL;
 static SPIPlanPtr plan_attach_project = NULL;
@@ -91,26 +90,6 @@ ps_check_name(const char *name, const char *what)
 				 errdetail("The name given was %s.", ps_safe_prefix(name, true))));
 }
 
-static bool
-ps_company_exists(const char *company)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(company)};
-	PsIdentity	identity;
-	bool		exists;
-
-	ps_identity_enter(PS_ACT_OWNER, &identity);
-	SPI_connect();
-	ps_query_plan(&plan_company_exists,
-				  "SELECT 1 FROM provsecret.company WHERE company OPERATOR(pg_catalog.=) $1",
-				  1, argtypes);
-	ps_query_run(plan_company_exists, values, NULL, false, 1);
-	exists = SPI_processed > 0;
-	SPI_finish();
-	ps_identity_leave(&identity);
-	return exists;
-}
-
 PsTenant
 ps_tenant_of(PsScope scope, const char *owner)
 {
@@ -118,8 +97,9 @@ ps_tenant_of(PsScope scope, const char *owner)
 
 	if (scope == PS_SCOPE_COMPANY)
 	{
+		/* checked when it matters (sealing, granting): resolve stays lean */
 		tenant.company = pstrdup(owner);
-		tenant.registered = ps_company_exists(owner);
+		tenant.registered = false;
 	}
 	else
 	{

@@ -15,7 +15,7 @@ typedef struct PsTenant
 {
 	char	   *company;		/* NULL for a project without a company */
 	char	   *project;		/* NULL for company scope */
-	bool		registered;		/* the company / project row exists */
+	bool		registered;		/* known to exist (a company is not looked up) */
 } PsTenant;
 
 extern PsTenant ps_tenant_of(PsScope scope, const char *owner);

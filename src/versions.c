@@ -7,6 +7,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "provsecret.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"

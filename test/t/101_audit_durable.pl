@@ -6,9 +6,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ProvsecretTest;
 use AuditNode;
 
-my $node = audit_node('audit_durable', 55471);
+my $node = audit_node('audit_durable', 6);
 
 # Reveal inside BEGIN ... ROLLBACK.
 my $ref = 'managed:project/p1/rolled_back';

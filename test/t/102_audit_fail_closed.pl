@@ -6,11 +6,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ProvsecretTest;
 use Time::HiRes qw(time);
 use AuditNode;
 
-my $node = audit_node('audit_fail_closed', 55472,
-	"provsecret.audit_timeout = '1s'\n");
+my $node = audit_node('audit_fail_closed', 7,
+	'provsecret.audit_timeout' => "'1s'");
 
 my $ref = 'managed:project/p1/fail_closed';
 seal_secret($node, $ref);

@@ -6,12 +6,17 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ProvsecretTest;
 use IPC::Run;
 use AuditNode;
 
 # fsync on: group commit only shows when a commit costs something.
-my $node = audit_node('audit_worker_crash', 55473,
-	"max_connections = 40\nsynchronous_commit = on\nfsync = on\n");
+my $node = audit_node('audit_worker_crash', 8,
+	max_connections    => 40,
+	synchronous_commit => 'on',
+	fsync              => 'on');
 
 my $script = PostgreSQL::Test::Utils::tempdir() . '/reveal.sql';
 sub write_script

@@ -6,10 +6,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ProvsecretTest;
 use AuditNode;
 
-my $node = audit_node('audit_summary', 55475,
-	"provsecret.audit_summary_interval = '1h'\n");
+my $node = audit_node('audit_summary', 6,
+	'provsecret.audit_summary_interval' => "'1h'");
 my $a = 'managed:project/p1/summary_a';
 my $b = 'managed:project/p1/summary_b';
 seal_secret($node, $_) for ($a, $b);
@@ -47,8 +50,7 @@ cmp_ok($node->safe_psql('postgres', 'SELECT summary_counters FROM provsecret.aud
 	'>=', 3, 'counters held in shared memory');
 
 # Clean restart: the worker flushes every counter before it exits.
-$node->restart;
-wait_for_worker($node);
+audit_restart($node);
 is( $node->safe_psql('postgres', qq(
 SELECT principal, reference, sum(count) FROM provsecret.audit_log
  WHERE action = 'secret.resolved' GROUP BY 1, 2 ORDER BY 1, 2)),

@@ -5,9 +5,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ProvsecretTest;
 use AuditNode;
 
-my $node = audit_node('audit_chain_keys', 55476);
+my $node = audit_node('audit_chain_keys', 7);
 my $ref = 'managed:project/p1/rotated';
 seal_secret($node, $ref);
 $node->safe_psql('postgres', reveal_sql($ref)) for 1 .. 3;
@@ -17,13 +20,8 @@ my $first = $node->safe_psql('postgres',
 	'SELECT root_key_fingerprint FROM provsecret.audit_chain_key');
 
 # Rotate: new key, old one as _PREVIOUS; rewrap until done.
-my $old_key = $ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY};
-my $new_key = '9f' x 32;
-$node->stop;
-$ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY} = $new_key;
-$ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY_PREVIOUS} = $old_key;
-$node->start;
-wait_for_worker($node);
+my $new_key = random_key();
+audit_restart($node, key => $new_key, previous => AuditNode::root_key($node));
 is($node->safe_psql('postgres', reveal_sql($ref)), $TEST_VALUE,
 	'reveal works during the rotation');
 my $rewrapped = 0;
@@ -37,10 +35,7 @@ isnt($node->safe_psql('postgres',
 	$first, 'chain key now wrapped by the new root key');
 
 # Without the previous key: the chain continues and verifies.
-$node->stop;
-delete $ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY_PREVIOUS};
-$node->start;
-wait_for_worker($node);
+audit_restart($node, key => $new_key);
 $node->safe_psql('postgres', reveal_sql($ref));
 my $count = $node->safe_psql('postgres', 'SELECT count(*) FROM provsecret.audit_event');
 is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),

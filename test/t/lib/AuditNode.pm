@@ -1,5 +1,6 @@
-# Helpers shared by the test/t/1xx_audit_*.pl tests: a cluster with
-# provsecret preloaded and a way to reveal a secret through the SQL API.
+# Helpers shared by the test/t/1xx_audit_*.pl tests: a started node with
+# provsecret preloaded and the extension created, and the SQL of a reveal
+# and a seal.  Built on ProvsecretTest (ports, root-key environment).
 package AuditNode;
 
 use strict;
@@ -7,37 +8,49 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Time::HiRes qw(usleep);
+use ProvsecretTest;
 
-our @EXPORT = qw(audit_node reveal_sql seal_sql seal_secret audit_worker_pid
-  wait_for_worker events_for $TEST_VALUE);
+our @EXPORT = qw(audit_node audit_restart reveal_sql seal_sql seal_secret
+  audit_worker_pid wait_for_worker events_for $TEST_VALUE);
 
 # What every test secret holds.
 our $TEST_VALUE = 'value';
 
-# Deterministic test root key (never a real one).
-$ENV{CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY} =
-  '5c0a7e1f2b3d4c5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6';
+# The root key of each node, for restarts.
+my %root_key;
 
-# A started node with the extension created.  Ports come from the audit
-# range (55470-55479), one per test file, so files can run in parallel.
+# A started node with the extension created.  $port_offset as in ps_node;
+# %conf: extra settings (quoted as postgresql.conf wants them).
 sub audit_node
 {
-	my ($name, $port, $extra_conf) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name, port => $port);
-	$node->init;
-	$node->append_conf(
-		'postgresql.conf', qq(
-shared_preload_libraries = 'provsecret'
-restart_after_crash = on
-provsecret.mode = local
-provsecret.audit_timeout = '3s'
-log_statement = none
-) . ($extra_conf // ''));
-	$node->start;
+	my ($name, $port_offset, %conf) = @_;
+	my $node = ps_node(
+		$name, $port_offset,
+		restart_after_crash        => 'on',
+		log_statement              => 'none',
+		'provsecret.audit_timeout' => "'3s'",
+		%conf);
+	$root_key{$name} = random_key();
+	ps_start($node, key => $root_key{$name}) or die "$name did not start";
 	$node->safe_psql('postgres', 'CREATE EXTENSION provsecret');
 	wait_for_worker($node);
 	return $node;
+}
+
+sub root_key
+{
+	my ($node) = @_;
+	return $root_key{ $node->name };
+}
+
+# Clean (fast) restart with the node's root key, or with %opt (key, previous).
+sub audit_restart
+{
+	my ($node, %opt) = @_;
+	%opt = (key => $root_key{ $node->name }) unless %opt;
+	$root_key{ $node->name } = $opt{key};
+	ps_restart($node, %opt) or die $node->name . ' did not restart';
+	wait_for_worker($node);
 }
 
 # SQL returning a secret's value, audited as a reveal.
@@ -82,7 +95,7 @@ sub wait_for_worker
 	) or die "audit worker did not start";
 }
 
-# Number of chained or pending events for a reference and action.
+# Reveal count of a reference and action in audit_log (chained or pending).
 sub events_for
 {
 	my ($node, $reference, $action) = @_;

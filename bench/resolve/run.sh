@@ -1,0 +1,211 @@
+#!/bin/bash
+# Side-by-side read benchmark on one throwaway cluster: plain SELECT of a
+# bytea by primary key, pgcrypto pgp_sym_decrypt, provsecret.resolve().
+# Each peer runs with pgbench -M prepared, the same clients and duration,
+# and is printed with its ratio to plain SELECT; then libsodium's own cost.
+#
+#   bench/resolve/run.sh
+#
+# Environment:
+#   BENCH_SECONDS   seconds per peer and client count (10)
+#   BENCH_WARMUP    unmeasured seconds before each run (1)
+#   BENCH_CLIENTS   client counts ("2 16")
+#   BENCH_PEERS     peers to run (all that are available), from:
+#                   plain pgcrypto resolve plain_audit resolve_summary resolve_all
+#   BENCH_PORT      port of the throwaway cluster (55449)
+#   PG_BINDIR       binaries (staged .build install if it holds provsecret,
+#                   else `pg_config --bindir`)
+#   BENCH_FSYNC     fsync/synchronous_commit of the cluster (on)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+seconds=${BENCH_SECONDS:-10}
+warmup=${BENCH_WARMUP:-1}
+clients=${BENCH_CLIENTS:-2 16}
+port=${BENCH_PORT:-55449}
+fsync=${BENCH_FSYNC:-on}
+rows=10000
+
+staged="$repo/.build/root/usr/lib/postgresql/15"
+if [ -z "${PG_BINDIR:-}" ]; then
+	if [ -e "$staged/lib/provsecret.so" ]; then
+		PG_BINDIR="$staged/bin"
+	else
+		PG_BINDIR=$(pg_config --bindir)
+	fi
+fi
+have_provsecret=0
+[ -e "$("$PG_BINDIR/pg_config" --pkglibdir)/provsecret.so" ] && have_provsecret=1
+
+tmp=$(mktemp -d /tmp/provsecret-bench.XXXXXX)
+chmod 755 "$tmp"
+data="$tmp/data"
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+cleanup() {
+	[ -f "$data/postmaster.pid" ] &&
+		as_pg "$PG_BINDIR/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+[ "$(id -u)" = 0 ] && chown postgres: "$tmp"
+
+psql_bench() {
+	as_pg "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$tmp" -p "$port" \
+		-d postgres "$@"
+}
+
+# --- cluster ---------------------------------------------------------------
+as_pg "$PG_BINDIR/initdb" -D "$data" -A trust -N >/dev/null
+{
+	echo "port = $port"
+	echo "listen_addresses = ''"
+	echo "unix_socket_directories = '$tmp'"
+	echo "max_connections = 64"
+	echo "shared_buffers = 256MB"
+	echo "fsync = $fsync"
+	echo "synchronous_commit = $fsync"
+	if [ $have_provsecret = 1 ]; then
+		echo "shared_preload_libraries = 'provsecret'"
+		echo "provsecret.rest_listen_addresses = ''"
+	fi
+} >>"$data/postgresql.conf"
+# The key lives only in the postmaster's environment.
+key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY=$key \
+	as_pg "$PG_BINDIR/pg_ctl" -D "$data" -l "$tmp/server.log" -w start >/dev/null
+unset key
+
+# --- data --------------------------------------------------------------------
+echo "# setting up $rows rows per peer ..." >&2
+psql_bench >/dev/null <<SQL
+CREATE EXTENSION pgcrypto;
+CREATE TABLE bench_plain (id int PRIMARY KEY, v bytea NOT NULL);
+INSERT INTO bench_plain SELECT g, gen_random_bytes(100)
+  FROM generate_series(1, $rows) g;
+-- pgcrypto with its defaults (iterated-salted S2K), as a user would call it.
+CREATE TABLE bench_pgp (id int PRIMARY KEY, c bytea NOT NULL);
+INSERT INTO bench_pgp
+  SELECT g, pgp_sym_encrypt(encode(gen_random_bytes(75), 'base64'), 'bench-passphrase')
+  FROM generate_series(1, $rows) g;
+-- What an audited plain SELECT writes (the issue-4 baseline).
+CREATE TABLE bench_audit (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(),
+  row_id int NOT NULL, principal text NOT NULL);
+SQL
+if [ $have_provsecret = 1 ]; then
+	psql_bench >/dev/null <<SQL
+CREATE EXTENSION provsecret;
+SELECT provsecret.register_project('bench');
+SELECT count(provsecret.seal('managed:project/bench/s' || g,
+                             encode(gen_random_bytes(75), 'base64')))
+  FROM generate_series(1, $rows) g;
+SQL
+fi
+psql_bench -c 'VACUUM ANALYZE' -c 'CHECKPOINT'
+
+# --- peers -------------------------------------------------------------------
+scripts="$tmp/scripts"
+mkdir -p "$scripts"
+cp "$here"/*.pgbench "$scripts/"
+chmod 644 "$scripts"/*
+
+available="plain pgcrypto plain_audit"
+if [ $have_provsecret = 1 ]; then
+	available="$available resolve"
+	if [ "$(psql_bench -tAc "SELECT count(*) FROM pg_settings WHERE name = 'provsecret.audit_level'")" = 1 ]; then
+		available="$available resolve_summary resolve_all"
+	fi
+fi
+peers=${BENCH_PEERS:-plain pgcrypto resolve plain_audit resolve_summary resolve_all}
+
+script_of() {
+	case $1 in
+		resolve_summary | resolve_all) echo resolve ;;
+		*) echo "$1" ;;
+	esac
+}
+# Audit-level peers switch the (reloadable) GUC before they run.
+prepare_peer() {
+	case $1 in
+		resolve_summary) level=summary ;;
+		resolve_all) level=all ;;
+		*) return 0 ;;
+	esac
+	psql_bench -c "ALTER SYSTEM SET provsecret.audit_level = '$level'" \
+		-c 'SELECT pg_reload_conf()' >/dev/null
+	sleep 1
+}
+
+ncpu=$(nproc)
+results="$tmp/results"
+: >"$results"
+for c in $clients; do
+	threads=$((c < ncpu ? c : ncpu))
+	for peer in $peers; do
+		case " $available " in
+			*" $peer "*) ;;
+			*) echo "$peer $c n/a n/a" >>"$results"; continue ;;
+		esac
+		prepare_peer "$peer"
+		# Warm caches (plans, buffers, data keys) outside the measurement.
+		as_pg "$PG_BINDIR/pgbench" -n -M prepared -c "$c" -j "$threads" \
+			-T "$warmup" -h "$tmp" -p "$port" \
+			-f "$scripts/$(script_of "$peer").pgbench" postgres >/dev/null 2>&1 || true
+		out=$(as_pg "$PG_BINDIR/pgbench" -n -M prepared -c "$c" -j "$threads" \
+			-T "$seconds" -h "$tmp" -p "$port" \
+			-f "$scripts/$(script_of "$peer").pgbench" postgres 2>&1) || {
+			echo "$out" >&2
+			echo "$peer $c failed failed" >>"$results"
+			continue
+		}
+		tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+		lat=$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p')
+		echo "$peer $c $tps $lat" >>"$results"
+		echo "# $peer, $c clients: $tps tps" >&2
+	done
+done
+
+# --- report ------------------------------------------------------------------
+echo
+echo "provsecret resolve benchmark: pgbench -M prepared, ${seconds}s per peer," \
+	"$rows rows/secrets, fsync=$fsync, $ncpu CPUs, $("$PG_BINDIR/postgres" --version)"
+awk '
+	$1 == "plain" { plain_tps[$2] = $3; plain_lat[$2] = $4 }
+	{ line[NR] = $0 }
+	END {
+		printf "%-16s %7s %12s %14s %10s %10s\n", "peer", "clients", "tps",
+			"avg lat (ms)", "tps/plain", "lat/plain"
+		for (i = 1; i <= NR; i++) {
+			split(line[i], f, " ")
+			if (f[3] !~ /^[0-9.]+$/) {
+				printf "%-16s %7s %12s %14s %10s %10s\n", f[1], f[2], f[3], f[4], "-", "-"
+				continue
+			}
+			pt = plain_tps[f[2]]; pl = plain_lat[f[2]]
+			printf "%-16s %7d %12.0f %14.3f %10s %10s\n", f[1], f[2], f[3], f[4],
+				(pt > 0 ? sprintf("%.3f", f[3] / pt) : "-"),
+				(pl > 0 ? sprintf("%.2fx", f[4] / pl) : "-")
+		}
+	}' "$results"
+
+# libsodium alone, for the overhead of resolve over raw crypto.
+echo
+if cc -O2 -o "$tmp/sodium_decrypt" "$here/sodium_decrypt.c" -lsodium 2>"$tmp/cc.err"; then
+	"$tmp/sodium_decrypt" 1000000
+else
+	echo "sodium_decrypt: build failed: $(cat "$tmp/cc.err")"
+fi
+# Extra latency of each peer over plain SELECT at the smallest client count:
+# roughly the server-side cost per call, to set against libsodium's.
+first=${clients%% *}
+awk -v c="$first" '
+	$2 == c && $1 == "plain" { base = $4 }
+	$2 == c && $4 ~ /^[0-9.]+$/ { lat[$1] = $4; order[++n] = $1 }
+	END {
+		if (base == "") exit
+		for (i = 1; i <= n; i++) if (order[i] != "plain")
+			printf "%-16s %8.1f us per call more than plain SELECT (%d clients)\n",
+				order[i], (lat[order[i]] - base) * 1000, c
+	}' "$results"

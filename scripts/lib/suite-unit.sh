@@ -1,0 +1,64 @@
+# scripts/lib/suite-unit.sh: pure C unit tests, test/unit/*.c.
+#
+# Each test is compiled with the pure sources (no postgres.h) it names in a
+# comment line, and run; it prints TAP:
+#     /* unit-sources: src/reference.c src/jwt_parse.c */
+#     /* unit-libs: -lsodium */
+# Without unit-sources, test/unit/test_X.c is built with src/X.c when that
+# file exists.  Needs common.sh, report.sh.
+
+ps_unit_directive()
+{
+	sed -n "s|.*$1:[[:space:]]*\\([^*]*\\).*|\\1|p" "$2" | tr '\n' ' '
+}
+
+ps_suite_unit()
+{
+	local files=() f
+	for f in "$PS_ROOT"/test/unit/*.c; do
+		[ -e "$f" ] && ps_selected "$f" && files+=("$f")
+	done
+	[ ${#files[@]} -gt 0 ] || return 0
+
+	local out="$PS_BUILD/test-output/unit"
+	rm -rf "$out"
+	mkdir -p "$out"
+
+	local name sources libs base rc detail status src srcs
+	for f in "${files[@]}"; do
+		name="$(basename "$f" .c)"
+		sources="$(ps_unit_directive unit-sources "$f")"
+		libs="$(ps_unit_directive unit-libs "$f")"
+		if [ -z "${sources// /}" ]; then
+			base="${name#test_}"
+			[ -f "$PS_ROOT/src/$base.c" ] && sources="src/$base.c"
+		fi
+		srcs=()
+		for src in $sources; do srcs+=("$PS_ROOT/$src"); done
+		# shellcheck disable=SC2086 # libs is a word list by design
+		if ! cc -std=gnu11 -O1 -g -Wall -Wextra -Werror \
+			-I"$PS_ROOT/src" -I"$PS_ROOT/test/unit" \
+			-o "$out/$name" "$f" "${srcs[@]}" $libs \
+			>"$out/$name.build.log" 2>&1; then
+			ps_result "unit/$name" fail "does not compile"
+			ps_show "$out/$name.build.log" 40
+			continue
+		fi
+		rc=0
+		(cd "$out" && timeout 120 "./$name" </dev/null >"$out/$name.log" 2>&1) ||
+			rc=$?
+		ps_tap_counts "$out/$name.log"
+		detail="$PS_TAP_OK ok, $PS_TAP_NOTOK not ok"
+		status=ok
+		if [ "$rc" -ne 0 ] || [ "$PS_TAP_NOTOK" -ne 0 ]; then
+			status=fail
+			detail="$detail, exit $rc"
+		elif [ "$PS_TAP_PLAN" -lt 0 ] ||
+			[ $((PS_TAP_OK + PS_TAP_NOTOK)) -ne "$PS_TAP_PLAN" ]; then
+			status=fail
+			detail="$detail, plan ${PS_TAP_PLAN/#-1/missing}"
+		fi
+		ps_result "unit/$name" "$status" "$detail"
+		[ "$status" = ok ] || ps_show "$out/$name.log" 80
+	done
+}

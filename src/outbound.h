@@ -1,0 +1,49 @@
+/*
+ * outbound.h: one outbound HTTP GET from a backend or worker, with libcurl's
+ * multi interface driven by the process latch (WaitEventSet,
+ * WL_EXIT_ON_PM_DEATH, CHECK_FOR_INTERRUPTS), so a slow server never makes
+ * the process deaf to cancel, SIGTERM or postmaster death.
+ *
+ * Policy for every call: HTTPS with certificate verification, except plain
+ * HTTP to a loopback address; no redirects; connect and total timeouts; a
+ * cap on the response size.  Used for the JWKS (token.c) and meant for the
+ * external resolvers.
+ */
+#ifndef PROVSECRET_OUTBOUND_H
+#define PROVSECRET_OUTBOUND_H
+
+#include "postgres.h"
+
+typedef struct PsOutboundRequest
+{
+	const char *url;
+	const char *const *headers; /* NULL-terminated "Name: value" list, or NULL */
+	int			connect_timeout_ms;
+	int			total_timeout_ms;
+	size_t		max_response_bytes;
+} PsOutboundRequest;
+
+typedef struct PsOutboundResponse
+{
+	long		status;			/* HTTP status; 0 when no response came */
+	char	   *body;			/* palloc'd, NUL-terminated */
+	size_t		body_len;
+	char		error[256];		/* why ps_outbound_get returned false */
+} PsOutboundResponse;
+
+/*
+ * Is this URL one we may call: https://, or http:// to 127.0.0.0/8, [::1]
+ * or localhost?  On false, err says why (without quoting the URL).
+ */
+extern bool ps_outbound_url_allowed(const char *url, char *err, size_t errlen);
+
+/*
+ * GET the URL.  Returns false with resp->error set when the URL is not
+ * allowed or the transfer failed (refused, timed out, over the size cap);
+ * true when a response arrived, whatever its status.  Interrupts are
+ * serviced while waiting, so this may also exit via ereport.
+ */
+extern bool ps_outbound_get(const PsOutboundRequest *req,
+							PsOutboundResponse *resp);
+
+#endif

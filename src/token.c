@@ -1,0 +1,225 @@
+/*
+ * token.c: bearer tokens in the server.
+ *
+ * The settings (provsecret.jwt_*), the one verification both channels use
+ * (ps_token_authenticate: the REST worker per request, provsecret.authenticate
+ * for SQL callers), and the mapping from a verified token to principals.
+ * The verifier itself is the pure jwt.c; the keys come from jwks_cache.c.
+ *
+ * A token is a credential: no message here quotes it, and errhidestmt
+ * keeps the statement that carried it out of the server log.
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "provsecret.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "authz.h"
+#include "jwks_cache.h"
+#include "jwt.h"
+#include "outbound.h"
+#include "redact.h"
+#include "token.h"
+
+char	   *ps_jwt_issuer = NULL;
+char	   *ps_jwt_audience = NULL;
+char	   *ps_jwt_jwks_url = NULL;
+char	   *ps_jwt_jwks_file = NULL;
+char	   *ps_jwt_algorithms = NULL;
+int			ps_jwt_leeway = 30;
+
+static bool
+check_algorithms(char **newval, void **extra, GucSource source)
+{
+	unsigned int mask;
+
+	if (!ps_jwt_parse_algorithms(*newval, &mask))
+	{
+		GUC_check_errdetail("List one or more of RS256, ES256 and EdDSA, comma-separated; \"none\" and HMAC algorithms are never accepted.");
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_jwks_url(char **newval, void **extra, GucSource source)
+{
+	char		err[128];
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (!ps_outbound_url_allowed(*newval, err, sizeof(err)))
+	{
+		GUC_check_errdetail("%s", err);
+		return false;
+	}
+	return true;
+}
+
+/* Called on every (re)load of the setting, so SIGHUP also re-reads the keys. */
+static void
+assign_jwks_source(const char *newval, void *extra)
+{
+	ps_jwks_cache_invalidate();
+}
+
+void
+ps_token_define_gucs(void)
+{
+	DefineCustomStringVariable("provsecret.jwt_issuer",
+							   "Issuer (iss) that bearer tokens must carry, e.g. https://keycloak.example.com/realms/prod.",
+							   NULL, &ps_jwt_issuer, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("provsecret.jwt_audience",
+							   "Audience that bearer tokens must name in aud (or azp).",
+							   NULL, &ps_jwt_audience, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("provsecret.jwt_jwks_url",
+							   "URL of the issuer's JWKS (https, or http to loopback).",
+							   NULL, &ps_jwt_jwks_url, "",
+							   PGC_SIGHUP, 0,
+							   check_jwks_url, assign_jwks_source, NULL);
+	DefineCustomStringVariable("provsecret.jwt_jwks_file",
+							   "File holding the issuer's JWKS; takes precedence over provsecret.jwt_jwks_url.",
+							   NULL, &ps_jwt_jwks_file, "",
+							   PGC_SIGHUP, 0,
+							   NULL, assign_jwks_source, NULL);
+	DefineCustomStringVariable("provsecret.jwt_algorithms",
+							   "Signature algorithms accepted for bearer tokens.",
+							   NULL, &ps_jwt_algorithms, "RS256,ES256,EdDSA",
+							   PGC_SIGHUP, 0,
+							   check_algorithms, NULL, NULL);
+	DefineCustomIntVariable("provsecret.jwt_leeway",
+							"Clock skew tolerated when checking exp, nbf and iat.",
+							NULL, &ps_jwt_leeway, 30, 0, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
+/* "Bearer <token>" or the bare token. */
+static const char *
+strip_scheme(const char *bearer)
+{
+	if (pg_strncasecmp(bearer, "Bearer ", 7) == 0)
+	{
+		bearer += 7;
+		while (*bearer == ' ')
+			bearer++;
+	}
+	return bearer;
+}
+
+static List *
+verify_bearer(const char *bearer, char **subject)
+{
+	const char *token = strip_scheme(bearer);
+	size_t		len = strlen(token);
+	PsJwtPolicy policy;
+	const PsJwks *jwks;
+	PsJwtIdentity id;
+	PsJwtStatus status;
+	List	   *principals = NIL;
+
+	if (ps_jwt_issuer == NULL || ps_jwt_issuer[0] == '\0' ||
+		ps_jwt_audience == NULL || ps_jwt_audience[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bearer tokens are not configured"),
+				 errhint("Set provsecret.jwt_issuer and provsecret.jwt_audience."),
+				 errhidestmt(true)));
+	policy.issuer = ps_jwt_issuer;
+	policy.audience = ps_jwt_audience;
+	policy.algorithms = ps_jwt_algorithms;
+	policy.leeway = ps_jwt_leeway;
+
+	jwks = ps_jwks_cache_get(false);
+	status = ps_jwt_verify(token, len, jwks, &policy, (int64) time(NULL), &id);
+	if (status == PS_JWT_UNKNOWN_KID)
+	{
+		/* Perhaps the issuer rotated its keys: one rate-limited refetch. */
+		const PsJwks *fresh = ps_jwks_cache_get(true);
+
+		if (fresh != jwks)
+			status = ps_jwt_verify(token, len, fresh, &policy, (int64) time(NULL), &id);
+	}
+	if (status != PS_JWT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("bearer token rejected: %s", ps_jwt_status_message(status)),
+				 errhidestmt(true)));
+
+	/* id is malloc'd: free it whatever palloc does. */
+	PG_TRY();
+	{
+		*subject = pstrdup(id.subject);
+		principals = lappend(principals, psprintf("user:%s", id.subject));
+		if (id.client)
+			principals = lappend(principals, psprintf("client:%s", id.client));
+		for (size_t i = 0; i < id.nroles; i++)
+			principals = lappend(principals, psprintf("role:%s", id.roles[i]));
+		for (size_t i = 0; i < id.ngroups; i++)
+			principals = lappend(principals, psprintf("group:%s", id.groups[i]));
+	}
+	PG_FINALLY();
+	{
+		ps_jwt_identity_free(&id);
+	}
+	PG_END_TRY();
+	return principals;
+}
+
+List *
+ps_token_authenticate(const char *bearer, char **subject)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	List	   *volatile principals = NIL;
+
+	/*
+	 * Whatever fails while the token is in hand (a rejection, the JWKS fetch,
+	 * a statement timeout), the statement carrying the token stays out of the
+	 * log.
+	 */
+	PG_TRY();
+	{
+		principals = verify_bearer(bearer, subject);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->hide_stmt = true;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return principals;
+}
+
+PG_FUNCTION_INFO_V1(ps_authenticate);
+
+/*
+ * provsecret.authenticate(bearer_token text) returns text: verify, install
+ * the token's principals for the rest of the transaction, return the subject.
+ */
+Datum
+ps_authenticate(PG_FUNCTION_ARGS)
+{
+	char	   *token;
+	char	   *subject;
+	List	   *principals;
+
+	ps_redact_activity();
+	token = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	/* A failed call must not leave an earlier token's principals in force. */
+	ps_authz_set_token_principals(NIL, false);
+	principals = ps_token_authenticate(token, &subject);
+	explicit_bzero(token, strlen(token));
+	ps_authz_set_token_principals(principals, false);
+	PG_RETURN_TEXT_P(cstring_to_text(subject));
+}

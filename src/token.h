@@ -1,0 +1,39 @@
+/*
+ * token.h: bearer tokens in the server: the provsecret.jwt_* settings, the
+ * per-process JWKS cache, and the verification both channels use (the SQL
+ * function provsecret.authenticate and the REST worker).
+ */
+#ifndef PROVSECRET_TOKEN_H
+#define PROVSECRET_TOKEN_H
+
+#include "postgres.h"
+#include "nodes/pg_list.h"
+
+/* GUC variables */
+extern char *ps_jwt_issuer;
+extern char *ps_jwt_audience;
+extern char *ps_jwt_jwks_url;
+extern char *ps_jwt_jwks_file;
+extern char *ps_jwt_algorithms;
+extern int	ps_jwt_leeway;
+
+/* Define the provsecret.jwt_* GUCs; called once from _PG_init. */
+extern void ps_token_define_gucs(void);
+
+/*
+ * Verify a bearer token (a leading "Bearer " is accepted) against the
+ * configured issuer, audience, algorithms and JWKS.  Returns the principals
+ * it carries, palloc'd in CurrentMemoryContext: "user:<sub>",
+ * "client:<azp>", "role:<realm role>", "group:<group>"; *subject is the
+ * token's "sub".  It does not install them: callers pass them to
+ * ps_authz_set_token_principals().
+ *
+ * Errors, never quoting the token:
+ *   28000 (invalid_authorization_specification) the token is rejected
+ *   55000 (object_not_in_prerequisite_state) issuer, audience or JWKS
+ *         source not configured
+ *   58030 (io_error) the JWKS could not be read or fetched
+ */
+extern List *ps_token_authenticate(const char *bearer, char **subject);
+
+#endif

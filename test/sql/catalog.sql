@@ -1,0 +1,73 @@
+-- catalog.sql: the shape of the SQL API (DESIGN §4): signatures and return
+-- types, a COMMENT on every function and view, search_path fixed on every
+-- SECURITY DEFINER function, the two roles, every table in pg_dump.
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+\set VERBOSITY terse
+\set ON_ERROR_ROLLBACK on
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS provsecret;
+BEGIN;
+-- Run a statement with up to three text parameters ($1..$3, so values never
+-- appear in statement text); return its SQLSTATE ('00000' when it succeeds)
+-- or everything it raised (NULL when it succeeds).
+CREATE FUNCTION pg_temp.sqlstate_of(sql text, a1 text DEFAULT NULL,
+    a2 text DEFAULT NULL, a3 text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql USING a1, a2, a3;
+    RETURN '00000';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $$;
+CREATE FUNCTION pg_temp.error_of(sql text, a1 text DEFAULT NULL,
+    a2 text DEFAULT NULL, a3 text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; det text; hnt text; ctx text;
+BEGIN
+    EXECUTE sql USING a1, a2, a3;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+        det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT,
+        ctx = PG_EXCEPTION_CONTEXT;
+    RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
+END $$;
+SELECT plan(16);
+
+SELECT function_returns('provsecret', 'seal', ARRAY['text', 'text', 'text'], 'text', 'seal(text, text, text) returns text');
+SELECT function_returns('provsecret', 'resolve', ARRAY['text'], 'text', 'resolve(text) returns text');
+SELECT function_returns('provsecret', 'delete_secret', ARRAY['text'], 'boolean', 'delete_secret(text) returns boolean');
+SELECT has_function('provsecret', 'register_company', ARRAY['text'], 'register_company(text) exists');
+SELECT has_function('provsecret', 'register_project', ARRAY['text', 'text'], 'register_project(text, text) exists');
+SELECT has_function('provsecret', 'grant', ARRAY['text', 'text', 'text[]'], 'grant(text, text, text[]) exists');
+SELECT has_function('provsecret', 'revoke', ARRAY['text', 'text', 'text[]'], 'revoke(text, text, text[]) exists');
+SELECT function_returns('provsecret', 'has_permission', ARRAY['text', 'text', 'text'], 'boolean', 'has_permission(text, text, text) returns boolean');
+SELECT is((SELECT pronargdefaults FROM pg_proc WHERE oid = 'provsecret.seal(text, text, text)'::regprocedure), 1::smallint, 'seal''s description has a default');
+SELECT is((SELECT pronargdefaults FROM pg_proc WHERE oid = 'provsecret.register_project(text, text)'::regprocedure), 1::smallint, 'register_project''s company has a default');
+
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+            WHERE p.pronamespace = 'provsecret'::regnamespace
+              AND obj_description(p.oid, 'pg_proc') IS NULL),
+          NULL, 'every function has a COMMENT');
+SELECT is((SELECT array_agg(c.relname::text ORDER BY 1) FROM pg_class c
+            WHERE c.relnamespace = 'provsecret'::regnamespace AND c.relkind = 'v'
+              AND obj_description(c.oid, 'pg_class') IS NULL),
+          NULL, 'every view has a COMMENT');
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
+            WHERE p.pronamespace = 'provsecret'::regnamespace AND p.prosecdef
+              AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')),
+          NULL, 'every SECURITY DEFINER function sets search_path');
+
+SELECT has_role('provsecret_admin', 'role provsecret_admin exists');
+SELECT has_role('provsecret_auditor', 'role provsecret_auditor exists');
+SELECT is((SELECT array_agg(c.relname::text ORDER BY 1) FROM pg_class c
+            WHERE c.relnamespace = 'provsecret'::regnamespace AND c.relkind IN ('r', 'p')
+              AND c.oid <> ALL ((SELECT extconfig FROM pg_extension WHERE extname = 'provsecret')::oid[])),
+          NULL, 'every table is marked with pg_extension_config_dump');
+
+SELECT * FROM finish();
+ROLLBACK;

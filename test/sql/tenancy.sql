@@ -1,0 +1,67 @@
+-- tenancy.sql: the company/project registry (DESIGN §3, §4).  A project
+-- belongs to at most one company; company grants cover its projects,
+-- including a project attached after its secrets were sealed.
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+\set VERBOSITY terse
+\set ON_ERROR_ROLLBACK on
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS provsecret;
+BEGIN;
+-- Run a statement with up to three text parameters ($1..$3, so values never
+-- appear in statement text); return its SQLSTATE ('00000' when it succeeds)
+-- or everything it raised (NULL when it succeeds).
+CREATE FUNCTION pg_temp.sqlstate_of(sql text, a1 text DEFAULT NULL,
+    a2 text DEFAULT NULL, a3 text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql USING a1, a2, a3;
+    RETURN '00000';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $$;
+CREATE FUNCTION pg_temp.error_of(sql text, a1 text DEFAULT NULL,
+    a2 text DEFAULT NULL, a3 text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; det text; hnt text; ctx text;
+BEGIN
+    EXECUTE sql USING a1, a2, a3;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+        det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT,
+        ctx = PG_EXCEPTION_CONTEXT;
+    RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
+END $$;
+SELECT plan(16);
+
+SELECT lives_ok($$SELECT provsecret.register_company('tenco')$$, 'register company tenco');
+SELECT lives_ok($$SELECT provsecret.register_company('tenco')$$, 'registering it again is harmless');
+SELECT lives_ok($$SELECT provsecret.register_company('tenother')$$, 'register company tenother');
+SELECT lives_ok($$SELECT provsecret.register_project('tenp', 'tenco')$$, 'register project tenp in tenco');
+SELECT lives_ok($$SELECT provsecret.register_project('tenp', 'tenco')$$, 'registering it again in the same company is harmless');
+SELECT throws_ok($$SELECT provsecret.register_project('tenp', 'tenother')$$, '22023', NULL, 'a project belongs to at most one company');
+SELECT throws_ok($$SELECT provsecret.register_company(NULL)$$, '22023', NULL, 'register_company(NULL) is 22023');
+SELECT throws_ok($$SELECT provsecret.register_project(NULL)$$, '22023', NULL, 'register_project(NULL) is 22023');
+SELECT throws_ok($$SELECT provsecret.register_project('tenq', 'bad company')$$, '22023', NULL, 'a malformed company name is 22023');
+
+-- A project without a company, attached later: its secrets stay readable
+-- and the company's grants now cover it.
+SELECT lives_ok($$SELECT provsecret.register_project('tenlate')$$, 'register project tenlate without a company');
+SELECT lives_ok($$SELECT provsecret.seal('managed:project/tenlate/K', 'canary-ten-late')$$, 'seal in tenlate');
+CREATE ROLE pst_t_carol;
+SELECT lives_ok($$SELECT provsecret.grant('db:pst_t_carol', 'company/tenco', ARRAY['read'])$$, 'grant read on tenco to carol');
+SET ROLE pst_t_carol;
+SELECT throws_ok($$SELECT provsecret.resolve('managed:project/tenlate/K')$$, '42501', NULL, 'carol cannot read tenlate before it joins tenco');
+RESET ROLE;
+SELECT lives_ok($$SELECT provsecret.register_project('tenlate', 'tenco')$$, 'attach tenlate to tenco');
+SET ROLE pst_t_carol;
+SELECT is(provsecret.resolve('managed:project/tenlate/K'), 'canary-ten-late', 'carol reads tenlate through the company grant');
+RESET ROLE;
+SELECT is((SELECT company FROM provsecret.secrets WHERE reference = 'managed:project/tenlate/K'), 'tenco', 'the secret now shows its company');
+
+SELECT * FROM finish();
+ROLLBACK;
