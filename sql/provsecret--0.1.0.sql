@@ -147,11 +147,13 @@ COMMENT ON TABLE ai_provider_secret_version IS 'earlier versions of managed secr
 -- Audit
 ------------------------------------------------------------------------------
 -- Only the "provsecret audit" background worker inserts into audit_event, so
--- the keyed hash chain has a single writer; id is the chain position
--- (gapless).  Events of a caller's own changes wait in audit_pending,
--- inserted in the caller's transaction, until the worker chains them.
+-- the keyed hash chain has a single writer.  id orders events as they
+-- happened; chain_seq is the gapless chain position.  Events of a caller's
+-- own changes wait in audit_pending, inserted in the caller's transaction
+-- with their id, until the worker chains them after the commit.
 CREATE TABLE audit_event (
-    id             bigint PRIMARY KEY,
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    chain_seq      bigint NOT NULL UNIQUE,
     at             timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     action         text NOT NULL,
     reference      text,
@@ -173,7 +175,8 @@ CREATE INDEX audit_event_at_idx ON audit_event (at);
 COMMENT ON TABLE audit_event IS 'audit events; never a value or ciphertext; append-only, a keyed hash chain';
 
 CREATE TABLE audit_pending (
-    pending_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id             bigint PRIMARY KEY
+                   DEFAULT pg_catalog.nextval('provsecret.audit_event_id_seq'::pg_catalog.regclass),
     at             timestamptz NOT NULL,
     action         text NOT NULL,
     reference      text,
@@ -200,24 +203,26 @@ CREATE TABLE audit_reveal_stats (
 COMMENT ON TABLE audit_reveal_stats IS 'per reference: last successful reveal and reveal count (summary counts included), kept by the audit worker';
 
 CREATE TABLE audit_chain_key (
-    id                   integer PRIMARY KEY CHECK (id = 1),
+    epoch                integer PRIMARY KEY,
+    first_seq            bigint NOT NULL UNIQUE,
     wrapped              bytea NOT NULL,
     root_key_fingerprint text NOT NULL,
     created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
     rewrapped_at         timestamptz
 );
-COMMENT ON TABLE audit_chain_key IS 'the audit hash-chain key, wrapped by the root key; rewrapped by rewrap()';
+COMMENT ON TABLE audit_chain_key IS 'audit hash-chain keys, wrapped by the root key and rewrapped by rewrap(); epoch n keys the chain from chain_seq first_seq on (a new epoch starts when the root key of the newest is gone)';
 
 CREATE TABLE audit_checkpoint (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at             timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    through_id     bigint NOT NULL UNIQUE,
+    through_seq    bigint NOT NULL UNIQUE,
     last_hash      bytea NOT NULL,
     dropped        bigint NOT NULL,
     retained_by    text NOT NULL,
+    key_epoch      integer NOT NULL,
     mac            bytea NOT NULL
 );
-COMMENT ON TABLE audit_checkpoint IS 'where audit_retain() cut the chain: events up to through_id dropped, last_hash continues it, mac keyed by the chain key';
+COMMENT ON TABLE audit_checkpoint IS 'where audit_retain() cut the chain: events up to chain_seq through_seq dropped, last_hash continues it, mac keyed by the chain key';
 
 -- Append-only for everyone.  ENABLE ALWAYS: session_replication_role does
 -- not skip it; only ALTER TABLE ... DISABLE TRIGGER does, and the chain then
@@ -345,11 +350,9 @@ CREATE POLICY audit_reveal_stats_describe ON audit_reveal_stats FOR SELECT
 -- by the caller's principals.
 ------------------------------------------------------------------------------
 CREATE VIEW secrets AS
-    SELECT s.reference, s.scope, s.company, s.project, s.name, s.description, s.value_version,
-           s.created_at, s.created_by, s.updated_at, s.updated_by,
-           r.last_revealed_at, COALESCE(r.reveal_count, 0) AS reveal_count
-      FROM provsecret.ai_provider_secret s
-      LEFT JOIN provsecret.audit_reveal_stats r ON r.reference OPERATOR(pg_catalog.=) s.reference;
+    SELECT reference, scope, company, project, name, description, value_version,
+           created_at, created_by, updated_at, updated_by
+      FROM provsecret.ai_provider_secret;
 COMMENT ON VIEW secrets IS 'managed secrets the caller may describe: metadata only, never a value or ciphertext';
 
 CREATE VIEW grants AS
@@ -362,10 +365,17 @@ CREATE VIEW audit_log AS
            client_addr, request_id, value_version, outcome, count, detail
       FROM provsecret.audit_event
     UNION ALL
-    SELECT NULL::bigint, at, action, reference, company, project, principal, channel,
+    SELECT id, at, action, reference, company, project, principal, channel,
            client_addr, request_id, value_version, outcome, count, detail
       FROM provsecret.audit_pending;
-COMMENT ON VIEW audit_log IS 'audit events of the tenants the caller manages (all of them for provsecret_auditor and provsecret_admin); id is NULL for a committed change the audit worker is about to chain';
+COMMENT ON VIEW audit_log IS 'audit events of the tenants the caller manages (all of them for provsecret_auditor and provsecret_admin), in id order as they happened';
+
+CREATE VIEW secret_reveals AS
+    SELECT s.reference, s.company, s.project, r.last_revealed_at,
+           COALESCE(r.reveal_count, 0) AS reveal_count
+      FROM provsecret.ai_provider_secret s
+      LEFT JOIN provsecret.audit_reveal_stats r ON r.reference OPERATOR(pg_catalog.=) s.reference;
+COMMENT ON VIEW secret_reveals IS 'per managed secret the caller may describe: last successful reveal and reveal count (summary counts included)';
 
 CREATE VIEW audit_worker_status AS
     SELECT s.worker_pid, s.queue_depth, s.in_flight, s.queue_capacity,
@@ -390,8 +400,9 @@ COMMENT ON VIEW key_status IS 'per root-key fingerprint: whether the server hold
 ALTER VIEW secrets OWNER TO provsecret_service;
 ALTER VIEW grants OWNER TO provsecret_service;
 ALTER VIEW audit_log OWNER TO provsecret_service;
+ALTER VIEW secret_reveals OWNER TO provsecret_service;
 ALTER VIEW key_status OWNER TO provsecret_service;
-GRANT SELECT ON secrets, grants, audit_log, key_status TO PUBLIC;
+GRANT SELECT ON secrets, grants, audit_log, key_status, secret_reveals TO PUBLIC;
 REVOKE ALL ON FUNCTION audit_worker_state(), audit_guard(), audit_retain(interval) FROM PUBLIC;
 GRANT SELECT ON audit_worker_status TO provsecret_auditor, provsecret_admin;
 
@@ -474,8 +485,8 @@ SELECT pg_catalog.pg_extension_config_dump('ai_provider_secret', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_provider_secret_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_provider_secret_version', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_event', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_event_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_pending', '');
-SELECT pg_catalog.pg_extension_config_dump('audit_pending_pending_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_chain_key', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_reveal_stats', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_checkpoint', '');

@@ -59,9 +59,9 @@ extern void ps_audit_shmem_request(void);
 extern void ps_audit_shmem_startup(void);
 
 /*
- * Rewrap the audit chain key under the current root key when it is wrapped
- * by another one; returns 1 when rewrapped, 0 otherwise.  Called by
- * provsecret.rewrap() with SPI connected, as the extension owner.
+ * Rewrap the audit chain keys wrapped by another root key the server holds
+ * under the current one; returns how many.  Called by provsecret.rewrap()
+ * with SPI connected, as the extension owner.
  */
 extern int	ps_audit_rewrap_chain_key(void);
 

@@ -80,6 +80,7 @@ ps_audit_chain_hash(const unsigned char *key, const unsigned char *prev_hash,
 	crypto_generichash_update(&st, (const unsigned char *) chain_tag,
 							  sizeof(chain_tag));
 	crypto_generichash_update(&st, prev_hash, PS_AUDIT_HASH_LEN);
+	update_int64(&st, row->seq);
 	update_int64(&st, row->id);
 	update_int64(&st, row->at);
 	for (i = 0; i < PS_AF_COUNT_FIELDS; i++)
@@ -91,7 +92,7 @@ ps_audit_chain_hash(const unsigned char *key, const unsigned char *prev_hash,
 }
 
 static void
-checkpoint_mac(const unsigned char *key, int64 through_id,
+checkpoint_mac(const unsigned char *key, int64 through_seq,
 			   const unsigned char *last_hash, int64 dropped,
 			   unsigned char *mac)
 {
@@ -100,79 +101,11 @@ checkpoint_mac(const unsigned char *key, int64 through_id,
 	crypto_generichash_init(&st, key, PS_AUDIT_CHAIN_KEY_LEN, PS_AUDIT_HASH_LEN);
 	crypto_generichash_update(&st, (const unsigned char *) checkpoint_tag,
 							  sizeof(checkpoint_tag));
-	update_int64(&st, through_id);
+	update_int64(&st, through_seq);
 	crypto_generichash_update(&st, last_hash, PS_AUDIT_HASH_LEN);
 	update_int64(&st, dropped);
 	crypto_generichash_final(&st, mac, PS_AUDIT_HASH_LEN);
 	sodium_memzero(&st, sizeof(st));
-}
-
-bool
-ps_audit_chain_key_load(unsigned char *key, bool create)
-{
-	bool		isnull;
-	unsigned char fresh[PS_AUDIT_CHAIN_KEY_LEN];
-	const char *fingerprint;
-	Datum		args[2];
-	Oid			argtypes[2] = {BYTEAOID, TEXTOID};
-
-	if (SPI_execute("SELECT wrapped, root_key_fingerprint FROM provsecret.audit_chain_key WHERE id = 1",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "provsecret audit: reading the chain key failed");
-	if (SPI_processed == 1)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		ps_audit_key_unwrap(DatumGetByteaPP(d),
-							SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-							key);
-		return true;
-	}
-	if (!create)
-		return false;
-
-	randombytes_buf(fresh, sizeof(fresh));
-	args[0] = PointerGetDatum(ps_audit_key_wrap(fresh, &fingerprint));
-	args[1] = CStringGetTextDatum(fingerprint);
-	if (SPI_execute_with_args("INSERT INTO provsecret.audit_chain_key (id, wrapped, root_key_fingerprint) "
-							  "VALUES (1, $1, $2)",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "provsecret audit: storing the chain key failed");
-	memcpy(key, fresh, sizeof(fresh));
-	sodium_memzero(fresh, sizeof(fresh));
-	return true;
-}
-
-/* Needs SPI connected and the rights of the extension owner. */
-int
-ps_audit_rewrap_chain_key(void)
-{
-	bool		isnull;
-	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
-	char	   *old_fingerprint;
-	const char *fingerprint;
-	Datum		args[2];
-	Oid			argtypes[2] = {BYTEAOID, TEXTOID};
-	bytea	   *wrapped;
-
-	if (SPI_execute("SELECT wrapped, root_key_fingerprint FROM provsecret.audit_chain_key WHERE id = 1 FOR UPDATE",
-					false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "provsecret audit: reading the chain key failed");
-	if (SPI_processed == 0)
-		return 0;
-	old_fingerprint = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	if (!ps_audit_key_needs_rewrap(old_fingerprint))
-		return 0;
-	wrapped = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	ps_audit_key_unwrap(wrapped, old_fingerprint, key);
-	args[0] = PointerGetDatum(ps_audit_key_wrap(key, &fingerprint));
-	sodium_memzero(key, sizeof(key));
-	args[1] = CStringGetTextDatum(fingerprint);
-	if (SPI_execute_with_args("UPDATE provsecret.audit_chain_key SET wrapped = $1, root_key_fingerprint = $2, "
-							  "rewrapped_at = pg_catalog.now() WHERE id = 1",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "provsecret audit: rewrapping the chain key failed");
-	return 1;
 }
 
 /*
@@ -195,14 +128,6 @@ provsecret_audit_guard(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
-static const char *
-text_or_null(HeapTuple tuple, TupleDesc desc, int col)
-{
-	char	   *s = SPI_getvalue(tuple, desc, col);
-
-	return s;
-}
-
 static bool
 bytea_equals(Datum d, bool isnull, const unsigned char *expected)
 {
@@ -216,54 +141,124 @@ bytea_equals(Datum d, bool isnull, const unsigned char *expected)
 }
 
 /*
- * Starting point of the chain: the newest checkpoint (if its MAC verifies)
- * or the genesis (id 1, zero hash).  False when the checkpoint is forged.
+ * Starting point of the chain: the newest checkpoint (if its MAC verifies
+ * under the key of its epoch) or the genesis (chain_seq 1, zero hash).
+ * False when the checkpoint is forged.
  */
 static bool
-chain_start(const unsigned char *key, int64 *next_id, unsigned char *prev)
+chain_start(const PsAuditKeyEpoch *epochs, int nepochs, int64 *next_seq,
+			unsigned char *prev)
 {
 	bool		isnull;
 	int64		through;
 	int64		dropped;
+	int32		epoch;
 	unsigned char mac[PS_AUDIT_HASH_LEN];
+	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
 	bytea	   *last;
+	Datum		d;
+	bool		ok;
+	int			i;
 
 	memset(prev, 0, PS_AUDIT_HASH_LEN);
-	*next_id = 1;
-	if (SPI_execute("SELECT through_id, last_hash, dropped, mac FROM provsecret.audit_checkpoint ORDER BY through_id DESC LIMIT 1",
-					true, 1) != SPI_OK_SELECT)
+	*next_seq = 1;
+	if (SPI_execute("SELECT through_seq, last_hash, dropped, mac, key_epoch FROM provsecret.audit_checkpoint "
+					"ORDER BY through_seq DESC LIMIT 1", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "provsecret audit: reading checkpoints failed");
 	if (SPI_processed == 0)
 		return true;
 	through = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	last = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	dropped = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	*next_id = through + 1;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+	epoch = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+	*next_seq = through + 1;
 	if (VARSIZE_ANY_EXHDR(last) != PS_AUDIT_HASH_LEN)
 		return false;
 	memcpy(prev, VARDATA_ANY(last), PS_AUDIT_HASH_LEN);
+	for (i = 0; i < nepochs && epochs[i].epoch != epoch; i++)
+		;
+	if (i == nepochs)
+		return false;
+	ps_audit_key_unwrap_epoch(&epochs[i], key);
 	checkpoint_mac(key, through, prev, dropped, mac);
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
-
-		return bytea_equals(d, isnull, mac);
-	}
+	sodium_memzero(key, sizeof(key));
+	ok = bytea_equals(d, isnull, mac);
+	return ok;
 }
 
-#define EVENT_COLUMNS "id, at, action, reference, company, project, principal, " \
-	"channel, client_addr, request_id, value_version, outcome, count, detail, prev_hash, hash"
+/* Column numbers of the verification query. */
+enum
+{
+	VC_SEQ = 1, VC_ID, VC_AT, VC_TEXT0,		/* then the text fields up to request_id */
+	VC_VALUE_VERSION = VC_TEXT0 + PS_AF_REQUEST_ID + 1,
+	VC_OUTCOME, VC_COUNT, VC_DETAIL, VC_PREV_HASH, VC_HASH
+};
 
+#define VERIFY_QUERY "SELECT chain_seq, id, at, action, reference, company, project, " \
+	"principal, channel, client_addr, request_id, value_version, outcome, count, detail, " \
+	"prev_hash, hash FROM provsecret.audit_event ORDER BY chain_seq"
+
+/* Recompute one row; true when it is where and what the chain says. */
+static bool
+verify_row(const unsigned char *key, HeapTuple tuple, TupleDesc desc,
+		   int64 expected_seq, unsigned char *prev, int64 *seq, int64 *id)
+{
+	PsAuditChainRow row;
+	unsigned char hash[PS_AUDIT_HASH_LEN];
+	bool		isnull;
+	bool		ok;
+	Datum		d;
+	int			f;
+
+	row.seq = DatumGetInt64(SPI_getbinval(tuple, desc, VC_SEQ, &isnull));
+	row.id = DatumGetInt64(SPI_getbinval(tuple, desc, VC_ID, &isnull));
+	row.at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, VC_AT, &isnull));
+	for (f = 0; f <= PS_AF_REQUEST_ID; f++)
+		row.text[f] = SPI_getvalue(tuple, desc, VC_TEXT0 + f);
+	row.value_version = DatumGetInt32(SPI_getbinval(tuple, desc, VC_VALUE_VERSION, &isnull));
+	if (isnull)
+		row.value_version = 0;
+	row.text[PS_AF_OUTCOME] = SPI_getvalue(tuple, desc, VC_OUTCOME);
+	row.count = DatumGetInt64(SPI_getbinval(tuple, desc, VC_COUNT, &isnull));
+	row.text[PS_AF_DETAIL] = SPI_getvalue(tuple, desc, VC_DETAIL);
+
+	ps_audit_chain_hash(key, prev, &row, hash);
+	ok = row.seq == expected_seq;
+	d = SPI_getbinval(tuple, desc, VC_PREV_HASH, &isnull);
+	ok = bytea_equals(d, isnull, prev) && ok;
+	d = SPI_getbinval(tuple, desc, VC_HASH, &isnull);
+	ok = bytea_equals(d, isnull, hash) && ok;
+	/* Go on from the stored hash, to check the rest on its own terms. */
+	if (!isnull && VARSIZE_ANY_EXHDR(DatumGetByteaPP(d)) == PS_AUDIT_HASH_LEN)
+		memcpy(prev, VARDATA_ANY(DatumGetByteaPP(d)), PS_AUDIT_HASH_LEN);
+	*seq = row.seq;
+	*id = row.id;
+	return ok;
+}
+
+/*
+ * verify_audit_chain() -> (ok, checked, first_bad_id): walk the chain in
+ * chain_seq order.  first_bad_id is the id of the first row that was
+ * edited, moved, or follows a removed row; for rows removed from the end,
+ * the id of the newest event the worker committed.
+ */
 Datum
 provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
 	unsigned char prev[PS_AUDIT_HASH_LEN];
-	unsigned char hash[PS_AUDIT_HASH_LEN];
-	int64		expected_id;
+	PsAuditKeyEpoch *epochs;
+	int			nepochs;
+	int			current = -1;	/* epoch whose key is in key[] */
+	int64		expected_seq = 1;
 	int64		checked = 0;
 	int64		first_bad = 0;
-	int64		known_head;
+	bool		bad = false;
+	bool		start_ok;
+	int64		known_seq;
+	int64		known_id;
 	Portal		cursor;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
@@ -276,25 +271,30 @@ provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	/* Read before our snapshot: rows up to here must be visible. */
-	known_head = ps_audit_queue_last_id(get_extension_oid("provsecret", false));
+	known_seq = ps_audit_queue_head(get_extension_oid("provsecret", false), &known_id);
 
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
-	if (!ps_audit_chain_key_load(key, false))
+	epochs = ps_audit_key_epochs(&nepochs);
+	if (nepochs == 0)
 	{
-		SPI_execute("SELECT 1 FROM provsecret.audit_event LIMIT 1", true, 1);
-		if (SPI_processed > 0 || known_head > 0)
-			first_bad = 1;
+		SPI_execute("SELECT id FROM provsecret.audit_event ORDER BY chain_seq LIMIT 1", true, 1);
+		if (SPI_processed > 0)
+		{
+			bool		isnull;
+
+			bad = true;
+			first_bad = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													SPI_tuptable->tupdesc, 1, &isnull));
+		}
 		goto done;
 	}
-	if (!chain_start(key, &expected_id, prev))
-		first_bad = expected_id;
+	start_ok = chain_start(epochs, nepochs, &expected_seq, prev);
+	bad = !start_ok;
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "audit verify rows",
 								   ALLOCSET_DEFAULT_SIZES);
-	cursor = SPI_cursor_open_with_args(NULL,
-									   "SELECT " EVENT_COLUMNS " FROM provsecret.audit_event ORDER BY id",
-									   0, NULL, NULL, NULL, true, 0);
+	cursor = SPI_cursor_open_with_args(NULL, VERIFY_QUERY, 0, NULL, NULL, NULL, true, 0);
 	for (;;)
 	{
 		uint64		i;
@@ -304,58 +304,53 @@ provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
 			break;
 		for (i = 0; i < SPI_processed; i++)
 		{
-			HeapTuple	tuple = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			PsAuditChainRow row;
-			bool		isnull;
+			MemoryContext old;
+			int64		seq;
+			int64		id;
 			bool		ok;
-			int			f;
-			MemoryContext old = MemoryContextSwitchTo(rowcxt);
+			bool		isnull;
+			int			epoch = Max(current, 0);
 
-			row.id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-			row.at = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 2, &isnull));
-			for (f = 0; f <= PS_AF_REQUEST_ID; f++)
-				row.text[f] = text_or_null(tuple, desc, 3 + f);
-			row.value_version = DatumGetInt32(SPI_getbinval(tuple, desc, 11, &isnull));
-			if (isnull)
-				row.value_version = 0;
-			row.text[PS_AF_OUTCOME] = text_or_null(tuple, desc, 12);
-			row.count = DatumGetInt64(SPI_getbinval(tuple, desc, 13, &isnull));
-			row.text[PS_AF_DETAIL] = text_or_null(tuple, desc, 14);
-
-			ps_audit_chain_hash(key, prev, &row, hash);
-			ok = row.id == expected_id;
+			/* The key of the epoch this row's position falls in. */
+			seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, VC_SEQ, &isnull));
+			while (epoch + 1 < nepochs && epochs[epoch + 1].first_seq <= seq)
+				epoch++;
+			if (epoch != current)
 			{
-				Datum		d = SPI_getbinval(tuple, desc, 15, &isnull);
-
-				ok = bytea_equals(d, isnull, prev) && ok;
-				d = SPI_getbinval(tuple, desc, 16, &isnull);
-				ok = bytea_equals(d, isnull, hash) && ok;
-				/* Continue from the stored hash to check the rest. */
-				if (!isnull && VARSIZE_ANY_EXHDR(DatumGetByteaPP(d)) == PS_AUDIT_HASH_LEN)
-					memcpy(prev, VARDATA_ANY(DatumGetByteaPP(d)), PS_AUDIT_HASH_LEN);
+				ps_audit_key_unwrap_epoch(&epochs[epoch], key);
+				current = epoch;
 			}
-			if (!ok && first_bad == 0)
-				first_bad = Min(row.id, expected_id);
-			checked++;
-			expected_id = row.id + 1;
+			old = MemoryContextSwitchTo(rowcxt);
+			ok = verify_row(key, SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+							expected_seq, prev, &seq, &id);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(rowcxt);
+			if (checked == 0 && !start_ok)
+				ok = false;		/* the checkpoint it hangs from is forged */
+			if (!ok && first_bad == 0)
+				first_bad = id;
+			bad |= !ok;
+			checked++;
+			expected_seq = seq + 1;
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(cursor);
 
 	/* Rows the worker committed before we looked must all be there. */
-	if (first_bad == 0 && !IsolationUsesXactSnapshot() &&
-		known_head >= expected_id)
-		first_bad = expected_id;
+	if (!IsolationUsesXactSnapshot() && known_seq >= expected_seq)
+	{
+		if (first_bad == 0)
+			first_bad = known_id;
+		bad = true;
+	}
 
 done:
 	sodium_memzero(key, sizeof(key));
 	SPI_finish();
 	ps_identity_leave(&identity);
-	values[0] = BoolGetDatum(first_bad == 0);
+	values[0] = BoolGetDatum(!bad);
 	values[1] = Int64GetDatum(checked);
 	values[2] = Int64GetDatum(first_bad);
 	nulls[2] = first_bad == 0;
@@ -379,12 +374,15 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 	int64		through;
 	int64		dropped;
 	bool		isnull;
-	Oid			types[4] = {INT8OID, BYTEAOID, INT8OID, BYTEAOID};
-	Datum		args[4];
+	Oid			types[5] = {INT8OID, BYTEAOID, INT8OID, BYTEAOID, INT4OID};
+	Datum		args[5];
 	Datum		cutarg;
 	Oid			cuttype = TIMESTAMPTZOID;
 	bytea	   *b;
 	PsIdentity	identity;
+	PsAuditKeyEpoch *epochs;
+	int			nepochs;
+	int32		epoch;
 
 	/* Dropping evidence is for the server's superusers alone. */
 	if (!superuser())
@@ -398,17 +396,21 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 	SPI_connect();
 	/* One retention at a time; events keep flowing meanwhile. */
 	SPI_execute("LOCK TABLE provsecret.audit_checkpoint IN EXCLUSIVE MODE", false, 0);
-	if (!ps_audit_chain_key_load(key, false))
+	epochs = ps_audit_key_epochs(&nepochs);
+	if (nepochs == 0)
 	{
 		SPI_finish();
 		ps_identity_leave(&identity);
 		PG_RETURN_INT64(0);
 	}
-	if (SPI_execute_with_args("SELECT e.id, e.hash, e.id - coalesce((SELECT max(through_id) FROM provsecret.audit_checkpoint), 0) "
+	epoch = epochs[nepochs - 1].epoch;
+	ps_audit_key_unwrap_epoch(&epochs[nepochs - 1], key);
+	if (SPI_execute_with_args("SELECT e.chain_seq, e.hash, e.chain_seq - "
+							  "       coalesce((SELECT max(through_seq) FROM provsecret.audit_checkpoint), 0) "
 							  "FROM provsecret.audit_event e "
-							  "WHERE e.id < coalesce((SELECT min(id) FROM provsecret.audit_event WHERE at >= $1), "
-							  "                      (SELECT max(id) + 1 FROM provsecret.audit_event)) "
-							  "ORDER BY e.id DESC LIMIT 1",
+							  "WHERE e.chain_seq < coalesce((SELECT min(chain_seq) FROM provsecret.audit_event WHERE at >= $1), "
+							  "                             (SELECT max(chain_seq) + 1 FROM provsecret.audit_event)) "
+							  "ORDER BY e.chain_seq DESC LIMIT 1",
 							  1, &cuttype, &cutarg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "provsecret audit: choosing the retention cut failed");
 	if (SPI_processed == 0)
@@ -424,7 +426,7 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 	if (VARSIZE_ANY_EXHDR(b) != PS_AUDIT_HASH_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("audit event %lld has a malformed hash", (long long) through)));
+				 errmsg("audit chain position %lld has a malformed hash", (long long) through)));
 	memcpy(last_hash, VARDATA_ANY(b), PS_AUDIT_HASH_LEN);
 	checkpoint_mac(key, through, last_hash, dropped, mac);
 	sodium_memzero(key, sizeof(key));
@@ -437,15 +439,17 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 	args[3] = PointerGetDatum(palloc(VARHDRSZ + PS_AUDIT_HASH_LEN));
 	SET_VARSIZE(DatumGetPointer(args[3]), VARHDRSZ + PS_AUDIT_HASH_LEN);
 	memcpy(VARDATA(DatumGetPointer(args[3])), mac, PS_AUDIT_HASH_LEN);
-	if (SPI_execute_with_args("INSERT INTO provsecret.audit_checkpoint (through_id, last_hash, dropped, retained_by, mac) "
-							  "VALUES ($1, $2, $3, session_user, $4)",
-							  4, types, args, NULL, false, 0) != SPI_OK_INSERT)
+	args[4] = Int32GetDatum(epoch);
+	if (SPI_execute_with_args("INSERT INTO provsecret.audit_checkpoint "
+							  "(through_seq, last_hash, dropped, retained_by, mac, key_epoch) "
+							  "VALUES ($1, $2, $3, session_user, $4, $5)",
+							  5, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "provsecret audit: writing the checkpoint failed");
 
 	PG_TRY();
 	{
 		ps_audit_allow_delete(true);
-		if (SPI_execute_with_args("DELETE FROM provsecret.audit_event WHERE id <= $1",
+		if (SPI_execute_with_args("DELETE FROM provsecret.audit_event WHERE chain_seq <= $1",
 								  1, types, args, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "provsecret audit: dropping old events failed");
 	}
@@ -463,7 +467,7 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 		event.action = "audit.retained";
 		event.outcome = "ok";
 		event.count = dropped;
-		event.detail = psprintf("dropped events up to id %lld", (long long) through);
+		event.detail = psprintf("dropped events up to chain position %lld", (long long) through);
 		ps_audit_record(&event, false);
 	}
 	PG_RETURN_INT64(dropped);

@@ -1,9 +1,11 @@
 /*
  * audit_chain.h: the keyed hash chain over provsecret.audit_event.
  *
+ * Rows are chained in chain_seq order (gapless, assigned by the worker):
  * hash(n) = BLAKE2b-256 keyed by the chain key over a domain tag, hash(n-1)
- * and the row's fields in a length-prefixed canonical encoding.  The chain
- * key is 32 random bytes stored wrapped by the root key.
+ * and the row's fields (chain_seq and id included) in a length-prefixed
+ * canonical encoding, keyed by the chain key of the row's epoch
+ * (audit_key.h).
  */
 #ifndef PROVSECRET_AUDIT_CHAIN_H
 #define PROVSECRET_AUDIT_CHAIN_H
@@ -32,7 +34,8 @@ typedef enum PsAuditTextField
 /* One audit_event row as hashed; text NULL = SQL NULL. */
 typedef struct PsAuditChainRow
 {
-	int64		id;
+	int64		seq;			/* chain_seq: position in the chain, gapless */
+	int64		id;				/* event order, from audit_event_id_seq */
 	TimestampTz at;
 	int32		value_version;	/* 0 = NULL */
 	int64		count;
@@ -43,13 +46,6 @@ extern void ps_audit_chain_hash(const unsigned char *key,
 								const unsigned char *prev_hash,
 								const PsAuditChainRow *row,
 								unsigned char *hash);
-
-/*
- * The chain key, unwrapped into key (locked memory of the caller).  Needs an
- * open transaction and SPI connection.  With create, a missing key is
- * generated and stored; otherwise false is returned when there is none.
- */
-extern bool ps_audit_chain_key_load(unsigned char *key, bool create);
 
 /* Allow DELETE on the audit tables for the next statement(s) of this process. */
 extern void ps_audit_allow_delete(bool allow);

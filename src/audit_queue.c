@@ -46,7 +46,7 @@ typedef struct PsAuditQueue
 	ConditionVariable changed;	/* slot finished, slot freed, worker came */
 	pid_t		worker_pid;		/* 0 when no worker is attached */
 	Oid			worker_database;	/* where the chain is written */
-	Oid			chain_extension;	/* pg_extension oid last_id belongs to */
+	Oid			chain_extension;	/* pg_extension oid the head belongs to */
 	Latch	   *worker_latch;
 	bool		pending_hint;	/* transactional events committed */
 	uint64		next_seq;
@@ -57,7 +57,8 @@ typedef struct PsAuditQueue
 	int64		batches;
 	int64		failed_batches;
 	TimestampTz last_flush;
-	int64		last_id;
+	int64		last_seq;		/* chain head: chain_seq and id */
+	int64		last_event_id;
 	PsAuditSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } PsAuditQueue;
 
@@ -414,7 +415,8 @@ ps_audit_queue_take(PsAuditRecord **records, int **slots)
 
 void
 ps_audit_queue_finish(const int *slots, int nslots, PsAuditFailure failure,
-					  Oid extension, int64 last_id, int64 written)
+					  Oid extension, int64 last_seq, int64 last_event_id,
+					  int64 written)
 {
 	int			i;
 
@@ -437,9 +439,10 @@ ps_audit_queue_finish(const int *slots, int nslots, PsAuditFailure failure,
 		queue->batches++;
 		queue->last_flush = GetCurrentTimestamp();
 		queue->events_written += written;
-		if (last_id > 0)
+		if (last_seq > 0)
 		{
-			queue->last_id = last_id;
+			queue->last_seq = last_seq;
+			queue->last_event_id = last_event_id;
 			queue->chain_extension = extension;
 		}
 	}
@@ -462,17 +465,22 @@ ps_audit_queue_take_pending_hint(void)
 }
 
 int64
-ps_audit_queue_last_id(Oid extension)
+ps_audit_queue_head(Oid extension, int64 *event_id)
 {
-	int64		id;
+	int64		seq = 0;
 
+	*event_id = 0;
 	if (queue == NULL)
 		return 0;
 	LWLockAcquire(queue->lock, LW_SHARED);
-	id = queue->worker_database == MyDatabaseId &&
-		queue->chain_extension == extension ? queue->last_id : 0;
+	if (queue->worker_database == MyDatabaseId &&
+		queue->chain_extension == extension)
+	{
+		seq = queue->last_seq;
+		*event_id = queue->last_event_id;
+	}
 	LWLockRelease(queue->lock);
-	return id;
+	return seq;
 }
 
 void
@@ -488,7 +496,7 @@ ps_audit_queue_status(PsAuditQueueStatus *status)
 	status->batches = queue->batches;
 	status->failed_batches = queue->failed_batches;
 	status->last_flush = queue->last_flush;
-	status->last_id = queue->last_id;
+	status->last_seq = queue->last_seq;
 	LWLockRelease(queue->lock);
 }
 

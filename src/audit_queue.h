@@ -62,7 +62,7 @@ typedef struct PsAuditQueueStatus
 	int64		batches;
 	int64		failed_batches;
 	TimestampTz last_flush;		/* 0 = never */
-	int64		last_id;		/* newest committed audit_event.id, 0 = none */
+	int64		last_seq;		/* newest committed chain_seq, 0 = none */
 } PsAuditQueueStatus;
 
 extern int	ps_audit_queue_size;	/* provsecret.audit_queue_size */
@@ -94,20 +94,22 @@ extern int	ps_audit_queue_take(PsAuditRecord **records, int **slots);
 
 /*
  * Worker: report taken slots committed (failure = NONE) or failed, with the
- * newest committed id and how many rows the batch wrote.
+ * chain head (chain_seq and id of its newest row, of this extension) and how
+ * many rows the batch wrote.
  */
 extern void ps_audit_queue_finish(const int *slots, int nslots,
 								  PsAuditFailure failure, Oid extension,
-								  int64 last_id, int64 written);
+								  int64 last_seq, int64 last_event_id,
+								  int64 written);
 
 /* Worker: consume the "pending events committed" hint. */
 extern bool ps_audit_queue_take_pending_hint(void);
 
 /*
- * Newest id the worker committed to this database's chain of this
- * extension instance (0 = unknown).
+ * Chain head the worker committed in this database for this extension
+ * instance: its chain_seq (returned; 0 = unknown) and id.
  */
-extern int64 ps_audit_queue_last_id(Oid extension);
+extern int64 ps_audit_queue_head(Oid extension, int64 *event_id);
 
 extern void ps_audit_queue_status(PsAuditQueueStatus *status);
 

@@ -13,6 +13,7 @@
 #include "provsecret.h"
 
 #include "audit_chain.h"
+#include "audit_key.h"
 #include "audit_queue.h"
 #include "audit_stats.h"
 #include "audit_summary.h"
@@ -52,16 +53,21 @@ static volatile sig_atomic_t got_sigterm = false;
 static unsigned char chain_key[PS_AUDIT_CHAIN_KEY_LEN];
 static bool chain_ready = false;
 static Oid	chain_extension = InvalidOid;
-static int64 head_id = 0;
+static int64 head_seq = 0;		/* chain_seq of the newest row */
+static int64 head_id = 0;		/* and its id */
 static unsigned char head_hash[PS_AUDIT_HASH_LEN];
 
 /* The batch being written; started by its first row. */
 typedef struct PsAuditBatch
 {
 	SPIPlanPtr	plan;			/* NULL until the first row */
-	int64		id;				/* id of the last row appended */
-	unsigned char prev[PS_AUDIT_HASH_LEN];	/* and its hash */
+	int64		seq;			/* chain_seq of the last row appended */
+	int64		id;				/* its id */
+	unsigned char prev[PS_AUDIT_HASH_LEN];	/* its hash */
 	PsRevealStats *stats;
+	int64	   *new_ids;		/* ids for queued and summary rows */
+	int			nnew_ids;
+	int			next_new_id;
 } PsAuditBatch;
 
 static void
@@ -86,23 +92,27 @@ load_head(void)
 {
 	bool		isnull;
 
+	head_seq = 0;
 	head_id = 0;
 	memset(head_hash, 0, sizeof(head_hash));
-	if (SPI_execute("SELECT id, hash FROM provsecret.audit_event ORDER BY id DESC LIMIT 1",
+	if (SPI_execute("SELECT chain_seq, hash, id FROM provsecret.audit_event ORDER BY chain_seq DESC LIMIT 1",
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "provsecret audit: reading the chain head failed");
 	if (SPI_processed == 0 &&
-		SPI_execute("SELECT through_id, last_hash FROM provsecret.audit_checkpoint ORDER BY through_id DESC LIMIT 1",
-					true, 1) != SPI_OK_SELECT)
+		SPI_execute("SELECT through_seq, last_hash, NULL::bigint FROM provsecret.audit_checkpoint "
+					"ORDER BY through_seq DESC LIMIT 1", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "provsecret audit: reading the chain checkpoint failed");
 	if (SPI_processed == 1)
 	{
 		bytea	   *h;
+		Datum		d;
 
-		head_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		head_seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		h = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		if (VARSIZE_ANY_EXHDR(h) == PS_AUDIT_HASH_LEN)
 			memcpy(head_hash, VARDATA_ANY(h), PS_AUDIT_HASH_LEN);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		head_id = isnull ? 0 : DatumGetInt64(d);
 	}
 }
 
@@ -143,17 +153,18 @@ hash_datum(const unsigned char *h)
 static SPIPlanPtr
 prepare_insert(void)
 {
-	Oid			types[16] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID,
-	TEXTOID, BYTEAOID, BYTEAOID};
+	Oid			types[17] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
+	INT8OID, TEXTOID, BYTEAOID, BYTEAOID};
 	SPIPlanPtr	plan;
 
-	plan = SPI_prepare("INSERT INTO provsecret.audit_event (id, at, action, reference, company, "
-					   "project, principal, channel, client_addr, request_id, value_version, "
-					   "outcome, count, detail, prev_hash, hash) "
-					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::pg_catalog.inet, $10, $11, "
-					   "$12, $13, $14, $15, $16)",
-					   16, types);
+	plan = SPI_prepare("INSERT INTO provsecret.audit_event (chain_seq, id, at, action, reference, "
+					   "company, project, principal, channel, client_addr, request_id, "
+					   "value_version, outcome, count, detail, prev_hash, hash) "
+					   "OVERRIDING SYSTEM VALUE "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.inet, $11, "
+					   "$12, $13, $14, $15, $16, $17)",
+					   17, types);
 	if (plan == NULL)
 		elog(ERROR, "provsecret audit: preparing the event insert failed");
 	return plan;
@@ -163,18 +174,81 @@ prepare_insert(void)
  * First row of a batch: the chain key is read (or created) only now, so an
  * idle worker never creates one in a database about to be restored.
  */
+static void append_row(PsAuditBatch *batch, PsAuditChainRow *row);
+
+/* The first row of a new key epoch says why the key changed. */
+static void
+append_rekey_event(PsAuditBatch *batch, int32 epoch, const char *lost)
+{
+	PsAuditChainRow row;
+	bool		isnull;
+
+	memset(&row, 0, sizeof(row));
+	if (SPI_execute("SELECT pg_catalog.nextval('provsecret.audit_event_id_seq'::pg_catalog.regclass)",
+					false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "provsecret audit: taking an event id failed");
+	row.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	row.at = GetCurrentTimestamp();
+	row.count = 1;
+	row.text[PS_AF_ACTION] = "audit.rekeyed";
+	row.text[PS_AF_PRINCIPAL] = "provsecret";
+	row.text[PS_AF_CHANNEL] = "sql";
+	row.text[PS_AF_OUTCOME] = "ok";
+	row.text[PS_AF_DETAIL] = psprintf("chain key epoch %d: the server does not hold root key %s of the previous epoch",
+									  epoch, lost);
+	append_row(batch, &row);
+	ereport(WARNING,
+			(errmsg("provsecret audit: the audit chain continues under a new chain key (epoch %d)", epoch),
+			 errdetail("The server does not hold root key %s, under which the earlier events are keyed; they verify only with that key.",
+					   lost)));
+}
+
 static void
 start_batch(PsAuditBatch *batch)
 {
+	int32		epoch = 0;
+	char	   *lost = NULL;
+
 	if (!chain_ready)
 	{
-		ps_audit_chain_key_load(chain_key, true);
 		load_head();
+		epoch = ps_audit_key_for_writing(head_seq + 1, chain_key, &lost);
 	}
 	batch->plan = prepare_insert();
 	batch->stats = ps_audit_stats_begin();
+	batch->seq = head_seq;
 	batch->id = head_id;
 	memcpy(batch->prev, head_hash, PS_AUDIT_HASH_LEN);
+	if (lost != NULL)
+		append_rekey_event(batch, epoch, lost);
+}
+
+/*
+ * Ids for the batch's queued and summary rows, in their order: they come
+ * from the same sequence as the ids transactional events took when they
+ * were recorded, so ids follow the order in which things happened.
+ */
+static void
+take_new_ids(PsAuditBatch *batch, int n)
+{
+	Datum		arg = Int32GetDatum(n);
+	Oid			argtype = INT4OID;
+	uint64		i;
+	bool		isnull;
+
+	batch->new_ids = palloc(sizeof(int64) * Max(n, 1));
+	batch->nnew_ids = n;
+	batch->next_new_id = 0;
+	if (n == 0)
+		return;
+	if (SPI_execute_with_args("SELECT pg_catalog.nextval('provsecret.audit_event_id_seq'::pg_catalog.regclass) "
+							  "FROM pg_catalog.generate_series(1, $1) ORDER BY 1",
+							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed != (uint64) n)
+		elog(ERROR, "provsecret audit: taking event ids failed");
+	for (i = 0; i < SPI_processed; i++)
+		batch->new_ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /* Append one row to the chain (head advances only on commit, see caller). */
@@ -182,31 +256,33 @@ static void
 append_row(PsAuditBatch *batch, PsAuditChainRow *row)
 {
 	unsigned char hash[PS_AUDIT_HASH_LEN];
-	Datum		values[16];
-	char		nulls[17];
+	Datum		values[17];
+	char		nulls[18];
 	int			f;
 
 	if (batch->plan == NULL)
 		start_batch(batch);
-	row->id = ++batch->id;
+	row->seq = ++batch->seq;
+	batch->id = row->id;
 	ps_audit_chain_hash(chain_key, batch->prev, row, hash);
 	memset(nulls, ' ', sizeof(nulls));
-	nulls[16] = '\0';
-	values[0] = Int64GetDatum(row->id);
-	values[1] = TimestampTzGetDatum(row->at);
+	nulls[17] = '\0';
+	values[0] = Int64GetDatum(row->seq);
+	values[1] = Int64GetDatum(row->id);
+	values[2] = TimestampTzGetDatum(row->at);
 	for (f = 0; f <= PS_AF_REQUEST_ID; f++)
 	{
-		values[2 + f] = row->text[f] ? CStringGetTextDatum(row->text[f]) : (Datum) 0;
-		nulls[2 + f] = row->text[f] ? ' ' : 'n';
+		values[3 + f] = row->text[f] ? CStringGetTextDatum(row->text[f]) : (Datum) 0;
+		nulls[3 + f] = row->text[f] ? ' ' : 'n';
 	}
-	values[10] = Int32GetDatum(row->value_version);
-	nulls[10] = row->value_version == 0 ? 'n' : ' ';
-	values[11] = CStringGetTextDatum(row->text[PS_AF_OUTCOME]);
-	values[12] = Int64GetDatum(row->count);
-	values[13] = row->text[PS_AF_DETAIL] ? CStringGetTextDatum(row->text[PS_AF_DETAIL]) : (Datum) 0;
-	nulls[13] = row->text[PS_AF_DETAIL] ? ' ' : 'n';
-	values[14] = hash_datum(batch->prev);
-	values[15] = hash_datum(hash);
+	values[11] = Int32GetDatum(row->value_version);
+	nulls[11] = row->value_version == 0 ? 'n' : ' ';
+	values[12] = CStringGetTextDatum(row->text[PS_AF_OUTCOME]);
+	values[13] = Int64GetDatum(row->count);
+	values[14] = row->text[PS_AF_DETAIL] ? CStringGetTextDatum(row->text[PS_AF_DETAIL]) : (Datum) 0;
+	nulls[14] = row->text[PS_AF_DETAIL] ? ' ' : 'n';
+	values[15] = hash_datum(batch->prev);
+	values[16] = hash_datum(hash);
 	if (SPI_execute_plan(batch->plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "provsecret audit: inserting an event failed");
 	memcpy(batch->prev, hash, PS_AUDIT_HASH_LEN);
@@ -226,8 +302,8 @@ move_pending(PsAuditBatch *batch)
 	{
 		if (SPI_execute("WITH moved AS (DELETE FROM provsecret.audit_pending RETURNING *) "
 						"SELECT at, action, reference, company, project, principal, channel, "
-						"client_addr, request_id, value_version, outcome, count, detail "
-						"FROM moved ORDER BY pending_id", false, 0) != SPI_OK_SELECT)
+						"client_addr, request_id, value_version, outcome, count, detail, id "
+						"FROM moved ORDER BY id", false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "provsecret audit: reading pending events failed");
 	}
 	PG_FINALLY();
@@ -254,6 +330,7 @@ move_pending(PsAuditBatch *batch)
 		row.text[PS_AF_OUTCOME] = SPI_getvalue(t, d, 11);
 		row.count = DatumGetInt64(SPI_getbinval(t, d, 12, &isnull));
 		row.text[PS_AF_DETAIL] = SPI_getvalue(t, d, 13);
+		row.id = DatumGetInt64(SPI_getbinval(t, d, 14, &isnull));
 		append_row(batch, &row);
 	}
 }
@@ -295,11 +372,13 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 			/* Committed changes first: they happened before this round. */
 			if (with_pending)
 				move_pending(&batch);
+			take_new_ids(&batch, nqueued + nsummed);
 			for (i = 0; i < nqueued; i++)
 			{
 				PsAuditChainRow row;
 
 				record_to_row(&queued[i], &row);
+				row.id = batch.new_ids[batch.next_new_id++];
 				append_row(&batch, &row);
 			}
 			for (i = 0; i < nsummed; i++)
@@ -307,6 +386,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 				PsAuditChainRow row;
 
 				record_to_row(&summed[i], &row);
+				row.id = batch.new_ids[batch.next_new_id++];
 				append_row(&batch, &row);
 			}
 			if (batch.plan != NULL)
@@ -319,7 +399,8 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 			CommitTransactionCommand();
 			if (batch.plan != NULL)
 			{
-				*written = batch.id - head_id;
+				*written = batch.seq - head_seq;
+				head_seq = batch.seq;
 				head_id = batch.id;
 				memcpy(head_hash, batch.prev, PS_AUDIT_HASH_LEN);
 				chain_ready = true;
@@ -390,7 +471,7 @@ run_round(bool final, TimestampTz *last_summary, TimestampTz *last_pending,
 	if (nqueued > 0 || written > 0 ||
 		(failure != PS_AUDIT_FAIL_NONE && failure != PS_AUDIT_FAIL_NO_EXTENSION))
 		ps_audit_queue_finish(slots, nqueued, failure, chain_extension,
-							  head_id, written);
+							  head_seq, head_id, written);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(roundcxt);
 	return nqueued > 0 || nsummed > 0;

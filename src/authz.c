@@ -404,8 +404,9 @@ ps_authz_deny(PsPermission perm, const char *company, const char *project,
 	event.reference = reference;
 	event.company = company;
 	event.project = project;
-	event.outcome = ps_permission_name(perm);
+	event.outcome = "denied";
 	event.count = 1;
+	event.detail = psprintf("requires %s", ps_permission_name(perm));
 	ps_audit_record(&event, true);
 
 	ereport(ERROR,

@@ -23,9 +23,9 @@ is($value, 'value', 'reveal inside a rolled-back transaction returned the value'
 is(events_for($node, $ref, 'secret.revealed'), '1',
 	'its secret.revealed event survived the ROLLBACK');
 is( $node->safe_psql('postgres',
-		"SELECT id IS NOT NULL FROM provsecret.audit_log WHERE reference = '$ref' AND action = 'secret.revealed'"),
-	't',
-	'the reveal event is already chained (has an id) when the value returns');
+		"SELECT count(*) FROM provsecret.audit_event WHERE reference = '$ref' AND action = 'secret.revealed'"),
+	'1',
+	'the reveal event is already chained when the value returns');
 
 # A reveal in a transaction that then fails.
 $ref = 'managed:project/p1/failed_tx';
@@ -45,11 +45,11 @@ is( $node->safe_psql('postgres',
 	"managed:project/p1/own_tx\n1",
 	'a transaction sees its own change event before it commits');
 $node->poll_query_until('postgres',
-	"SELECT count(*) = 0 FROM provsecret.audit_log WHERE id IS NULL")
+	"SELECT count(*) = 0 FROM provsecret.audit_pending")
   or die "pending events not chained";
 is(events_for($node, $sealed_ok, 'secret.sealed'), '1', 'committed seal has its event');
 is( $node->safe_psql('postgres',
-		"SELECT count(*) FROM provsecret.audit_log WHERE reference = '$sealed_ok' AND action = 'secret.sealed' AND id IS NOT NULL"),
+		"SELECT count(*) FROM provsecret.audit_event WHERE reference = '$sealed_ok' AND action = 'secret.sealed'"),
 	'1',
 	'committed seal event is chained by the worker');
 is( $node->safe_psql('postgres',
@@ -73,15 +73,37 @@ is(events_for($node, $ref, 'secret.revealed'), '1',
 is($node->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'),
 	't', 'chain verifies after the crash');
 
-# Per-secret reveal statistics in the secrets view.
+# Per-secret reveal statistics.
 is( $node->safe_psql('postgres',
 		"SELECT reveal_count, last_revealed_at = (SELECT max(at) FROM provsecret.audit_log "
 		  . "WHERE reference = s.reference AND action = 'secret.revealed') "
-		  . "FROM provsecret.secrets s WHERE reference = 'managed:project/p1/rolled_back'"),
-	'1|t', 'secrets view shows reveal count and last reveal');
+		  . "FROM provsecret.secret_reveals s WHERE reference = 'managed:project/p1/rolled_back'"),
+	'1|t', 'secret_reveals shows reveal count and last reveal');
 is( $node->safe_psql('postgres',
-		"SELECT reveal_count, last_revealed_at IS NULL FROM provsecret.secrets WHERE reference = '$sealed_ok'"),
+		"SELECT reveal_count, last_revealed_at IS NULL FROM provsecret.secret_reveals WHERE reference = '$sealed_ok'"),
 	'0|t', 'a secret never revealed shows 0 and no last reveal');
+
+# Inside one transaction, events read in the order things happened,
+# transactional and durable ones alike.
+is( $node->safe_psql('postgres', q{
+BEGIN;
+SELECT provsecret.seal('managed:project/p1/ordered', 'v1');
+SELECT provsecret.seal('managed:project/p1/ordered', 'v2');
+SELECT provsecret.resolve('managed:project/p1/ordered');
+SELECT provsecret.delete_secret('managed:project/p1/ordered');
+SELECT string_agg(action, ',' ORDER BY id) FROM provsecret.audit_log
+ WHERE reference = 'managed:project/p1/ordered';
+COMMIT;}),
+	"managed:project/p1/ordered\nmanaged:project/p1/ordered\nv2\nt\n"
+	  . 'secret.sealed,secret.rotated,secret.revealed,secret.deleted',
+	'audit_log ordered by id follows the order of the calls');
+$node->poll_query_until('postgres', "SELECT count(*) = 0 FROM provsecret.audit_pending")
+  or die 'pending events not chained';
+is( $node->safe_psql('postgres',
+		"SELECT string_agg(action, ',' ORDER BY id) FROM provsecret.audit_event "
+		  . "WHERE reference = 'managed:project/p1/ordered'"),
+	'secret.sealed,secret.rotated,secret.revealed,secret.deleted',
+	'and keeps that order once chained');
 
 # Event fields come from the call context.
 my $row = $node->safe_psql('postgres',

@@ -29,7 +29,7 @@ while ((my $n = $node->safe_psql('postgres', 'SELECT provsecret.rewrap(1)')) > 0
 {
 	$rewrapped += $n;
 }
-cmp_ok($rewrapped, '>=', 2, 'rewrap() moved the data key and the chain key');
+cmp_ok($rewrapped, '>=', 1, 'rewrap() moved the data key');
 isnt($node->safe_psql('postgres',
 		'SELECT root_key_fingerprint FROM provsecret.audit_chain_key'),
 	$first, 'chain key now wrapped by the new root key');

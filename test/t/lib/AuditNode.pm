@@ -73,7 +73,7 @@ sub seal_secret
 	my ($node, $reference) = @_;
 	$node->safe_psql('postgres', seal_sql($reference));
 	$node->poll_query_until('postgres',
-		'SELECT count(*) = 0 FROM provsecret.audit_log WHERE id IS NULL')
+		'SELECT count(*) = 0 FROM provsecret.audit_pending')
 	  or die 'seal event not chained';
 }
 
