@@ -57,5 +57,28 @@ is($node->safe_psql('postgres', reveal_sql($ref)), $TEST_VALUE, 'reveal after re
 is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),
 	't|' . ($count + 1) . '|', 'the worker continues the restored chain');
 
+# Root key replaced without _PREVIOUS: secrets sealed under the new key
+# still reveal, audited under a new chain-key epoch; the older events verify
+# only once the old key is back.
+my $restored_key = AuditNode::root_key($node);
+my $other_key = random_key();
+audit_restart($node, key => $other_key);
+my $fresh = 'managed:project/p2/after_replacement';
+seal_secret($node, $fresh);
+is($node->safe_psql('postgres', reveal_sql($fresh)), $TEST_VALUE,
+	'a secret sealed under the replacement key reveals');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM provsecret.audit_event WHERE action = 'audit.rekeyed'"),
+	'1', 'the chain records that it continues under a new key');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM provsecret.audit_chain_key'),
+	'2', 'two chain-key epochs');
+my ($rc, $out, $err) = $node->psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()');
+like($err, qr/not the key the audit chain was sealed with/,
+	'the older epoch cannot be verified without its root key');
+audit_restart($node, key => $other_key, previous => $restored_key);
+my $total = $node->safe_psql('postgres', 'SELECT count(*) FROM provsecret.audit_event');
+is($node->safe_psql('postgres', 'SELECT * FROM provsecret.verify_audit_chain()'),
+	"t|$total|", 'with both root keys the whole chain verifies across epochs');
+
 $node->stop;
 done_testing();
