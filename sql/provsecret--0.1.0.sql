@@ -171,7 +171,6 @@ CREATE TABLE audit_event (
     hash           bytea NOT NULL
 );
 CREATE INDEX audit_event_reference_idx ON audit_event (reference, at);
-CREATE INDEX audit_event_at_idx ON audit_event (at);
 COMMENT ON TABLE audit_event IS 'audit events; never a value or ciphertext; append-only, a keyed hash chain';
 
 CREATE TABLE audit_pending (
@@ -192,15 +191,6 @@ CREATE TABLE audit_pending (
     detail         text
 );
 COMMENT ON TABLE audit_pending IS 'events of committed changes the audit worker has not chained yet';
-
-CREATE TABLE audit_reveal_stats (
-    reference        text PRIMARY KEY,
-    company          text,
-    project          text,
-    last_revealed_at timestamptz NOT NULL,
-    reveal_count     bigint NOT NULL
-);
-COMMENT ON TABLE audit_reveal_stats IS 'per reference: last successful reveal and reveal count (summary counts included), kept by the audit worker';
 
 CREATE TABLE audit_chain_key (
     epoch                integer PRIMARY KEY,
@@ -282,8 +272,8 @@ CREATE TRIGGER data_key_invalidate AFTER UPDATE OR DELETE OR TRUNCATE
 ------------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA provsecret FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA provsecret FROM PUBLIC;
-GRANT SELECT ON company, project, access_grant, data_key, audit_event, audit_pending,
-    audit_reveal_stats TO provsecret_service;
+GRANT SELECT ON company, project, access_grant, data_key, audit_event, audit_pending
+    TO provsecret_service;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ai_provider_secret, ai_provider_secret_version TO provsecret_service;
 
 ALTER TABLE company ENABLE ROW LEVEL SECURITY;
@@ -340,10 +330,6 @@ ALTER TABLE audit_pending ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_pending FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_pending_audit ON audit_pending FOR SELECT
     USING (provsecret.has_permission(company, project, 'audit'));
-ALTER TABLE audit_reveal_stats ENABLE ROW LEVEL SECURITY;
-ALTER TABLE audit_reveal_stats FORCE ROW LEVEL SECURITY;
-CREATE POLICY audit_reveal_stats_describe ON audit_reveal_stats FOR SELECT
-    USING (provsecret.has_permission(company, project, 'describe'));
 
 ------------------------------------------------------------------------------
 -- Views: owned by provsecret_service, so the policies above filter every row
@@ -370,12 +356,19 @@ CREATE VIEW audit_log AS
       FROM provsecret.audit_pending;
 COMMENT ON VIEW audit_log IS 'audit events of the tenants the caller manages (all of them for provsecret_auditor and provsecret_admin), in id order as they happened';
 
+-- Computed when read (index on reference, at), so reveals pay nothing for it.
 CREATE VIEW secret_reveals AS
     SELECT s.reference, s.company, s.project, r.last_revealed_at,
            COALESCE(r.reveal_count, 0) AS reveal_count
       FROM provsecret.ai_provider_secret s
-      LEFT JOIN provsecret.audit_reveal_stats r ON r.reference OPERATOR(pg_catalog.=) s.reference;
-COMMENT ON VIEW secret_reveals IS 'per managed secret the caller may describe: last successful reveal and reveal count (summary counts included)';
+      LEFT JOIN LATERAL (
+            SELECT pg_catalog.max(e.at) AS last_revealed_at,
+                   pg_catalog.sum(e.count)::bigint AS reveal_count
+              FROM provsecret.audit_event e
+             WHERE e.reference OPERATOR(pg_catalog.=) s.reference
+               AND e.action IN ('secret.revealed', 'secret.resolved')
+               AND e.outcome OPERATOR(pg_catalog.=) 'ok') r ON true;
+COMMENT ON VIEW secret_reveals IS 'per managed secret: last successful reveal and reveal count (summary counts included), for callers who may read its audit events (manage, provsecret_auditor, provsecret_admin)';
 
 CREATE VIEW audit_worker_status AS
     SELECT s.worker_pid, s.queue_depth, s.in_flight, s.queue_capacity,
@@ -488,7 +481,6 @@ SELECT pg_catalog.pg_extension_config_dump('audit_event', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_event_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_pending', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_chain_key', '');
-SELECT pg_catalog.pg_extension_config_dump('audit_reveal_stats', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_checkpoint_id_seq', '');
 

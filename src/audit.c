@@ -73,6 +73,10 @@ ps_audit_define_gucs(void)
 							"Slots in the shared-memory audit queue.",
 							NULL, &ps_audit_queue_size, 1024, 16, 65536,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("provsecret.audit_summary_entries",
+							"Reveal counters held in shared memory for audit_level = summary; the worker writes them early when half are in use.",
+							NULL, &ps_audit_summary_entries_max, 4096, 64, 1048576,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("provsecret.audit_summary_interval",
 							"How often the audit worker writes summary counters.",
 							NULL, &ps_audit_summary_interval_ms, 10000, 100, 3600000,
@@ -292,9 +296,16 @@ ps_audit_record(const PsAuditEvent *event, bool durable)
 	if (audit_level == PS_AUDIT_LEVEL_SUMMARY &&
 		strcmp(record.channel, "sql") == 0 &&
 		strcmp(record.action, "secret.revealed") == 0 &&
-		strcmp(record.outcome, "ok") == 0 &&
-		ps_audit_summary_count(&record))
-		return;
+		strcmp(record.outcome, "ok") == 0)
+	{
+		bool		wake_worker;
+		bool		counted = ps_audit_summary_count(&record, &wake_worker);
+
+		if (wake_worker)
+			ps_audit_queue_wake_worker(false);
+		if (counted)
+			return;
+	}
 
 	if (durable)
 		ps_audit_queue_submit(&record);

@@ -34,8 +34,11 @@ typedef struct PsSummaryShared
 {
 	LWLock	   *lock;
 	bool		closed;
+	bool		flush_requested;
 	int			entries;
 } PsSummaryShared;
+
+int			ps_audit_summary_entries_max = 4096;
 
 static PsSummaryShared *summary = NULL;
 static HTAB *counters = NULL;
@@ -50,7 +53,7 @@ Size
 ps_audit_summary_shmem_size(void)
 {
 	return add_size(MAXALIGN(sizeof(PsSummaryShared)),
-					hash_estimate_size(PS_AUDIT_SUMMARY_ENTRIES,
+					hash_estimate_size(ps_audit_summary_entries_max,
 									   sizeof(PsSummaryEntry)));
 }
 
@@ -66,13 +69,14 @@ ps_audit_summary_shmem_init(void)
 	{
 		summary->lock = &(GetNamedLWLockTranche(PS_SUMMARY_TRANCHE))->lock;
 		summary->closed = false;
+		summary->flush_requested = false;
 		summary->entries = 0;
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PsSummaryKey);
 	info.entrysize = sizeof(PsSummaryEntry);
 	counters = ShmemInitHash("provsecret audit summary counters",
-							 PS_AUDIT_SUMMARY_ENTRIES, PS_AUDIT_SUMMARY_ENTRIES,
+							 ps_audit_summary_entries_max, ps_audit_summary_entries_max,
 							 &info, HASH_ELEM | HASH_BLOBS);
 }
 
@@ -108,11 +112,12 @@ add_count(const PsSummaryKey *key, const PsAuditRecord *record, int64 count,
 }
 
 bool
-ps_audit_summary_count(const PsAuditRecord *record)
+ps_audit_summary_count(const PsAuditRecord *record, bool *wake_worker)
 {
 	PsSummaryKey key;
 	bool		ok = false;
 
+	*wake_worker = false;
 	if (summary == NULL)
 		return false;
 	memset(&key, 0, sizeof(key));
@@ -123,6 +128,9 @@ ps_audit_summary_count(const PsAuditRecord *record)
 	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
 	if (!summary->closed)
 		add_count(&key, record, 1, &ok);
+	if (!summary->flush_requested &&
+		summary->entries > ps_audit_summary_entries_max / 2)
+		*wake_worker = summary->flush_requested = true;
 	LWLockRelease(summary->lock);
 	return ok;
 }
@@ -197,6 +205,18 @@ ps_audit_summary_restore(const PsAuditRecord *records, int n)
 				 (long long) records[i].count);
 	}
 	LWLockRelease(summary->lock);
+}
+
+bool
+ps_audit_summary_take_flush_request(void)
+{
+	bool		requested;
+
+	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
+	requested = summary->flush_requested;
+	summary->flush_requested = false;
+	LWLockRelease(summary->lock);
+	return requested;
 }
 
 void

@@ -11,7 +11,7 @@
 
 #include "audit_queue.h"
 
-#define PS_AUDIT_SUMMARY_ENTRIES 2048
+extern int	ps_audit_summary_entries_max;	/* provsecret.audit_summary_entries */
 
 extern void ps_audit_summary_request_lock(void);
 extern Size ps_audit_summary_shmem_size(void);
@@ -20,9 +20,13 @@ extern void ps_audit_summary_shmem_init(void);
 /*
  * Count one reveal.  False when the reveal could not be counted (table full
  * or closed for shutdown): the caller then records it as an individual
- * durable event instead.
+ * durable event instead.  *wake_worker: the table is half full, the worker
+ * should write it now.
  */
-extern bool ps_audit_summary_count(const PsAuditRecord *record);
+extern bool ps_audit_summary_count(const PsAuditRecord *record, bool *wake_worker);
+
+/* Worker: was an early write asked for (cleared)? */
+extern bool ps_audit_summary_take_flush_request(void);
 
 /*
  * Worker: remove every counter and return them as "secret.resolved" records

@@ -15,7 +15,6 @@
 #include "audit_chain.h"
 #include "audit_key.h"
 #include "audit_queue.h"
-#include "audit_stats.h"
 #include "audit_summary.h"
 #include "audit_worker.h"
 
@@ -24,7 +23,10 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "commands/sequence.h"
+#include "utils/lsyscache.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -64,7 +66,6 @@ typedef struct PsAuditBatch
 	int64		seq;			/* chain_seq of the last row appended */
 	int64		id;				/* its id */
 	unsigned char prev[PS_AUDIT_HASH_LEN];	/* its hash */
-	PsRevealStats *stats;
 	int64	   *new_ids;		/* ids for queued and summary rows */
 	int			nnew_ids;
 	int			next_new_id;
@@ -150,6 +151,19 @@ hash_datum(const unsigned char *h)
 	return PointerGetDatum(b);
 }
 
+/* Kept across batches; dropped when the extension is re-created. */
+static SPIPlanPtr insert_plan = NULL;
+static Oid	id_sequence = InvalidOid;
+
+static void
+forget_plans(void)
+{
+	if (insert_plan != NULL)
+		SPI_freeplan(insert_plan);
+	insert_plan = NULL;
+	id_sequence = InvalidOid;
+}
+
 static SPIPlanPtr
 prepare_insert(void)
 {
@@ -167,6 +181,7 @@ prepare_insert(void)
 					   17, types);
 	if (plan == NULL)
 		elog(ERROR, "provsecret audit: preparing the event insert failed");
+	SPI_keepplan(plan);
 	return plan;
 }
 
@@ -175,19 +190,16 @@ prepare_insert(void)
  * idle worker never creates one in a database about to be restored.
  */
 static void append_row(PsAuditBatch *batch, PsAuditChainRow *row);
+static int64 next_event_id(void);
 
 /* The first row of a new key epoch says why the key changed. */
 static void
 append_rekey_event(PsAuditBatch *batch, int32 epoch, const char *lost)
 {
 	PsAuditChainRow row;
-	bool		isnull;
 
 	memset(&row, 0, sizeof(row));
-	if (SPI_execute("SELECT pg_catalog.nextval('provsecret.audit_event_id_seq'::pg_catalog.regclass)",
-					false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "provsecret audit: taking an event id failed");
-	row.id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	row.id = next_event_id();
 	row.at = GetCurrentTimestamp();
 	row.count = 1;
 	row.text[PS_AF_ACTION] = "audit.rekeyed";
@@ -214,8 +226,9 @@ start_batch(PsAuditBatch *batch)
 		load_head();
 		epoch = ps_audit_key_for_writing(head_seq + 1, chain_key, &lost);
 	}
-	batch->plan = prepare_insert();
-	batch->stats = ps_audit_stats_begin();
+	if (insert_plan == NULL)
+		insert_plan = prepare_insert();
+	batch->plan = insert_plan;
 	batch->seq = head_seq;
 	batch->id = head_id;
 	memcpy(batch->prev, head_hash, PS_AUDIT_HASH_LEN);
@@ -228,27 +241,25 @@ start_batch(PsAuditBatch *batch)
  * from the same sequence as the ids transactional events took when they
  * were recorded, so ids follow the order in which things happened.
  */
+static int64
+next_event_id(void)
+{
+	if (!OidIsValid(id_sequence))
+		id_sequence = get_relname_relid("audit_event_id_seq",
+										get_namespace_oid("provsecret", false));
+	if (!OidIsValid(id_sequence))
+		elog(ERROR, "provsecret audit: sequence provsecret.audit_event_id_seq is missing");
+	return nextval_internal(id_sequence, false);
+}
+
 static void
 take_new_ids(PsAuditBatch *batch, int n)
 {
-	Datum		arg = Int32GetDatum(n);
-	Oid			argtype = INT4OID;
-	uint64		i;
-	bool		isnull;
-
 	batch->new_ids = palloc(sizeof(int64) * Max(n, 1));
 	batch->nnew_ids = n;
 	batch->next_new_id = 0;
-	if (n == 0)
-		return;
-	if (SPI_execute_with_args("SELECT pg_catalog.nextval('provsecret.audit_event_id_seq'::pg_catalog.regclass) "
-							  "FROM pg_catalog.generate_series(1, $1) ORDER BY 1",
-							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT ||
-		SPI_processed != (uint64) n)
-		elog(ERROR, "provsecret audit: taking event ids failed");
-	for (i = 0; i < SPI_processed; i++)
-		batch->new_ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-														SPI_tuptable->tupdesc, 1, &isnull));
+	for (int i = 0; i < n; i++)
+		batch->new_ids[i] = next_event_id();
 }
 
 /* Append one row to the chain (head advances only on commit, see caller). */
@@ -286,7 +297,6 @@ append_row(PsAuditBatch *batch, PsAuditChainRow *row)
 	if (SPI_execute_plan(batch->plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "provsecret audit: inserting an event failed");
 	memcpy(batch->prev, hash, PS_AUDIT_HASH_LEN);
-	ps_audit_stats_add(batch->stats, row);
 }
 
 /* Move committed transactional events from audit_pending into the chain. */
@@ -367,7 +377,10 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 		{
 			pgstat_report_activity(STATE_RUNNING, "writing audit events");
 			if (ext != chain_extension)
+			{
 				chain_ready = false;	/* extension re-created */
+				forget_plans();
+			}
 			chain_extension = ext;
 			/* Committed changes first: they happened before this round. */
 			if (with_pending)
@@ -389,8 +402,6 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 				row.id = batch.new_ids[batch.next_new_id++];
 				append_row(&batch, &row);
 			}
-			if (batch.plan != NULL)
-				ps_audit_stats_write(batch.stats);
 		}
 		SPI_finish();
 		PopActiveSnapshot();
@@ -447,7 +458,8 @@ run_round(bool final, TimestampTz *last_summary, TimestampTz *last_pending,
 	MemoryContext oldcxt = MemoryContextSwitchTo(roundcxt);
 
 	nqueued = ps_audit_queue_take(&queued, &slots);
-	if (final || TimestampDifferenceExceeds(*last_summary, now, ps_audit_summary_interval_ms))
+	if (final || ps_audit_summary_take_flush_request() ||
+		TimestampDifferenceExceeds(*last_summary, now, ps_audit_summary_interval_ms))
 	{
 		nsummed = ps_audit_summary_drain(&summed, final);
 		*last_summary = now;
