@@ -13,7 +13,9 @@
 
 #include "audit_queue.h"
 
+#include "access/xlog.h"
 #include "miscadmin.h"
+#include "replication/syncrep.h"
 #include "pgstat.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
@@ -36,6 +38,7 @@ typedef struct PsAuditSlot
 {
 	PsAuditSlotState state;
 	PsAuditFailure failure;
+	XLogRecPtr	commit_lsn;		/* DONE: end of the worker's commit record */
 	uint64		seq;			/* submission order; identifies the use */
 	PsAuditRecord record;
 } PsAuditSlot;
@@ -219,25 +222,28 @@ report_failure(PsAuditFailure failure)
 }
 
 /*
- * Wait for our slot's result.  Returns normally once it is committed; raises
- * (after the caller's PG_CATCH withdraws the slot) otherwise.
+ * Wait for our slot's result.  Returns the end of the worker's commit
+ * record once it is committed; raises (after the caller's PG_CATCH
+ * withdraws the slot) otherwise.
  */
-static void
+static XLogRecPtr
 wait_for_commit(TimestampTz deadline)
 {
 	for (;;)
 	{
 		PsAuditSlotState state;
 		PsAuditFailure failure;
+		XLogRecPtr	lsn;
 		long		wait_ms;
 
 		LWLockAcquire(queue->lock, LW_SHARED);
 		state = queue->slots[my_slot].state;
 		failure = queue->slots[my_slot].failure;
+		lsn = queue->slots[my_slot].commit_lsn;
 		LWLockRelease(queue->lock);
 
 		if (state == PS_SLOT_DONE)
-			return;
+			return lsn;
 		if (state == PS_SLOT_FAILED)
 			report_failure(failure);
 
@@ -261,6 +267,7 @@ ps_audit_queue_submit(const PsAuditRecord *record)
 {
 	TimestampTz deadline;
 	Latch	   *worker_latch = NULL;
+	XLogRecPtr	commit_lsn = InvalidXLogRecPtr;
 
 	attached_queue();
 	if (!exit_callback_registered)
@@ -296,7 +303,7 @@ ps_audit_queue_submit(const PsAuditRecord *record)
 		}
 		if (worker_latch != NULL)
 			SetLatch(worker_latch);
-		wait_for_commit(deadline);
+		commit_lsn = wait_for_commit(deadline);
 		ConditionVariableCancelSleep();
 	}
 	PG_CATCH();
@@ -306,6 +313,16 @@ ps_audit_queue_submit(const PsAuditRecord *record)
 	}
 	PG_END_TRY();
 	withdraw_my_slot();			/* DONE -> FREE */
+
+	/*
+	 * The worker commits without waiting for its WAL to reach disk, so it
+	 * can write the next batch meanwhile; every waiter flushes up to its own
+	 * commit record here (backends share the flush as they do at commit)
+	 * and, with synchronous replication, waits for the standby.  Only then
+	 * is the event durable and the value may be returned.
+	 */
+	XLogFlush(commit_lsn);
+	SyncRepWaitForLSN(commit_lsn, true);
 }
 
 void
@@ -415,8 +432,8 @@ ps_audit_queue_take(PsAuditRecord **records, int **slots)
 
 void
 ps_audit_queue_finish(const int *slots, int nslots, PsAuditFailure failure,
-					  Oid extension, int64 last_seq, int64 last_event_id,
-					  int64 written)
+					  XLogRecPtr commit_lsn, Oid extension, int64 last_seq,
+					  int64 last_event_id, int64 written)
 {
 	int			i;
 
@@ -431,6 +448,7 @@ ps_audit_queue_finish(const int *slots, int nslots, PsAuditFailure failure,
 		{
 			slot->state = failure == PS_AUDIT_FAIL_NONE ? PS_SLOT_DONE : PS_SLOT_FAILED;
 			slot->failure = failure;
+			slot->commit_lsn = commit_lsn;
 		}
 	}
 	queue->writing -= nslots;

@@ -5,12 +5,14 @@
  * A backend copies its event into a free slot (fixed-size fields, no
  * pointers), sets the worker's latch and sleeps on a condition variable until
  * the worker reports the slot committed or failed.  The worker takes every
- * queued slot at once and commits them together (group commit).
+ * queued slot at once and commits them together (group commit); the
+ * backend then flushes WAL up to that commit before it goes on.
  */
 #ifndef PROVSECRET_AUDIT_QUEUE_H
 #define PROVSECRET_AUDIT_QUEUE_H
 
 #include "postgres.h"
+#include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 
 /* Field bounds: longer strings are cut (references are bounded by grammar). */
@@ -98,9 +100,9 @@ extern int	ps_audit_queue_take(PsAuditRecord **records, int **slots);
  * many rows the batch wrote.
  */
 extern void ps_audit_queue_finish(const int *slots, int nslots,
-								  PsAuditFailure failure, Oid extension,
-								  int64 last_seq, int64 last_event_id,
-								  int64 written);
+								  PsAuditFailure failure, XLogRecPtr commit_lsn,
+								  Oid extension, int64 last_seq,
+								  int64 last_event_id, int64 written);
 
 /* Worker: consume the "pending events committed" hint. */
 extern bool ps_audit_queue_take_pending_hint(void);

@@ -351,12 +351,14 @@ move_pending(PsAuditBatch *batch)
  */
 static PsAuditFailure
 write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
-			int nsummed, bool with_pending, int64 *written)
+			int nsummed, bool with_pending, int64 *written,
+			XLogRecPtr *commit_lsn)
 {
 	volatile PsAuditFailure failure = PS_AUDIT_FAIL_NONE;
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	*written = 0;
+	*commit_lsn = InvalidXLogRecPtr;
 	if (RecoveryInProgress())
 		return PS_AUDIT_FAIL_STANDBY;
 
@@ -408,6 +410,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 		if (failure == PS_AUDIT_FAIL_NONE)
 		{
 			CommitTransactionCommand();
+			*commit_lsn = XactLastCommitEnd;
 			if (batch.plan != NULL)
 			{
 				*written = batch.seq - head_seq;
@@ -455,6 +458,7 @@ run_round(bool final, TimestampTz *last_summary, TimestampTz *last_pending,
 	TimestampTz now = GetCurrentTimestamp();
 	PsAuditFailure failure;
 	int64		written;
+	XLogRecPtr	commit_lsn;
 	MemoryContext oldcxt = MemoryContextSwitchTo(roundcxt);
 
 	nqueued = ps_audit_queue_take(&queued, &slots);
@@ -476,14 +480,15 @@ run_round(bool final, TimestampTz *last_summary, TimestampTz *last_pending,
 		return false;
 	}
 
-	failure = write_batch(queued, nqueued, summed, nsummed, with_pending, &written);
+	failure = write_batch(queued, nqueued, summed, nsummed, with_pending,
+						  &written, &commit_lsn);
 	if (failure != PS_AUDIT_FAIL_NONE && nsummed > 0)
 		ps_audit_summary_restore(summed, nsummed);
 	/* An idle poll before CREATE EXTENSION is no failed batch. */
 	if (nqueued > 0 || written > 0 ||
 		(failure != PS_AUDIT_FAIL_NONE && failure != PS_AUDIT_FAIL_NO_EXTENSION))
-		ps_audit_queue_finish(slots, nqueued, failure, chain_extension,
-							  head_seq, head_id, written);
+		ps_audit_queue_finish(slots, nqueued, failure, commit_lsn,
+							  chain_extension, head_seq, head_id, written);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(roundcxt);
 	return nqueued > 0 || nsummed > 0;
@@ -508,8 +513,12 @@ ps_audit_worker_main(Datum main_arg)
 
 	database = ps_database ? ps_database : "postgres";
 	BackgroundWorkerInitializeConnection(database, NULL, 0);
-	/* Acknowledged means durable, whatever the server default is. */
-	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Commit without waiting for the WAL flush: each waiting backend flushes
+	 * up to the commit record before it returns its value (audit_queue.c),
+	 * so the worker writes the next batch while the disk works.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	ps_audit_queue_attach_worker();
 	before_shmem_exit(ps_audit_queue_detach_worker, (Datum) 0);
