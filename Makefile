@@ -12,3 +12,8 @@ SHLIB_LINK = -lsodium -lcurl -lmicrohttpd -lcrypto -ljansson
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# the OpenAPI document is embedded with .incbin (src/rest_openapi.c)
+src/rest_openapi.o src/rest_openapi.bc: docs/openapi.json
+# PGXS tracks no header dependencies: rebuild everything when a header changes
+$(OBJS): $(wildcard src/*.h)

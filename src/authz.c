@@ -405,8 +405,8 @@ ps_authz_deny(PsPermission perm, const char *company, const char *project,
 	event.company = company;
 	event.project = project;
 	event.outcome = "denied";
+	event.detail = psprintf("%s permission required", ps_permission_name(perm));
 	event.count = 1;
-	event.detail = psprintf("requires %s", ps_permission_name(perm));
 	ps_audit_record(&event, true);
 
 	ereport(ERROR,

@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "keyring.h"
 #include "redact.h"
+#include "rest_worker.h"
 #include "token.h"
 
 PG_MODULE_MAGIC;
@@ -110,8 +111,10 @@ _PG_init(void)
 	ps_define_core_gucs();
 	ps_audit_define_gucs();
 	ps_token_define_gucs();
+	ps_rest_define_gucs();
 	ps_keyring_load();
 	ps_redact_init();
+	ps_rest_register_workers();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = ps_shmem_request;

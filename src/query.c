@@ -56,3 +56,20 @@ ps_query_datum(int row, int col, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
 						 isnull);
 }
+
+bytea *
+ps_query_bytea_copy(int row, int col, MemoryContext context)
+{
+	bool		isnull;
+	Datum		value = ps_query_datum(row, col, &isnull);
+	MemoryContext old;
+	bytea	   *copy;
+
+	if (isnull)
+		return NULL;
+	/* detoast in the caller's context: SPI_finish frees SPI's memory */
+	old = MemoryContextSwitchTo(context);
+	copy = DatumGetByteaPCopy(value);
+	MemoryContextSwitchTo(old);
+	return copy;
+}

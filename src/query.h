@@ -27,4 +27,7 @@ extern int	ps_query_run(SPIPlanPtr plan, Datum *values, const char *nulls,
 extern char *ps_query_text(int row, int col);	/* NULL for SQL NULL */
 extern Datum ps_query_datum(int row, int col, bool *isnull);
 
+/* A bytea column detoasted and copied into context (outlives SPI_finish). */
+extern bytea *ps_query_bytea_copy(int row, int col, MemoryContext context);
+
 #endif

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "provsecret.h"
+#include "commands/prepare.h"
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
@@ -23,6 +24,7 @@
 
 #define PS_REDACTED_STATEMENT "[statement redacted by provsecret: it passes a secret]"
 #define PS_REDACTED_PARAMETERS "parameters: [redacted by provsecret]"
+#define PS_REDACTED_CONTEXT "[context redacted by provsecret: it quotes a secret]"
 
 static emit_log_hook_type ps_prev_emit_log_hook = NULL;
 static bool ps_in_hook = false;
@@ -32,6 +34,38 @@ ps_ident_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		(c >= '0' && c <= '9') || c == '_';
+}
+
+/* Skip white space and comments (-- to end of line, nested slash-star). */
+static const char *
+ps_skip_blank(const char *q)
+{
+	for (;;)
+	{
+		if (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\f')
+			q++;
+		else if (q[0] == '-' && q[1] == '-')
+		{
+			while (*q && *q != '\n')
+				q++;
+		}
+		else if (q[0] == '/' && q[1] == '*')
+		{
+			int			depth = 0;
+
+			do
+			{
+				if (q[0] == '/' && q[1] == '*')
+					depth++, q += 2;
+				else if (q[0] == '*' && q[1] == '/')
+					depth--, q += 2;
+				else
+					q++;
+			} while (*q && depth > 0);
+		}
+		else
+			return q;
+	}
 }
 
 bool
@@ -57,9 +91,64 @@ ps_text_calls_seal(const char *text)
 		q = p + len;
 		if (*q == '"')
 			q++;
-		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
-			q++;
+		q = ps_skip_blank(q);
 		if (*q == '(')
+			return true;
+	}
+	return false;
+}
+
+static bool
+ps_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * Does the text run SQL-level EXECUTE of a prepared statement that calls
+ * seal()?  "EXECUTE p('ref', 'value')" carries the value as a literal
+ * argument, but only the PREPARE text names seal.  The name is read as the
+ * parser would (downcased unless quoted) and looked up in this session.
+ */
+static bool
+ps_text_executes_seal(const char *text)
+{
+	if (text == NULL)
+		return false;
+	for (const char *p = text; *p; p++)
+	{
+		char		name[NAMEDATALEN];
+		int			len = 0;
+		const char *q;
+		PreparedStatement *stmt;
+
+		if (pg_strncasecmp(p, "execute", 7) != 0 ||
+			(p > text && ps_ident_char(p[-1])) || !ps_space(p[7]))
+			continue;
+		for (q = p + 7; ps_space(*q); q++)
+			;
+		if (*q == '"')
+		{
+			for (q++; *q && len < NAMEDATALEN - 1; q++)
+			{
+				if (*q == '"' && q[1] != '"')
+					break;
+				if (*q == '"')
+					q++;
+				name[len++] = *q;
+			}
+		}
+		else
+		{
+			for (; (ps_ident_char(*q) || *q == '$' || IS_HIGHBIT_SET(*q)) &&
+				 len < NAMEDATALEN - 1; q++)
+				name[len++] = pg_ascii_tolower((unsigned char) *q);
+		}
+		name[len] = '\0';
+		if (len == 0)
+			continue;
+		stmt = FetchPreparedStatement(name, false);
+		if (stmt != NULL && ps_text_calls_seal(stmt->plansource->query_string))
 			return true;
 	}
 	return false;
@@ -123,6 +212,19 @@ ps_log_error_without_text(ErrorData *edata)
 	PG_END_TRY();
 }
 
+/*
+ * The context goes to the client too (hide_ctx only spares the log): bind
+ * parameters quoted by log_parameter_max_length_on_error, or the text of a
+ * PL/pgSQL statement calling seal() with a literal.  A quoted statement may
+ * span lines, so the whole context is replaced, not single lines.
+ */
+static void
+ps_redact_context(ErrorData *edata)
+{
+	edata->context = pstrdup(PS_REDACTED_CONTEXT);
+	edata->hide_ctx = true;
+}
+
 static void
 ps_redact_emit_log(ErrorData *edata)
 {
@@ -135,12 +237,21 @@ ps_redact_emit_log(ErrorData *edata)
 			ps_prev_emit_log_hook(edata);
 		return;
 	}
-	statement_calls_seal = ps_text_calls_seal(debug_query_string);
+	statement_calls_seal = ps_text_calls_seal(debug_query_string) ||
+		ps_text_executes_seal(debug_query_string);
 	message_calls_seal = ps_text_calls_seal(edata->message);
 
 	if (statement_calls_seal && edata->elevel >= ERROR &&
 		edata->output_to_server && !ps_is_own_message(edata))
 		ps_log_error_without_text(edata);
+
+	/*
+	 * A statement that fails before seal() runs (syntax error, failed cast)
+	 * never reaches its ps_redact_activity() call: its text would stay in
+	 * pg_stat_activity while the session is idle.
+	 */
+	if (statement_calls_seal)
+		ps_redact_activity();
 
 	if (statement_calls_seal || message_calls_seal)
 	{
@@ -156,12 +267,12 @@ ps_redact_emit_log(ErrorData *edata)
 		if (edata->context != NULL &&
 			(ps_mentions_parameters(edata->context) ||
 			 ps_text_calls_seal(edata->context)))
-			edata->hide_ctx = true;
+			ps_redact_context(edata);
 		if (edata->internalquery != NULL && ps_text_calls_seal(edata->internalquery))
 			edata->internalquery = NULL;
 	}
 	else if (edata->context != NULL && ps_text_calls_seal(edata->context))
-		edata->hide_ctx = true;
+		ps_redact_context(edata);
 
 	if (ps_prev_emit_log_hook)
 		ps_prev_emit_log_hook(edata);

@@ -280,7 +280,8 @@ ps_resolve_env(const PsReference *ref, const char *canonical, Size *len)
 
 		event.action = "access.denied";
 		event.reference = canonical;
-		event.outcome = "not in provsecret.env_allowlist";
+		event.outcome = "denied";
+		event.detail = "not in provsecret.env_allowlist";
 		event.count = 1;
 		ps_audit_record(&event, true);
 		ereport(ERROR,
@@ -329,7 +330,7 @@ ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("secret %s not found", canonical)));
 	value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
-	ciphertext = DatumGetByteaPP(SPI_datumTransfer(ps_query_datum(0, 1, &isnull), false, -1));
+	ciphertext = ps_query_bytea_copy(0, 1, caller_context);
 	SPI_finish();
 	ps_identity_leave(&identity);
 

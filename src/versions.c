@@ -102,7 +102,6 @@ ps_rollback(PG_FUNCTION_ARGS)
 	PsIdentity	identity;
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		values[2];
-	bool		isnull;
 	bytea	   *ciphertext;
 	PsSealBinding binding;
 	char	   *plaintext;
@@ -139,7 +138,7 @@ ps_rollback(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("version %d of secret %s is not kept", version, canonical),
 				 errhint("provsecret.versions() lists the kept versions.")));
-	ciphertext = DatumGetByteaPP(SPI_datumTransfer(ps_query_datum(0, 1, &isnull), false, -1));
+	ciphertext = ps_query_bytea_copy(0, 1, caller_context);
 	SPI_finish();
 	ps_identity_leave(&identity);
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/cluster.sh: a throwaway PostgreSQL cluster owned by postgres.
 #
 #   ps_cluster_init DIR PORT BINDIR [AUTH] -- initdb DIR/data; AUTH is

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are used by the files that source this one
 # scripts/lib/common.sh: paths, logging, cleanup and "run as postgres" for
 # the provsecret scripts.  Source it; it defines functions and variables only.
 #

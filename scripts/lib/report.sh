@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are used by the files that source this one
 # scripts/lib/report.sh: per-test result lines and the final tally.
 #
 # A "test" is one file or program (a pg_regress test, a Perl TAP file, a unit

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/stage.sh: build provsecret and stage it with a private copy of
 # PostgreSQL, so tests never touch the system installation.
 #
@@ -11,15 +12,23 @@ PS_STAGE="$PS_BUILD/root"
 PS_STAGE_PGBIN="$PS_STAGE$PS_SYS_PGBIN"
 
 # Compile with warnings as errors.  Output goes to .build/make.log; on
-# failure its tail is shown.
+# failure its tail is shown.  Debian's PGXS tracks no header dependencies,
+# so a change to a header or the Makefile rebuilds everything.
 ps_build()
 {
+	local want have=""
 	mkdir -p "$PS_BUILD"
+	want="$(cat "$PS_ROOT"/Makefile "$PS_ROOT"/src/*.h 2>/dev/null | sha256sum)"
+	[ -f "$PS_BUILD/build.stamp" ] && have="$(cat "$PS_BUILD/build.stamp")"
+	if [ "$want" != "$have" ]; then
+		make -C "$PS_ROOT" PG_CONFIG="$PS_PG_CONFIG" clean >/dev/null 2>&1 || true
+	fi
 	if ! make -C "$PS_ROOT" -j"$(nproc)" PG_CONFIG="$PS_PG_CONFIG" \
 		COPT=-Werror >"$PS_BUILD/make.log" 2>&1; then
 		tail -n 60 "$PS_BUILD/make.log" >&2
 		ps_die "build failed (full log: $PS_BUILD/make.log)"
 	fi
+	printf '%s\n' "$want" >"$PS_BUILD/build.stamp"
 }
 
 ps_stage()
@@ -61,4 +70,15 @@ ps_stage_make_readable()
 	PS_STAGE_PGBIN="$PS_STAGE$PS_SYS_PGBIN"
 	ps_as_postgres test -x "$PS_STAGE_PGBIN/postgres" ||
 		ps_die "postgres cannot read the staged installation $PS_STAGE"
+}
+
+# Stop every postmaster whose data directory lies under $1 (what a killed
+# test or pg_regress left running).
+ps_stop_clusters_under()
+{
+	local pidfile
+	while IFS= read -r pidfile; do
+		ps_as_postgres "$PS_STAGE_PGBIN/pg_ctl" -D "$(dirname "$pidfile")" \
+			-m immediate -w stop >/dev/null 2>&1 || true
+	done < <(find "$1" -name postmaster.pid 2>/dev/null)
 }

@@ -1,13 +1,16 @@
+# shellcheck shell=bash
 # scripts/lib/suite-node.sh: node client tests in test/node/ (one program).
 #
 # When test/node/package.json exists: npm ci (npm install without a lock
-# file), then the tests run with `node --test --test-reporter=tap`.  If
-# test/node/run.sh exists it is called as
-#     bash run.sh node --test --test-reporter=tap
-# and must start what the tests need (e.g. a cluster with the REST worker,
-# using scripts/lib/*.sh), run its arguments, stop everything and exit with
-# their status.  Exported for it: PS_ROOT, PS_STAGE, PS_STAGE_PGBIN,
-# PS_TEST_ROOT_KEY.  Needs common.sh, stage.sh, report.sh.
+# file), then
+#   - test/node/run.sh, when present, called with no arguments: it starts
+#     what the tests need (a cluster with the REST worker), runs node --test,
+#     stops everything and exits with the tests' status;
+#   - otherwise `node --test --test-reporter=tap` in test/node.
+# Exported for run.sh: PS_ROOT, PS_STAGE, PS_STAGE_PGBIN and PS_PGBIN (the
+# staged bin directory), PS_TEST_ROOT_KEY.  Pass/fail counts are read from
+# the summary of the tap ("# pass N") or spec ("ℹ pass N") reporter.
+# Needs common.sh, stage.sh, report.sh.
 
 ps_suite_node()
 {
@@ -28,13 +31,14 @@ ps_suite_node()
 	fi
 
 	local cmd=(node --test --test-reporter=tap) rc=0
-	[ -f "$dir/run.sh" ] && cmd=(bash "$dir/run.sh" "${cmd[@]}")
+	[ -f "$dir/run.sh" ] && cmd=(bash "$dir/run.sh")
 	(cd "$dir" && export PS_ROOT PS_STAGE PS_STAGE_PGBIN PS_TEST_ROOT_KEY &&
+		export PS_PGBIN="$PS_STAGE_PGBIN" &&
 		timeout 900 "${cmd[@]}" </dev/null >"$out/node.log" 2>&1) || rc=$?
 
 	local pass fail
-	pass="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out/node.log" | tail -n 1)"
-	fail="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out/node.log" | tail -n 1)"
+	pass="$(sed -n 's/^\(# \|ℹ \)pass \([0-9]*\)$/\2/p' "$out/node.log" | tail -n 1)"
+	fail="$(sed -n 's/^\(# \|ℹ \)fail \([0-9]*\)$/\2/p' "$out/node.log" | tail -n 1)"
 	if [ "$rc" -eq 0 ] && [ "${fail:-0}" -eq 0 ] && [ -n "$pass" ]; then
 		ps_result "node" ok "${pass} ok, 0 not ok"
 	else

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib/suite-sql.sh: pg_regress over test/sql/*.sql (pgTAP inside).
 #
 # pg_regress from the staged installation starts its own temporary instance
@@ -16,6 +17,7 @@ ps_suite_sql()
 
 	local tmp name out="$PS_BUILD/test-output/sql"
 	ps_postgres_tmpdir tmp regress
+	ps_on_exit "ps_stop_clusters_under '$tmp'"
 	mkdir -p "$tmp/in" "$tmp/out"
 	local d
 	for d in sql expected data input output; do
@@ -50,7 +52,7 @@ CONF
 		PS_TEST_ENV_CANARY="env-canary-value" \
 		PS_TEST_ENV_UNLISTED="env-unlisted-canary" \
 		PATH="$PS_STAGE_PGBIN:$PATH" \
-		timeout 1200 "$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/regress/pg_regress" \
+		timeout "${PROVSECRET_SQL_TIMEOUT:-1200}" "$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/regress/pg_regress" \
 		--temp-instance="$tmp/instance" \
 		--temp-config="$tmp/regress.conf" \
 		--bindir="$PS_STAGE_PGBIN" \
@@ -59,6 +61,8 @@ CONF
 		--encoding=UTF8 --no-locale \
 		--schedule="$tmp/schedule" \
 		</dev/null >"$tmp/pg_regress.log" 2>&1 || rc=$?
+	# A pg_regress killed by the timeout leaves its instance running.
+	ps_stop_clusters_under "$tmp"
 
 	rm -rf "$out"
 	mkdir -p "$out"

@@ -1,9 +1,12 @@
+# shellcheck shell=bash
 # scripts/lib/suite-tap.sh: Perl TAP tests, test/t/*.pl, one prove per file.
 #
 # PostgreSQL::Test::Cluster refuses root, so the tests run as postgres from a
 # postgres-owned copy of test/ (its tmp_check lands there).  PATH starts
 # with the staged bin, so the clusters load the staged provsecret.  Ports are
 # reserved in a lock directory shared by every run on this machine.
+# Perl modules shared by tests may live in test/perl or test/t/lib.
+# Clusters a killed or crashed test leaves behind are stopped after it.
 # Environment for the tests:
 #   PROVSECRET_SOURCE_DIR  the source tree (read-only)
 #   PROVSECRET_TEST_ROOT_KEY  a fake 64-hex root key
@@ -22,6 +25,7 @@ ps_suite_tap()
 
 	local tmp out="$PS_BUILD/test-output/tap"
 	ps_postgres_tmpdir tmp tap
+	ps_on_exit "ps_stop_clusters_under '$tmp'"
 	cp -r "$PS_ROOT/test" "$tmp/test"
 	chown -R postgres:postgres "$tmp"
 	mkdir -p "$PS_PORTLOCK_DIR"
@@ -35,7 +39,7 @@ ps_suite_tap()
 		rc=0
 		(cd "$tmp/test" && runuser -u postgres -- env \
 			PATH="$PS_STAGE_PGBIN:$PATH" \
-			PERL5LIB="$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
+			PERL5LIB="$tmp/test/perl:$tmp/test/t/lib:$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}" \
 			PG_REGRESS="$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/regress/pg_regress" \
 			PG_TEST_PORT_DIR="$PS_PORTLOCK_DIR" \
 			TESTDIR="$tmp/test" \
@@ -44,6 +48,7 @@ ps_suite_tap()
 			PROVSECRET_STAGE="$PS_STAGE" \
 			timeout 900 prove -v "t/$name.pl" \
 			</dev/null >"$out/$name.log" 2>&1) || rc=$?
+		ps_stop_clusters_under "$tmp/test"
 		ps_tap_counts "$out/$name.log"
 		detail="$PS_TAP_OK ok, $PS_TAP_NOTOK not ok"
 		status=ok

@@ -1,15 +1,24 @@
+# shellcheck shell=bash
 # scripts/lib/suite-unit.sh: pure C unit tests, test/unit/*.c.
 #
-# Each test is compiled with the pure sources (no postgres.h) it names in a
-# comment line, and run; it prints TAP:
-#     /* unit-sources: src/reference.c src/jwt_parse.c */
-#     /* unit-libs: -lsodium */
-# Without unit-sources, test/unit/test_X.c is built with src/X.c when that
-# file exists.  Needs common.sh, report.sh.
+# Each test is compiled with the pure sources (no postgres.h) it names on a
+# comment line containing "sources:" (and libraries on one containing
+# "libs:"), then run; it prints TAP:
+#     /* Sources: src/reference.c src/jwt_parse.c.  Prints TAP. */
+#     /* Libs: -lsodium */
+# Without such a line, test/unit/X_test.c or test_X.c is built with src/X.c
+# when that file exists.  Needs common.sh, report.sh.
 
-ps_unit_directive()
+# ps_unit_sources FILE / ps_unit_libs FILE: the words named on those lines.
+ps_unit_sources()
 {
-	sed -n "s|.*$1:[[:space:]]*\\([^*]*\\).*|\\1|p" "$2" | tr '\n' ' '
+	grep -i 'sources:' "$1" | sed 's/.*[Ss]ources://' |
+		grep -o 'src/[A-Za-z0-9_./-]*\.c' | tr '\n' ' ' || true
+}
+ps_unit_libs()
+{
+	grep -i 'libs:' "$1" | sed 's/.*[Ll]ibs://' |
+		grep -o -- '-l[A-Za-z0-9_+-]*' | tr '\n' ' ' || true
 }
 
 ps_suite_unit()
@@ -24,19 +33,28 @@ ps_suite_unit()
 	rm -rf "$out"
 	mkdir -p "$out"
 
+	# AddressSanitizer and UBSan catch overreads and undefined behaviour in
+	# the parsers; used when the compiler can link them (gcc on Debian can).
+	# shellcheck disable=SC2054 # commas inside one -fsanitize= option
+	local sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+	echo 'int main(void) { return 0; }' >"$out/probe.c"
+	cc "${sanitize[@]}" -o "$out/probe" "$out/probe.c" >/dev/null 2>&1 || sanitize=()
+	rm -f "$out/probe" "$out/probe.c"
+
 	local name sources libs base rc detail status src srcs
 	for f in "${files[@]}"; do
 		name="$(basename "$f" .c)"
-		sources="$(ps_unit_directive unit-sources "$f")"
-		libs="$(ps_unit_directive unit-libs "$f")"
+		sources="$(ps_unit_sources "$f")"
+		libs="$(ps_unit_libs "$f")"
 		if [ -z "${sources// /}" ]; then
 			base="${name#test_}"
+			base="${base%_test}"
 			[ -f "$PS_ROOT/src/$base.c" ] && sources="src/$base.c"
 		fi
 		srcs=()
 		for src in $sources; do srcs+=("$PS_ROOT/$src"); done
 		# shellcheck disable=SC2086 # libs is a word list by design
-		if ! cc -std=gnu11 -O1 -g -Wall -Wextra -Werror \
+		if ! cc -std=gnu11 -O1 -g -Wall -Wextra -Werror "${sanitize[@]}" \
 			-I"$PS_ROOT/src" -I"$PS_ROOT/test/unit" \
 			-o "$out/$name" "$f" "${srcs[@]}" $libs \
 			>"$out/$name.build.log" 2>&1; then

@@ -4,7 +4,9 @@
 --   P0002 secret not found        22001 value over 10,000 characters
 --   0A000 external: (no resolvers yet)
 --   XX001 ciphertext fails authentication (copied or altered by a superuser)
--- 55000 (missing / wrong / development key) needs a restart: see test/t.
+--   55000 a data key wrapped by a root key the server does not hold
+-- (a missing key, deployed mode without a key and the development key need
+-- a restart: see test/t).
 \pset format unaligned
 \pset tuples_only true
 \pset pager off
@@ -40,7 +42,7 @@ EXCEPTION WHEN OTHERS THEN
         ctx = PG_EXCEPTION_CONTEXT;
     RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
 END $$;
-SELECT plan(36);
+SELECT plan(43);
 
 SELECT lives_ok($$SELECT provsecret.register_company('errco')$$, 'register company errco');
 SELECT lives_ok($$SELECT provsecret.register_project('errp', 'errco')$$, 'register project errp');
@@ -114,6 +116,29 @@ SELECT throws_ok($$SELECT provsecret.resolve('managed:project/errq/D')$$, 'XX001
 UPDATE provsecret.ai_provider_secret s SET ciphertext = saved.ciphertext
   FROM saved WHERE s.reference = saved.reference;
 SELECT is(provsecret.resolve('managed:project/errp/B'), 'canary-err-b', 'B resolves again with its own ciphertext');
+
+-- 55000: the data key of erroth names a root key the server does not hold
+-- (as after a root key change): a clear key error with a hint, never
+-- "invalid ciphertext".  A data key altered or moved to another tenant
+-- fails authentication (XX001).
+CREATE TEMP TABLE saved_keys AS SELECT id, root_key_fingerprint, wrapped_key FROM provsecret.data_key;
+UPDATE provsecret.data_key SET root_key_fingerprint = 'ffffffffffffffff'
+ WHERE id = (SELECT data_key_id FROM provsecret.ai_provider_secret WHERE reference = 'managed:project/erroth/C');
+SELECT throws_ok($$SELECT provsecret.resolve('managed:project/erroth/C')$$, '55000', NULL, 'a data key under another root key: 55000');
+SELECT ok(pg_temp.error_of('SELECT provsecret.resolve($1)', 'managed:project/erroth/C') LIKE '%CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY%', 'the 55000 hint says which variable to set');
+SELECT ok(pg_temp.error_of('SELECT provsecret.resolve($1)', 'managed:project/erroth/C') !~ '(canary-err-c|00112233445566778899aabbccddeeff)', 'the 55000 text contains neither the value nor the root key');
+SELECT is(pg_temp.sqlstate_of('SELECT provsecret.seal($1, $2)', 'managed:project/erroth/C2', 'canary-err-c2'), '55000', 'sealing under that data key is 55000 too');
+UPDATE provsecret.data_key k SET root_key_fingerprint = saved_keys.root_key_fingerprint,
+       wrapped_key = set_byte(saved_keys.wrapped_key, 30, get_byte(saved_keys.wrapped_key, 30) # 1)
+  FROM saved_keys WHERE k.id = saved_keys.id;
+SELECT throws_ok($$SELECT provsecret.resolve('managed:project/erroth/C')$$, 'XX001', NULL, 'an altered wrapped data key: XX001');
+UPDATE provsecret.data_key k SET wrapped_key = (SELECT wrapped_key FROM saved_keys o
+                                                 WHERE o.id = (SELECT data_key_id FROM provsecret.ai_provider_secret WHERE reference = 'managed:project/errp/A'))
+ WHERE k.id = (SELECT data_key_id FROM provsecret.ai_provider_secret WHERE reference = 'managed:project/erroth/C');
+SELECT throws_ok($$SELECT provsecret.resolve('managed:project/erroth/C')$$, 'XX001', NULL, 'another tenant''s wrapped data key: XX001');
+UPDATE provsecret.data_key k SET root_key_fingerprint = saved_keys.root_key_fingerprint, wrapped_key = saved_keys.wrapped_key
+  FROM saved_keys WHERE k.id = saved_keys.id;
+SELECT is(provsecret.resolve('managed:project/erroth/C'), 'canary-err-c', 'with its own data key restored, C resolves again');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -37,7 +37,7 @@ EXCEPTION WHEN OTHERS THEN
         ctx = PG_EXCEPTION_CONTEXT;
     RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
 END $$;
-SELECT plan(96);
+SELECT plan(98);
 
 SELECT lives_ok($$SELECT provsecret.register_company('refco')$$, 'register company refco');
 SELECT lives_ok($$SELECT provsecret.register_project('refp', 'refco')$$, 'register project refp');
@@ -154,10 +154,15 @@ SELECT is(pg_temp.sqlstate_of('SELECT provsecret.resolve($1)', ref), '22023', 'r
   FROM bad_ext ORDER BY label;
 
 -- Non-UTF-8 bytes cannot reach the parser through SQL in a UTF8 database
--- (PostgreSQL rejects them with 22021 first); the unit tests of the pure
--- parser cover them.  NULL is not a reference.
+-- (PostgreSQL rejects them with 22021 first): test/unit/reference_bytes_test.c
+-- and test/t/070_non_utf8.pl (a SQL_ASCII database) cover them.  NULL is not
+-- a reference.
 SELECT is(pg_temp.sqlstate_of('SELECT provsecret.seal($1, $2)', NULL, 'canary-null-ref'), '22023', 'seal(NULL, value) is 22023');
 SELECT ok(pg_temp.sqlstate_of('SELECT provsecret.resolve($1) IS NULL', NULL) IN ('00000', '22023'), 'resolve(NULL) is NULL or 22023, never a crash');
+
+-- A megabyte of reference is refused like any other malformed one.
+SELECT is(pg_temp.sqlstate_of('SELECT provsecret.resolve($1)', 'managed:project/refp/' || repeat('a', 1048576)), '22023', 'a 1 MB reference is 22023');
+SELECT is(pg_temp.sqlstate_of('SELECT provsecret.resolve($1)', 'external:vault/' || repeat('a/', 524288)), '22023', 'a 1 MB external path is 22023');
 
 -- Error messages name the rule and never echo more than 64 characters.
 SELECT ok(pg_temp.error_of('SELECT provsecret.resolve($1)', 'managed:project/refp/' || repeat('x', 50) || 'ECHOTAIL' || repeat('y', 100)) NOT LIKE '%ECHOTAIL%', 'an over-long reference is not echoed past 64 characters');

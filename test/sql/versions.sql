@@ -38,7 +38,7 @@ EXCEPTION WHEN OTHERS THEN
         ctx = PG_EXCEPTION_CONTEXT;
     RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
 END $$;
-SELECT plan(31);
+SELECT plan(35);
 
 CREATE FUNCTION pg_temp.kept(ref text) RETURNS integer[] LANGUAGE sql AS $$
     SELECT coalesce(array_agg(v.value_version ORDER BY v.value_version), '{}')
@@ -83,6 +83,10 @@ SELECT is(provsecret.resolve('managed:project/verp/K'), 'canary-ver-3', 'K now r
 SELECT is(ARRAY(SELECT value_version FROM provsecret.versions('managed:project/verp/K')), ARRAY[6, 5, 4, 3], 'versions() lists 6, 5, 4, 3');
 SELECT throws_ok($$SELECT provsecret.rollback('managed:project/verp/K', 1)$$, 'P0002', NULL, 'rollback to a pruned version is P0002');
 SELECT throws_ok($$SELECT * FROM provsecret.versions('env:PS_TEST_ENV_CANARY')$$, '22023', NULL, 'versions() of an env: reference is 22023');
+SELECT lives_ok($$SELECT provsecret.seal('managed:project/verp/BIG', repeat('v', 10000))$$, 'seal a 10,000-character value');
+SELECT lives_ok($$SELECT provsecret.seal('managed:project/verp/BIG', 'canary-small')$$, 'rotate it to a short one');
+SELECT is(provsecret.rollback('managed:project/verp/BIG', 1), 3, 'roll back to the 10,000-character version');
+SELECT is(provsecret.resolve('managed:project/verp/BIG'), repeat('v', 10000), 'the rolled-back 10,000-character value round-trips');
 CREATE ROLE pst_v_nobody;
 SET ROLE pst_v_nobody;
 SELECT throws_ok($$SELECT * FROM provsecret.versions('managed:project/verp/K')$$, '42501', NULL, 'versions() without describe is 42501');

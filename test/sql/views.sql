@@ -35,7 +35,7 @@ EXCEPTION WHEN OTHERS THEN
         ctx = PG_EXCEPTION_CONTEXT;
     RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
 END $$;
-SELECT plan(15);
+SELECT plan(17);
 
 SELECT has_view('provsecret', 'secrets', 'view secrets exists');
 SELECT has_view('provsecret', 'grants', 'view grants exists');
@@ -45,10 +45,14 @@ SELECT columns_are('provsecret', 'secrets',
     ARRAY['reference', 'scope', 'company', 'project', 'name', 'description', 'value_version',
           'created_at', 'created_by', 'updated_at', 'updated_by'],
     'secrets has exactly the metadata columns of the contract');
+-- DESIGN §7's columns, plus the detail column added in docs/DESIGN.md.
 SELECT columns_are('provsecret', 'audit_log',
     ARRAY['id', 'at', 'action', 'reference', 'company', 'project', 'principal', 'channel',
-          'client_addr', 'request_id', 'value_version', 'outcome', 'count'],
+          'client_addr', 'request_id', 'value_version', 'outcome', 'count', 'detail'],
     'audit_log has exactly the columns of the contract');
+SELECT columns_are('provsecret', 'key_status',
+    ARRAY['root_key_fingerprint', 'root_key', 'data_keys', 'secrets', 'kept_versions'],
+    'key_status has the columns of docs/DESIGN.md');
 SELECT is((SELECT count(*) FROM information_schema.columns
             WHERE table_schema = 'provsecret'
               AND table_name IN ('secrets', 'grants', 'audit_log', 'key_status')
@@ -60,6 +64,9 @@ SELECT lives_ok($$SELECT provsecret.register_project('viewp', 'viewco')$$, 'regi
 SELECT lives_ok($$SELECT provsecret.seal('managed:project/viewp/K', 'canary-view-plaintext', 'view test')$$, 'seal a canary');
 SELECT lives_ok($$SELECT provsecret.seal('managed:company/viewco/K', 'canary-view-plaintext')$$, 'seal it again in the company');
 SELECT is(provsecret.resolve('managed:project/viewp/K'), 'canary-view-plaintext', 'it resolves');
+SELECT results_eq($$SELECT root_key, data_keys, secrets FROM provsecret.key_status$$,
+                  $$VALUES ('current'::text, 1::bigint, 2::numeric)$$,
+                  'key_status: one data key (the company''s, used by its project too) and two secrets');
 
 -- Search every row of every view and table of the schema for the plaintext,
 -- as text and as the hex of its bytes (how bytea columns print).

@@ -1,0 +1,109 @@
+/*
+ * rest_sql.c: metadata reads of the REST routes, through SPI on the views.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "rest_sql.h"
+
+/* Plans kept for the worker's life: a request must not parse SQL. */
+static SPIPlanPtr plan_secret = NULL;
+static SPIPlanPtr plan_company = NULL;
+static SPIPlanPtr plan_project = NULL;
+
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *plan, const char *query)
+{
+	Oid			argtypes[1] = {TEXTOID};
+
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(query, 1, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare a REST metadata query: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*plan = p;
+	}
+	return *plan;
+}
+
+static char *
+copy_column(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
+{
+	char	   *v = SPI_getvalue(tup, desc, col);
+
+	return v ? MemoryContextStrdup(cxt, v) : NULL;
+}
+
+static void
+fill(PsSecretMeta *m, HeapTuple tup, TupleDesc desc, MemoryContext cxt)
+{
+	char	   *version = SPI_getvalue(tup, desc, 4);
+
+	m->name = copy_column(tup, desc, 1, cxt);
+	m->reference = copy_column(tup, desc, 2, cxt);
+	m->description = copy_column(tup, desc, 3, cxt);
+	m->value_version = version ? pg_strtoint32(version) : 0;
+}
+
+bool
+ps_rest_sql_secret(const char *reference, PsSecretMeta *out)
+{
+	Datum		args[1] = {CStringGetTextDatum(reference)};
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		found;
+	SPIPlanPtr	plan;
+
+	memset(out, 0, sizeof(*out));
+	SPI_connect();
+	plan = keep_plan(&plan_secret,
+					 "SELECT name, reference, description, value_version "
+					 "FROM provsecret.secrets WHERE reference = $1");
+	if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read secret metadata");
+	found = SPI_processed == 1;
+	if (found)
+		fill(out, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, cxt);
+	SPI_finish();
+	return found;
+}
+
+List *
+ps_rest_sql_list(bool company, const char *owner)
+{
+	Datum		args[1] = {CStringGetTextDatum(owner)};
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *result = NIL;
+	SPIPlanPtr	plan;
+
+	SPI_connect();
+	plan = company ?
+		keep_plan(&plan_company,
+				  "SELECT name, reference, description, value_version "
+				  "FROM provsecret.secrets WHERE scope = 'company' "
+				  "AND company = $1 ORDER BY name") :
+		keep_plan(&plan_project,
+				  "SELECT name, reference, description, value_version "
+				  "FROM provsecret.secrets WHERE scope = 'project' "
+				  "AND project = $1 ORDER BY name");
+	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list secrets");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		PsSecretMeta *m = MemoryContextAllocZero(cxt, sizeof(PsSecretMeta));
+		MemoryContext old;
+
+		fill(m, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, cxt);
+		/* SPI_finish frees its own context: keep the list in the caller's */
+		old = MemoryContextSwitchTo(cxt);
+		result = lappend(result, m);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}

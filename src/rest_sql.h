@@ -1,0 +1,25 @@
+/*
+ * rest_sql.h: metadata the REST routes read through the provsecret views
+ * (row-level security applies; the tables are never read directly).
+ */
+#ifndef PROVSECRET_REST_SQL_H
+#define PROVSECRET_REST_SQL_H
+
+#include "postgres.h"
+#include "nodes/pg_list.h"
+
+typedef struct PsSecretMeta
+{
+	char	   *name;
+	char	   *reference;
+	char	   *description;	/* NULL when none */
+	int32		value_version;
+} PsSecretMeta;
+
+/* The visible secret with this reference; false when none. */
+extern bool ps_rest_sql_secret(const char *reference, PsSecretMeta *out);
+
+/* Visible secrets of a company or project, sorted by name (PsSecretMeta *). */
+extern List *ps_rest_sql_list(bool company, const char *owner);
+
+#endif

@@ -1,0 +1,404 @@
+/*
+ * routes.c: the REST routes of DESIGN §8.
+ *
+ * A request reads top to bottom: path and body checks (pure, rest_parse.c),
+ * bearer token (token.c), then the same C functions a SQL caller reaches
+ * (secret.c), which authorize (authz.c) and audit (audit.c).  Listings go
+ * through SPI on the provsecret views, so row-level security applies.
+ */
+#include "postgres.h"
+
+#include <jansson.h>
+
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "audit.h"
+#include "authz.h"
+#include "reference.h"
+#include "rest_metrics.h"
+#include "rest_openapi.h"
+#include "rest_sql.h"
+#include "rest_worker.h"
+#include "routes.h"
+#include "secret.h"
+#include "token.h"
+
+void
+ps_routes_init(void)
+{
+	ps_rest_json_use_secure_alloc();
+}
+
+/* Serialize and hand over; json_dumps uses the wiping allocator. */
+static void
+answer_json(PsHttpRequest *req, int status, json_t *doc)
+{
+	char	   *text = json_dumps(doc, JSON_COMPACT);
+
+	json_decref(doc);
+	if (text == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("could not serialize the response")));
+	ps_http_set_malloced_body(req, status, "application/json", text,
+							  strlen(text));
+}
+
+static void
+answer_health(PsHttpRequest *req)
+{
+	const char *reason;
+	StringInfoData buf;
+
+	if (ps_rest_healthy(&reason))
+	{
+		ps_http_set_body(req, 200, "application/json", "{\"status\":\"ok\"}", 15);
+		return;
+	}
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"status\":\"unavailable\",\"error\":{\"code\":\"unavailable\",\"message\":");
+	escape_json(&buf, reason);
+	appendStringInfoString(&buf, "}}");
+	ps_http_set_body(req, 503, "application/json", buf.data, buf.len);
+	pfree(buf.data);
+}
+
+static void
+answer_metrics(PsHttpRequest *req)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	ps_rest_metrics_render(&buf);
+	ps_http_set_body(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+					 buf.data, buf.len);
+	pfree(buf.data);
+}
+
+/* DESIGN §3 name rule, from the one reference parser. */
+static bool
+valid_name(const char *s)
+{
+	return ps_name_is_valid(s, strlen(s));
+}
+
+static bool
+route_has_name(PsRestRoute route)
+{
+	return route == PS_ROUTE_WORKSPACE_SECRET ||
+		route == PS_ROUTE_COMPANY_PROVIDER ||
+		route == PS_ROUTE_PROJECT_PROVIDER;
+}
+
+static bool
+route_has_owner(PsRestRoute route)
+{
+	return route != PS_ROUTE_RESOLVE && route != PS_ROUTE_HEALTHZ &&
+		route != PS_ROUTE_METRICS && route != PS_ROUTE_OPENAPI &&
+		route != PS_ROUTE_NONE;
+}
+
+bool
+ps_routes_prepare(PsHttpRequest *req)
+{
+	const char *reason;
+	const char *msg;
+
+	switch (req->match_status)
+	{
+		case PS_MATCH_NOT_FOUND:
+			ps_http_set_error(req, 404, "no such route");
+			return false;
+		case PS_MATCH_METHOD_NOT_ALLOWED:
+			ps_rest_allow_header(req->match.allowed, req->allow, sizeof(req->allow));
+			ps_http_set_error(req, 405, "method not allowed on this route");
+			return false;
+		case PS_MATCH_BAD_SEGMENT:
+			ps_http_set_error(req, 400, "malformed path segment");
+			return false;
+		case PS_MATCH_OK:
+			break;
+	}
+
+	switch (req->match.route)
+	{
+		case PS_ROUTE_HEALTHZ:
+			answer_health(req);
+			return false;
+		case PS_ROUTE_METRICS:
+			answer_metrics(req);
+			return false;
+		case PS_ROUTE_OPENAPI:
+			ps_http_set_body(req, 200, "application/json", ps_openapi_document,
+							 ps_openapi_document_end - ps_openapi_document);
+			return false;
+		default:
+			break;
+	}
+
+	if (!ps_rest_ready(&reason))
+	{
+		ps_http_set_error(req, 503, reason);
+		return false;
+	}
+	if (req->authorization == NULL)
+	{
+		ps_http_set_error(req, 401, "missing bearer token");
+		return false;
+	}
+	if (route_has_owner(req->match.route) && !valid_name(req->match.owner))
+	{
+		ps_http_set_error(req, 400, req->match.route == PS_ROUTE_COMPANY_PROVIDERS ||
+						  req->match.route == PS_ROUTE_COMPANY_PROVIDER ?
+						  "malformed company name" : "malformed workspace or project name");
+		return false;
+	}
+	if (route_has_name(req->match.route) && !valid_name(req->match.name))
+	{
+		ps_http_set_error(req, 400, req->match.route == PS_ROUTE_WORKSPACE_SECRET ?
+						  "malformed secret key" : "malformed provider name");
+		return false;
+	}
+	if (req->method == PS_METHOD_PUT || req->method == PS_METHOD_POST)
+	{
+		PsRestBodyField kind = req->match.route == PS_ROUTE_RESOLVE ? PS_BODY_REFERENCE :
+			req->match.route == PS_ROUTE_WORKSPACE_SECRET ? PS_BODY_VALUE :
+			PS_BODY_CREDENTIAL_VALUE;
+
+		msg = ps_rest_parse_body(req->body ? req->body : "", req->body_len,
+								 kind, &req->parsed);
+		if (msg)
+		{
+			ps_http_set_error(req, 400, msg);
+			return false;
+		}
+	}
+	return true;
+}
+
+
+/* "Bearer <token>": the scheme is case-insensitive, the token one word. */
+static const char *
+bearer_token(const char *header)
+{
+	const char *p;
+
+	if (pg_strncasecmp(header, "Bearer ", 7) != 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						errmsg("Authorization header is not a bearer token")));
+	p = header + 7;
+	while (*p == ' ')
+		p++;
+	if (*p == '\0' || strpbrk(p, " \t") != NULL)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						errmsg("Authorization header is not a bearer token")));
+	return p;
+}
+
+static void
+authenticate(PsHttpRequest *req)
+{
+	char	   *subject = NULL;
+	List	   *principals;
+
+	principals = ps_token_authenticate(bearer_token(req->authorization), &subject);
+	ps_authz_set_token_principals(principals, true);
+}
+
+static void
+require(const char *company, const char *project, PsPermission perm)
+{
+	if (!ps_authz_allows(company, project, perm))
+	{
+		PsAuditEvent ev = {0};
+
+		ev.action = "access.denied";
+		ev.company = company;
+		ev.project = project;
+		ev.outcome = "denied";
+		ev.count = 1;
+		ps_audit_record(&ev, true);
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied: \"%s\" is required",
+							   ps_permission_name(perm))));
+	}
+}
+
+static char *
+managed_reference(PsHttpRequest *req)
+{
+	bool		company = req->match.route == PS_ROUTE_COMPANY_PROVIDER ||
+		req->match.route == PS_ROUTE_COMPANY_PROVIDERS;
+
+	return psprintf("managed:%s/%s/%s", company ? "company" : "project",
+					req->match.owner, req->match.name);
+}
+
+static json_t *
+text_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static void
+list_secrets(PsHttpRequest *req, bool company, bool with_references)
+{
+	json_t	   *items = json_array();
+	List	   *rows;
+	ListCell   *lc;
+
+	require(company ? req->match.owner : NULL, company ? NULL : req->match.owner,
+			PS_PERM_DESCRIBE);
+	rows = ps_rest_sql_list(company, req->match.owner);
+	foreach(lc, rows)
+	{
+		PsSecretMeta *m = lfirst(lc);
+
+		if (with_references)
+			json_array_append_new(items,
+								  json_pack("{s:s, s:s, s:o, s:i}",
+											"provider", m->name,
+											"reference", m->reference,
+											"description", text_or_null(m->description),
+											"valueVersion", (int) m->value_version));
+		else
+			json_array_append_new(items,
+								  json_pack("{s:s, s:o}", "key", m->name,
+											"description", text_or_null(m->description)));
+	}
+	answer_json(req, 200,
+				json_pack("{s:o}", with_references ? "providerSecrets" : "secrets",
+						  items));
+}
+
+static void
+reveal(PsHttpRequest *req)
+{
+	char	   *reference = managed_reference(req);
+	Size		len = 0;
+	char	   *value = ps_secret_resolve(reference, &len);
+	PsSecretMeta meta;
+	json_t	   *volatile doc = NULL;
+
+	PG_TRY();
+	{
+		(void) ps_rest_sql_secret(reference, &meta);
+		doc = json_pack("{s:s, s:s%, s:o}", "key", req->match.name,
+						"value", value, (size_t) len,
+						"description", text_or_null(meta.description));
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(value, len);
+	}
+	PG_END_TRY();
+	if (doc == NULL)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+						errmsg("secret value is not valid UTF-8")));
+	ps_rest_metrics_count_reveal();
+	answer_json(req, 200, doc);
+}
+
+static void
+upsert(PsHttpRequest *req, bool provider)
+{
+	char	   *reference = managed_reference(req);
+	PsSealResult result;
+	const char *description = req->parsed.description;
+
+	result = ps_secret_seal(reference, req->parsed.value, req->parsed.value_len,
+							description);
+	if (description == NULL)
+	{
+		PsSecretMeta meta;
+
+		if (ps_rest_sql_secret(reference, &meta))
+			description = meta.description;
+	}
+	if (provider)
+		answer_json(req, result.created ? 201 : 200,
+					json_pack("{s:s, s:s, s:o, s:i}",
+							  "provider", req->match.name,
+							  "reference", result.reference,
+							  "description", text_or_null(description),
+							  "valueVersion", (int) result.value_version));
+	else
+		answer_json(req, result.created ? 201 : 200,
+					json_pack("{s:s, s:o}", "key", req->match.name,
+							  "description", text_or_null(description)));
+}
+
+static void
+describe_provider(PsHttpRequest *req)
+{
+	char	   *reference = managed_reference(req);
+	bool		company = req->match.route == PS_ROUTE_COMPANY_PROVIDER;
+	PsSecretMeta meta;
+
+	require(company ? req->match.owner : NULL, company ? NULL : req->match.owner,
+			PS_PERM_DESCRIBE);
+	if (!ps_rest_sql_secret(reference, &meta))
+		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
+						errmsg("secret not found")));
+	answer_json(req, 200,
+				json_pack("{s:s, s:s, s:o, s:i}", "provider", req->match.name,
+						  "reference", reference,
+						  "description", text_or_null(meta.description),
+						  "valueVersion", (int) meta.value_version));
+}
+
+static void
+resolve(PsHttpRequest *req)
+{
+	const char *reference = req->parsed.reference;
+	Size		len = 0;
+	char	   *value = ps_secret_resolve(reference, &len);
+	json_t	   *doc;
+
+	doc = json_pack("{s:s, s:s%}", "reference", reference,
+					"value", value, (size_t) len);
+	explicit_bzero(value, len);
+	if (doc == NULL)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+						errmsg("secret value is not valid UTF-8")));
+	ps_rest_metrics_count_reveal();
+	answer_json(req, 200, doc);
+}
+
+void
+ps_routes_execute(PsHttpRequest *req)
+{
+	authenticate(req);
+	switch (req->match.route)
+	{
+		case PS_ROUTE_WORKSPACE_SECRETS:
+			list_secrets(req, false, false);
+			break;
+		case PS_ROUTE_COMPANY_PROVIDERS:
+			list_secrets(req, true, true);
+			break;
+		case PS_ROUTE_PROJECT_PROVIDERS:
+			list_secrets(req, false, true);
+			break;
+		case PS_ROUTE_WORKSPACE_SECRET:
+		case PS_ROUTE_COMPANY_PROVIDER:
+		case PS_ROUTE_PROJECT_PROVIDER:
+			if (req->method == PS_METHOD_PUT)
+				upsert(req, req->match.route != PS_ROUTE_WORKSPACE_SECRET);
+			else if (req->method == PS_METHOD_DELETE)
+			{
+				(void) ps_secret_delete(managed_reference(req));
+				ps_http_set_body(req, 204, "application/json", "", 0);
+			}
+			else if (req->match.route == PS_ROUTE_WORKSPACE_SECRET)
+				reveal(req);
+			else
+				describe_provider(req);
+			break;
+		case PS_ROUTE_RESOLVE:
+			resolve(req);
+			break;
+		default:
+			elog(ERROR, "route %d does not use the database", req->match.route);
+	}
+}

@@ -1,0 +1,72 @@
+-- key_exposure.sql: the root key never shows in SHOW ALL / pg_settings, nor
+-- in the environment of any server process, the postmaster included
+-- (DESIGN §6: the environment block is scrubbed in place).  The test
+-- runner starts the server with the fake root key 0011...eeff
+-- (scripts/lib/common.sh) and PS_TEST_ENV_CANARY=env-canary-value.
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+\set VERBOSITY terse
+\set ON_ERROR_ROLLBACK on
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS provsecret;
+BEGIN;
+-- Run a statement with up to three text parameters ($1..$3, so values never
+-- appear in statement text); return its SQLSTATE ('00000' when it succeeds)
+-- or everything it raised (NULL when it succeeds).
+CREATE FUNCTION pg_temp.sqlstate_of(sql text, a1 text DEFAULT NULL,
+    a2 text DEFAULT NULL, a3 text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql USING a1, a2, a3;
+    RETURN '00000';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $$;
+CREATE FUNCTION pg_temp.error_of(sql text, a1 text DEFAULT NULL,
+    a2 text DEFAULT NULL, a3 text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    st text; msg text; det text; hnt text; ctx text;
+BEGIN
+    EXECUTE sql USING a1, a2, a3;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+        det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT,
+        ctx = PG_EXCEPTION_CONTEXT;
+    RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
+END $$;
+SELECT plan(7);
+
+CREATE FUNCTION pg_temp.environ(pid integer) RETURNS bytea LANGUAGE sql AS $$
+    SELECT pg_read_binary_file('/proc/' || pid || '/environ', 0, 1048576, true) $$;
+CREATE TEMP TABLE server_pids AS
+    SELECT split_part(pg_read_file('postmaster.pid'), E'\n', 1)::integer AS pid, 'postmaster' AS kind
+    UNION ALL
+    SELECT pid, backend_type FROM pg_stat_activity;
+
+SELECT is((SELECT count(*) FROM pg_settings
+            WHERE concat_ws(' ', setting, reset_val, boot_val) LIKE '%00112233445566778899aabbccddeeff%'),
+          0::bigint, 'no setting in pg_settings holds the root key');
+SELECT is((SELECT count(*) FROM pg_show_all_settings() s WHERE s.setting LIKE '%00112233445566778899aabbccddeeff%'),
+          0::bigint, 'SHOW ALL does not show the root key');
+SELECT is((SELECT count(*) FROM pg_settings WHERE name ILIKE '%CLOUDGRID%'), 0::bigint, 'the root key variable is not a setting');
+
+-- Positive control: the environment blocks are readable and intact.
+SELECT ok(position(convert_to('PS_TEST_ENV_CANARY=env-canary-value', 'UTF8') IN pg_temp.environ(pid)) > 0,
+          'the postmaster environment is readable and keeps other variables')
+  FROM server_pids WHERE kind = 'postmaster';
+SELECT ok((SELECT count(*) FROM server_pids) >= 3, 'the postmaster and its processes are listed');
+SELECT is(ARRAY(SELECT kind FROM server_pids
+                 WHERE position(convert_to('00112233445566778899aabbccddeeff', 'UTF8') IN coalesce(pg_temp.environ(pid), '')) > 0
+                 ORDER BY 1),
+          '{}'::text[], 'no server process has the root key in its environment');
+SELECT is(ARRAY(SELECT kind FROM server_pids
+                 WHERE position(convert_to('CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY=0', 'UTF8') IN coalesce(pg_temp.environ(pid), '')) > 0
+                 ORDER BY 1),
+          '{}'::text[], 'no server process has the root key variable with its value');
+
+SELECT * FROM finish();
+ROLLBACK;
