@@ -25,6 +25,7 @@
 #include "redact.h"
 #include "seal.h"
 #include "secret.h"
+#include "secret_fetch.h"
 #include "tenant.h"
 
 static SPIPlanPtr plan_lock = NULL;
@@ -32,7 +33,6 @@ static SPIPlanPtr plan_insert = NULL;
 static SPIPlanPtr plan_keep_version = NULL;
 static SPIPlanPtr plan_update = NULL;
 static SPIPlanPtr plan_prune = NULL;
-static SPIPlanPtr plan_fetch = NULL;
 static SPIPlanPtr plan_delete = NULL;
 
 static void
@@ -305,12 +305,8 @@ static char *
 ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 {
 	PsTenant	tenant = ps_tenant_of(ref->scope, ref->owner);
-	PsIdentity	identity;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(canonical)};
-	bool		isnull;
 	bytea	   *ciphertext;
-	int32		value_version;
+	int32		value_version = 0;
 	char	   *plaintext;
 	PsSealBinding binding;
 	MemoryContext caller_context = CurrentMemoryContext;
@@ -318,21 +314,11 @@ ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_READ))
 		ps_authz_deny(PS_PERM_READ, tenant.company, tenant.project, canonical);
 
-	ps_identity_enter(PS_ACT_SERVICE, &identity);
-	SPI_connect();
-	ps_query_plan(&plan_fetch,
-				  "SELECT ciphertext, value_version FROM provsecret.ai_provider_secret"
-				  " WHERE reference OPERATOR(pg_catalog.=) $1",
-				  1, argtypes);
-	ps_query_run(plan_fetch, values, NULL, false, 1);
-	if (SPI_processed == 0)
+	ciphertext = ps_secret_fetch(canonical, &value_version, caller_context);
+	if (ciphertext == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("secret %s not found", canonical)));
-	value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
-	ciphertext = ps_query_bytea_copy(0, 1, caller_context);
-	SPI_finish();
-	ps_identity_leave(&identity);
 
 	binding.reference = canonical;
 	binding.scope = ps_scope_name(ref->scope);
