@@ -12,8 +12,10 @@
 #include "utils/guc.h"
 
 #include "provsecret.h"
+#include "external_guard.h"
 #include "keyring.h"
 #include "redact.h"
+#include "resolver_kinds.h"
 #include "rest_worker.h"
 #include "token.h"
 
@@ -84,12 +86,15 @@ _PG_init(void)
 				 errmsg("provsecret must be loaded via shared_preload_libraries"),
 				 errhint("Add provsecret to shared_preload_libraries and restart the server.")));
 
+	/* before anything parses JSON: jansson must free with this allocator */
+	ps_json_install_wiping_allocator();
 	ps_define_core_gucs();
 	ps_token_define_gucs();
 	ps_rest_define_gucs();
 	ps_keyring_load();
 	ps_redact_init();
 	ps_rest_register_workers();
+	ps_breaker_register_shmem();
 
 	/* last: every part has defined its provsecret.* settings by now */
 	MarkGUCPrefixReserved("provsecret");
