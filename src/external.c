@@ -226,7 +226,7 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 	{
 		ps_breaker_report(r.name, r.tag, true, r.options.breaker_failures,
 						  r.options.breaker_cooldown_s);
-		fail(&call, psprintf("backend unreachable or too slow (%s)", resp.error));
+		fail(&call, psprintf("backend call failed (%s)", resp.error));
 	}
 	if (resp.status >= 500 || resp.status < 200 ||
 		(resp.status >= 300 && resp.status < 400))
