@@ -15,7 +15,7 @@
 #include "external_guard.h"
 #include "keyring.h"
 #include "redact.h"
-#include "resolver_kinds.h"
+#include "rest_parse.h"
 #include "rest_worker.h"
 #include "token.h"
 
@@ -86,8 +86,11 @@ _PG_init(void)
 				 errmsg("provsecret must be loaded via shared_preload_libraries"),
 				 errhint("Add provsecret to shared_preload_libraries and restart the server.")));
 
-	/* before anything parses JSON: jansson must free with this allocator */
-	ps_json_install_wiping_allocator();
+	/*
+	 * Before anything parses JSON, in every process: jansson's blocks (which
+	 * hold tokens and resolved values) are wiped when freed.
+	 */
+	ps_rest_json_use_secure_alloc();
 	ps_define_core_gucs();
 	ps_token_define_gucs();
 	ps_rest_define_gucs();

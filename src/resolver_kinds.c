@@ -5,7 +5,6 @@
 #include "resolver_kinds.h"
 
 #include <ctype.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,44 +520,4 @@ ps_resolver_extract(PsResolverKind kind, const PsResolverOptions *opts,
 	}
 	json_decref(root);
 	return result;
-}
-
-/*
- * jansson's blocks carry their size in a header, so free can wipe them:
- * parsed values pass through jansson's string buffers.
- */
-#define WIPE_HEADER 16
-
-static void *
-wiping_malloc(size_t size)
-{
-	unsigned char *p;
-
-	if (size > SIZE_MAX - WIPE_HEADER)
-		return NULL;
-	p = malloc(size + WIPE_HEADER);
-	if (p == NULL)
-		return NULL;
-	memcpy(p, &size, sizeof(size));
-	return p + WIPE_HEADER;
-}
-
-static void
-wiping_free(void *ptr)
-{
-	unsigned char *p;
-	size_t		size;
-
-	if (ptr == NULL)
-		return;
-	p = (unsigned char *) ptr - WIPE_HEADER;
-	memcpy(&size, p, sizeof(size));
-	explicit_bzero(p, size + WIPE_HEADER);
-	free(p);
-}
-
-void
-ps_json_install_wiping_allocator(void)
-{
-	json_set_alloc_funcs(wiping_malloc, wiping_free);
 }

@@ -75,18 +75,14 @@ extern char *ps_resolver_url(PsResolverKind kind, const PsResolverOptions *opts,
 
 /*
  * The secret value inside a 2xx response body.  On PS_EXTRACT_OK, *value is
- * malloc'd and NUL-terminated; the caller wipes and frees it.
+ * malloc'd and NUL-terminated; the caller wipes and frees it.  jansson's own
+ * copies are wiped by the allocator _PG_init installs
+ * (ps_rest_json_use_secure_alloc).
  */
 extern PsExtractResult ps_resolver_extract(PsResolverKind kind,
 										   const PsResolverOptions *opts,
 										   const char *field,
 										   const char *body, size_t len,
 										   char **value, size_t *value_len);
-
-/*
- * Make jansson wipe every block it frees (values pass through its string
- * buffers).  Call once, before any other jansson call in the process.
- */
-extern void ps_json_install_wiping_allocator(void);
 
 #endif

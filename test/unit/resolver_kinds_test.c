@@ -216,7 +216,6 @@ test_extract(void)
 int
 main(void)
 {
-	ps_json_install_wiping_allocator();
 	test_kinds();
 	test_options();
 	test_urls();
