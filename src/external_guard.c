@@ -37,25 +37,17 @@ typedef struct BreakerShared
 } BreakerShared;
 
 static BreakerShared *breakers = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static void
-breaker_shmem_request(void)
+void
+ps_breaker_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(BreakerShared)));
 }
 
-static void
-breaker_shmem_startup(void)
+void
+ps_breaker_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	breakers = ShmemInitStruct("provsecret resolver breakers",
 							   sizeof(BreakerShared), &found);
 	if (!found)
@@ -63,16 +55,6 @@ breaker_shmem_startup(void)
 		memset(breakers, 0, sizeof(BreakerShared));
 		SpinLockInit(&breakers->mutex);
 	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-void
-ps_breaker_register_shmem(void)
-{
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = breaker_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = breaker_shmem_startup;
 }
 
 /* The resolver's slot (spinlock held); a changed tag starts it afresh. */

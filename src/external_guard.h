@@ -14,8 +14,12 @@
 
 #include "postgres.h"
 
-/* From _PG_init: reserve the breaker's shared memory. */
-extern void ps_breaker_register_shmem(void);
+/*
+ * The breaker's shared memory, from provsecret.c's shmem request and startup
+ * hooks (startup runs with AddinShmemInitLock held).
+ */
+extern void ps_breaker_shmem_request(void);
+extern void ps_breaker_shmem_startup(void);
 
 /*
  * May a call to the resolver's backend go ahead?  false while the breaker is

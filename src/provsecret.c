@@ -9,9 +9,12 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "utils/guc.h"
 
 #include "provsecret.h"
+#include "audit.h"
 #include "external_guard.h"
 #include "keyring.h"
 #include "redact.h"
@@ -33,6 +36,29 @@ static const struct config_enum_entry ps_mode_options[] = {
 };
 
 void		_PG_init(void);
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+ps_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	ps_audit_shmem_request();
+	ps_breaker_shmem_request();
+}
+
+static void
+ps_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ps_audit_shmem_startup();
+	ps_breaker_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
+}
 
 static void
 ps_define_core_gucs(void)
@@ -92,12 +118,18 @@ _PG_init(void)
 	 */
 	ps_rest_json_use_secure_alloc();
 	ps_define_core_gucs();
+	ps_audit_define_gucs();
 	ps_token_define_gucs();
 	ps_rest_define_gucs();
 	ps_keyring_load();
 	ps_redact_init();
 	ps_rest_register_workers();
-	ps_breaker_register_shmem();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ps_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ps_shmem_startup;
+	ps_audit_register_worker();
 
 	/* last: every part has defined its provsecret.* settings by now */
 	MarkGUCPrefixReserved("provsecret");

@@ -135,6 +135,14 @@ for my $mode (sort keys %faults)
 		"fault $mode: neither the token nor the URL in the error");
 }
 
+# failures are audited too (durably: the failing statement rolled back)
+is(ps_sql($node, q{SELECT count(DISTINCT detail) FROM provsecret.audit_log
+	WHERE action = 'secret.revealed' AND outcome = 'error' AND detail LIKE 'resolver f-%: %'}),
+	scalar(keys %faults), 'every failed reveal is audited with outcome error, the resolver and the reason');
+is(ps_sql($node, q{SELECT count(*) FROM provsecret.audit_log
+	WHERE action = 'secret.revealed' AND outcome = 'not_found' AND detail IN ('resolver vault', 'resolver inf', 'resolver hj')}),
+	'3', 'a clean 404 is audited with outcome not_found');
+
 # --- nothing sent or received reaches the log -----------------------------------
 my $log = log_since($node, $log_start);
 ok(!grep({ leaks($log, $_) } @values, $vault_token, $inf_token, $json_token),
