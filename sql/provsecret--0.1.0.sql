@@ -530,3 +530,86 @@ COMMENT ON FUNCTION shred(text, text) IS
 
 REVOKE ALL ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- External resolvers (DESIGN §9): backends that external:<resolver>/<path>
+-- references are fetched from.  A resolver belongs to a company or project:
+-- manage there changes it, read there resolves through it.  Its token is
+-- never stored here, only auth_reference, a managed: or env: reference.
+------------------------------------------------------------------------------
+CREATE TABLE resolver (
+    name            text PRIMARY KEY,
+    scope           text NOT NULL CHECK (scope IN ('company', 'project')),
+    company         text,
+    project         text,
+    kind            text NOT NULL CHECK (kind IN ('vault-kv2', 'infisical', 'http-json')),
+    base_url        text NOT NULL,
+    options         jsonb NOT NULL DEFAULT '{}',
+    auth_reference  text,
+    revision        integer NOT NULL DEFAULT 1,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by      text NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_by      text NOT NULL,
+    CHECK (scope = 'project' OR project IS NULL),
+    CHECK (CASE WHEN scope = 'company' THEN company ELSE project END IS NOT NULL)
+);
+CREATE INDEX resolver_company_idx ON resolver (company);
+CREATE INDEX resolver_project_idx ON resolver (project);
+COMMENT ON TABLE resolver IS 'external secret backends (vault-kv2, infisical, http-json); options are checked and stored with their defaults; no credential, only auth_reference';
+COMMENT ON COLUMN resolver.revision IS 'bumped by alter_resolver; cached values of an earlier revision are not used';
+
+REVOKE ALL ON resolver FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON resolver TO provsecret_service;
+
+ALTER TABLE resolver ENABLE ROW LEVEL SECURITY;
+ALTER TABLE resolver FORCE ROW LEVEL SECURITY;
+CREATE POLICY resolver_describe ON resolver FOR SELECT
+    USING (provsecret.has_permission(company, project, 'describe'));
+CREATE POLICY resolver_insert ON resolver FOR INSERT
+    WITH CHECK (provsecret.has_permission(company, project, 'manage'));
+CREATE POLICY resolver_update ON resolver FOR UPDATE
+    USING (provsecret.has_permission(company, project, 'manage'))
+    WITH CHECK (provsecret.has_permission(company, project, 'manage'));
+CREATE POLICY resolver_delete ON resolver FOR DELETE
+    USING (provsecret.has_permission(company, project, 'manage'));
+
+CREATE VIEW resolvers AS
+    SELECT name, scope || '/' || CASE WHEN scope = 'company' THEN company ELSE project END AS target,
+           scope, company, project, kind, base_url, options, auth_reference, revision,
+           created_at, created_by, updated_at, updated_by
+      FROM provsecret.resolver;
+COMMENT ON VIEW resolvers IS 'external resolvers the caller may describe; auth_reference is a reference, never a credential';
+ALTER VIEW resolvers OWNER TO provsecret_service;
+GRANT SELECT ON resolvers TO PUBLIC;
+
+CREATE FUNCTION create_resolver(name text, target text, kind text, base_url text,
+                                options jsonb DEFAULT '{}', auth_reference text DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_create_resolver';
+COMMENT ON FUNCTION create_resolver(text, text, text, text, jsonb, text) IS
+  'register an external resolver owned by company/<c> or project/<p> (manage there; read too when it has an auth_reference); kind vault-kv2, infisical or http-json';
+
+CREATE FUNCTION alter_resolver(name text, target text DEFAULT NULL, kind text DEFAULT NULL,
+                               base_url text DEFAULT NULL, options jsonb DEFAULT NULL,
+                               auth_reference text DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_alter_resolver';
+COMMENT ON FUNCTION alter_resolver(text, text, text, text, jsonb, text) IS
+  'change an external resolver; NULL leaves an argument unchanged, options are replaced as a whole, auth_reference '''' removes it';
+
+CREATE FUNCTION drop_resolver(name text)
+RETURNS boolean
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_drop_resolver';
+COMMENT ON FUNCTION drop_resolver(text) IS
+  'remove an external resolver (manage on its target); true if it existed';
+
+REVOKE ALL ON FUNCTION create_resolver(text, text, text, text, jsonb, text),
+    alter_resolver(text, text, text, text, jsonb, text), drop_resolver(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION create_resolver(text, text, text, text, jsonb, text),
+    alter_resolver(text, text, text, text, jsonb, text), drop_resolver(text) TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('resolver', '');

@@ -15,8 +15,10 @@
 
 #include "provsecret.h"
 #include "audit.h"
+#include "external_guard.h"
 #include "keyring.h"
 #include "redact.h"
+#include "rest_parse.h"
 #include "rest_worker.h"
 #include "token.h"
 
@@ -44,6 +46,7 @@ ps_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	ps_audit_shmem_request();
+	ps_breaker_shmem_request();
 }
 
 static void
@@ -53,6 +56,7 @@ ps_shmem_startup(void)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	ps_audit_shmem_startup();
+	ps_breaker_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -108,6 +112,11 @@ _PG_init(void)
 				 errmsg("provsecret must be loaded via shared_preload_libraries"),
 				 errhint("Add provsecret to shared_preload_libraries and restart the server.")));
 
+	/*
+	 * Before anything parses JSON, in every process: jansson's blocks (which
+	 * hold tokens and resolved values) are wiped when freed.
+	 */
+	ps_rest_json_use_secure_alloc();
 	ps_define_core_gucs();
 	ps_audit_define_gucs();
 	ps_token_define_gucs();
