@@ -6,15 +6,17 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
-use File::Basename;
 use FindBin;
 use lib "$FindBin::RealBin/lib";
 use ProvsecretTest;
 
-my $root = "$FindBin::RealBin/../..";
-my ($default) = slurp_file("$root/provsecret.control") =~ /default_version\s*=\s*'([^']+)'/;
+# The installed extension's files (the tests run from a copy of test/).
+my $extdir = `pg_config --sharedir`;
+chomp $extdir;
+$extdir .= '/extension';
+my ($default) = slurp_file("$extdir/provsecret.control") =~ /default_version\s*=\s*'([^']+)'/;
 my @released = sort grep { $_ ne $default }
-  map { /provsecret--([0-9.]+)\.sql$/ ? $1 : () } glob("$root/sql/provsecret--*.sql");
+  map { /provsecret--([0-9.]+)\.sql$/ ? $1 : () } glob("$extdir/provsecret--*.sql");
 plan skip_all => 'no earlier released version to upgrade from' unless @released;
 
 my $node = ps_node('upgrade', 7);
