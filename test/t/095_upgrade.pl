@@ -30,7 +30,7 @@ SELECT string_agg(d, E'\n' ORDER BY d) FROM (
          || coalesce(' acl ' || p.proacl::text, '') AS d
     FROM pg_proc p WHERE p.pronamespace = 'provsecret'::regnamespace
   UNION ALL
-  SELECT 'relation ' || c.relname || ' ' || c.relkind || ' rls ' || c.relrowsecurity
+  SELECT 'relation ' || c.relname || ' ' || c.relkind::text || ' rls ' || c.relrowsecurity
          || '/' || c.relforcerowsecurity || ' owner ' || c.relowner::regrole
          || coalesce(' acl ' || c.relacl::text, '')
          || coalesce(' comment ' || obj_description(c.oid, 'pg_class'), '')
@@ -40,7 +40,7 @@ SELECT string_agg(d, E'\n' ORDER BY d) FROM (
   SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
          || ' notnull ' || a.attnotnull
          || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
-         || ' generated ' || a.attgenerated || ' identity ' || a.attidentity
+         || ' generated ' || a.attgenerated::text || ' identity ' || a.attidentity::text
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
    WHERE c.relnamespace = 'provsecret'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
@@ -54,7 +54,7 @@ SELECT string_agg(d, E'\n' ORDER BY d) FROM (
          || coalesce(qual, '') || ' ' || coalesce(with_check, '')
     FROM pg_policies WHERE schemaname = 'provsecret'
   UNION ALL
-  SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled
+  SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text
     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
    WHERE c.relnamespace = 'provsecret'::regnamespace AND NOT t.tgisinternal
   UNION ALL
