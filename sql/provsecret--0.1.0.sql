@@ -146,9 +146,37 @@ COMMENT ON TABLE ai_provider_secret_version IS 'earlier versions of managed secr
 ------------------------------------------------------------------------------
 -- Audit
 ------------------------------------------------------------------------------
+-- Only the "provsecret audit" background worker inserts into audit_event, so
+-- the keyed hash chain has a single writer.  id orders events as they
+-- happened; chain_seq is the gapless chain position.  Events of a caller's
+-- own changes wait in audit_pending, inserted in the caller's transaction
+-- with their id, until the worker chains them after the commit.
 CREATE TABLE audit_event (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    chain_seq      bigint NOT NULL UNIQUE,
     at             timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    action         text NOT NULL,
+    reference      text,
+    company        text,
+    project        text,
+    principal      text NOT NULL,
+    channel        text NOT NULL CHECK (channel IN ('sql', 'rest')),
+    client_addr    inet,
+    request_id     text,
+    value_version  integer,
+    outcome        text NOT NULL,
+    count          bigint NOT NULL DEFAULT 1,
+    detail         text,
+    prev_hash      bytea NOT NULL,
+    hash           bytea NOT NULL
+);
+CREATE INDEX audit_event_reference_idx ON audit_event (reference, at);
+COMMENT ON TABLE audit_event IS 'audit events; never a value or ciphertext; append-only, a keyed hash chain';
+
+CREATE TABLE audit_pending (
+    id             bigint PRIMARY KEY
+                   DEFAULT pg_catalog.nextval('provsecret.audit_event_id_seq'::pg_catalog.regclass),
+    at             timestamptz NOT NULL,
     action         text NOT NULL,
     reference      text,
     company        text,
@@ -162,8 +190,72 @@ CREATE TABLE audit_event (
     count          bigint NOT NULL DEFAULT 1,
     detail         text
 );
-CREATE INDEX audit_event_reference_idx ON audit_event (reference, at);
-COMMENT ON TABLE audit_event IS 'audit events; never a value or ciphertext';
+COMMENT ON TABLE audit_pending IS 'events of committed changes the audit worker has not chained yet';
+
+CREATE TABLE audit_chain_key (
+    epoch                integer PRIMARY KEY,
+    first_seq            bigint NOT NULL UNIQUE,
+    wrapped              bytea NOT NULL,
+    root_key_fingerprint text NOT NULL,
+    created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    rewrapped_at         timestamptz
+);
+COMMENT ON TABLE audit_chain_key IS 'audit hash-chain keys, wrapped by the root key and rewrapped by rewrap(); epoch n keys the chain from chain_seq first_seq on (a new epoch starts when the root key of the newest is gone)';
+
+CREATE TABLE audit_checkpoint (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at             timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    through_seq    bigint NOT NULL UNIQUE,
+    last_hash      bytea NOT NULL,
+    dropped        bigint NOT NULL,
+    retained_by    text NOT NULL,
+    key_epoch      integer NOT NULL,
+    mac            bytea NOT NULL
+);
+COMMENT ON TABLE audit_checkpoint IS 'where audit_retain() cut the chain: events up to chain_seq through_seq dropped, last_hash continues it, mac keyed by the chain key';
+
+-- Append-only for everyone.  ENABLE ALWAYS: session_replication_role does
+-- not skip it; only ALTER TABLE ... DISABLE TRIGGER does, and the chain then
+-- shows what changed.
+CREATE FUNCTION audit_guard() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'provsecret_audit_guard';
+COMMENT ON FUNCTION audit_guard() IS
+  'trigger: refuses UPDATE, DELETE and TRUNCATE on the audit tables (42501), except for audit_retain() and the audit worker';
+CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+    ON audit_event FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
+ALTER TABLE audit_event ENABLE ALWAYS TRIGGER audit_event_append_only;
+CREATE TRIGGER audit_pending_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+    ON audit_pending FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
+ALTER TABLE audit_pending ENABLE ALWAYS TRIGGER audit_pending_append_only;
+CREATE TRIGGER audit_checkpoint_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+    ON audit_checkpoint FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
+ALTER TABLE audit_checkpoint ENABLE ALWAYS TRIGGER audit_checkpoint_append_only;
+
+CREATE FUNCTION verify_audit_chain()
+RETURNS TABLE (ok boolean, checked bigint, first_bad_id bigint)
+LANGUAGE C VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'provsecret_verify_audit_chain';
+COMMENT ON FUNCTION verify_audit_chain() IS
+  'recompute the audit hash chain; checked counts the events verified; first_bad_id is the first id edited, missing or out of place (provsecret_auditor, provsecret_admin)';
+
+CREATE FUNCTION audit_retain(older_than interval)
+RETURNS bigint
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'provsecret_audit_retain';
+COMMENT ON FUNCTION audit_retain(interval) IS
+  'drop the oldest audit events older than the interval behind a checkpoint that keeps the chain verifiable; returns how many (superuser)';
+
+CREATE FUNCTION audit_worker_state(
+    OUT worker_pid integer, OUT queue_depth integer, OUT in_flight integer,
+    OUT queue_capacity integer, OUT events_written bigint, OUT batches bigint,
+    OUT failed_batches bigint, OUT last_flush timestamptz,
+    OUT summary_counters integer)
+RETURNS record
+LANGUAGE C VOLATILE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'provsecret_audit_worker_state';
+COMMENT ON FUNCTION audit_worker_state() IS
+  'the audit worker and its shared-memory queue, read by the audit_worker_status view';
 
 ------------------------------------------------------------------------------
 -- Cache invalidation across backends
@@ -180,7 +272,8 @@ CREATE TRIGGER data_key_invalidate AFTER UPDATE OR DELETE OR TRUNCATE
 ------------------------------------------------------------------------------
 REVOKE ALL ON ALL TABLES IN SCHEMA provsecret FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA provsecret FROM PUBLIC;
-GRANT SELECT ON company, project, access_grant, data_key, audit_event TO provsecret_service;
+GRANT SELECT ON company, project, access_grant, data_key, audit_event, audit_pending
+    TO provsecret_service;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ai_provider_secret, ai_provider_secret_version TO provsecret_service;
 
 ALTER TABLE company ENABLE ROW LEVEL SECURITY;
@@ -233,6 +326,10 @@ ALTER TABLE audit_event ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_event FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_event_audit ON audit_event FOR SELECT
     USING (provsecret.has_permission(company, project, 'audit'));
+ALTER TABLE audit_pending ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_pending FORCE ROW LEVEL SECURITY;
+CREATE POLICY audit_pending_audit ON audit_pending FOR SELECT
+    USING (provsecret.has_permission(company, project, 'audit'));
 
 ------------------------------------------------------------------------------
 -- Views: owned by provsecret_service, so the policies above filter every row
@@ -252,8 +349,34 @@ COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manag
 CREATE VIEW audit_log AS
     SELECT id, at, action, reference, company, project, principal, channel,
            client_addr, request_id, value_version, outcome, count, detail
-      FROM provsecret.audit_event;
-COMMENT ON VIEW audit_log IS 'audit events of the tenants the caller manages (all of them for provsecret_auditor and provsecret_admin)';
+      FROM provsecret.audit_event
+    UNION ALL
+    SELECT id, at, action, reference, company, project, principal, channel,
+           client_addr, request_id, value_version, outcome, count, detail
+      FROM provsecret.audit_pending;
+COMMENT ON VIEW audit_log IS 'audit events of the tenants the caller manages (all of them for provsecret_auditor and provsecret_admin), in id order as they happened';
+
+-- Computed when read (index on reference, at), so reveals pay nothing for it.
+CREATE VIEW secret_reveals AS
+    SELECT s.reference, s.company, s.project, r.last_revealed_at,
+           COALESCE(r.reveal_count, 0) AS reveal_count
+      FROM provsecret.ai_provider_secret s
+      LEFT JOIN LATERAL (
+            SELECT pg_catalog.max(e.at) AS last_revealed_at,
+                   pg_catalog.sum(e.count)::bigint AS reveal_count
+              FROM provsecret.audit_event e
+             WHERE e.reference OPERATOR(pg_catalog.=) s.reference
+               AND e.action IN ('secret.revealed', 'secret.resolved')
+               AND e.outcome OPERATOR(pg_catalog.=) 'ok') r ON true;
+COMMENT ON VIEW secret_reveals IS 'per managed secret: last successful reveal and reveal count (summary counts included), for callers who may read its audit events (manage, provsecret_auditor, provsecret_admin)';
+
+CREATE VIEW audit_worker_status AS
+    SELECT s.worker_pid, s.queue_depth, s.in_flight, s.queue_capacity,
+           s.events_written, s.batches, s.failed_batches, s.last_flush,
+           s.summary_counters,
+           pg_catalog.current_setting('provsecret.audit_level') AS audit_level
+      FROM provsecret.audit_worker_state() s;
+COMMENT ON VIEW audit_worker_status IS 'the provsecret audit worker: pid, queue depth, events written and group commits since it started, last commit';
 
 CREATE VIEW key_status AS
     SELECT k.root_key_fingerprint,
@@ -270,8 +393,11 @@ COMMENT ON VIEW key_status IS 'per root-key fingerprint: whether the server hold
 ALTER VIEW secrets OWNER TO provsecret_service;
 ALTER VIEW grants OWNER TO provsecret_service;
 ALTER VIEW audit_log OWNER TO provsecret_service;
+ALTER VIEW secret_reveals OWNER TO provsecret_service;
 ALTER VIEW key_status OWNER TO provsecret_service;
-GRANT SELECT ON secrets, grants, audit_log, key_status TO PUBLIC;
+GRANT SELECT ON secrets, grants, audit_log, key_status, secret_reveals TO PUBLIC;
+REVOKE ALL ON FUNCTION audit_worker_state(), audit_guard(), audit_retain(interval) FROM PUBLIC;
+GRANT SELECT ON audit_worker_status TO provsecret_auditor, provsecret_admin;
 
 ------------------------------------------------------------------------------
 -- API
@@ -337,7 +463,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA provsecret FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION has_permission(text, text, text), current_principal(),
     root_key_role(text), seal(text, text, text), resolve(text), delete_secret(text),
     register_company(text), register_project(text, text), "grant"(text, text, text[]),
-    revoke(text, text, text[]), authenticate(text) TO PUBLIC;
+    revoke(text, text, text[]), authenticate(text), verify_audit_chain() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION has_permission(text, text, text), root_key_role(text) TO provsecret_service;
 
 ------------------------------------------------------------------------------
@@ -353,6 +479,10 @@ SELECT pg_catalog.pg_extension_config_dump('ai_provider_secret_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('ai_provider_secret_version', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_event', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_pending', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_chain_key', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_checkpoint', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_checkpoint_id_seq', '');
 
 ------------------------------------------------------------------------------
 -- Versions
@@ -400,3 +530,86 @@ COMMENT ON FUNCTION shred(text, text) IS
 
 REVOKE ALL ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- External resolvers (DESIGN §9): backends that external:<resolver>/<path>
+-- references are fetched from.  A resolver belongs to a company or project:
+-- manage there changes it, read there resolves through it.  Its token is
+-- never stored here, only auth_reference, a managed: or env: reference.
+------------------------------------------------------------------------------
+CREATE TABLE resolver (
+    name            text PRIMARY KEY,
+    scope           text NOT NULL CHECK (scope IN ('company', 'project')),
+    company         text,
+    project         text,
+    kind            text NOT NULL CHECK (kind IN ('vault-kv2', 'infisical', 'http-json')),
+    base_url        text NOT NULL,
+    options         jsonb NOT NULL DEFAULT '{}',
+    auth_reference  text,
+    revision        integer NOT NULL DEFAULT 1,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by      text NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_by      text NOT NULL,
+    CHECK (scope = 'project' OR project IS NULL),
+    CHECK (CASE WHEN scope = 'company' THEN company ELSE project END IS NOT NULL)
+);
+CREATE INDEX resolver_company_idx ON resolver (company);
+CREATE INDEX resolver_project_idx ON resolver (project);
+COMMENT ON TABLE resolver IS 'external secret backends (vault-kv2, infisical, http-json); options are checked and stored with their defaults; no credential, only auth_reference';
+COMMENT ON COLUMN resolver.revision IS 'bumped by alter_resolver; cached values of an earlier revision are not used';
+
+REVOKE ALL ON resolver FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON resolver TO provsecret_service;
+
+ALTER TABLE resolver ENABLE ROW LEVEL SECURITY;
+ALTER TABLE resolver FORCE ROW LEVEL SECURITY;
+CREATE POLICY resolver_describe ON resolver FOR SELECT
+    USING (provsecret.has_permission(company, project, 'describe'));
+CREATE POLICY resolver_insert ON resolver FOR INSERT
+    WITH CHECK (provsecret.has_permission(company, project, 'manage'));
+CREATE POLICY resolver_update ON resolver FOR UPDATE
+    USING (provsecret.has_permission(company, project, 'manage'))
+    WITH CHECK (provsecret.has_permission(company, project, 'manage'));
+CREATE POLICY resolver_delete ON resolver FOR DELETE
+    USING (provsecret.has_permission(company, project, 'manage'));
+
+CREATE VIEW resolvers AS
+    SELECT name, scope || '/' || CASE WHEN scope = 'company' THEN company ELSE project END AS target,
+           scope, company, project, kind, base_url, options, auth_reference, revision,
+           created_at, created_by, updated_at, updated_by
+      FROM provsecret.resolver;
+COMMENT ON VIEW resolvers IS 'external resolvers the caller may describe; auth_reference is a reference, never a credential';
+ALTER VIEW resolvers OWNER TO provsecret_service;
+GRANT SELECT ON resolvers TO PUBLIC;
+
+CREATE FUNCTION create_resolver(name text, target text, kind text, base_url text,
+                                options jsonb DEFAULT '{}', auth_reference text DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_create_resolver';
+COMMENT ON FUNCTION create_resolver(text, text, text, text, jsonb, text) IS
+  'register an external resolver owned by company/<c> or project/<p> (manage there; read too when it has an auth_reference); kind vault-kv2, infisical or http-json';
+
+CREATE FUNCTION alter_resolver(name text, target text DEFAULT NULL, kind text DEFAULT NULL,
+                               base_url text DEFAULT NULL, options jsonb DEFAULT NULL,
+                               auth_reference text DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_alter_resolver';
+COMMENT ON FUNCTION alter_resolver(text, text, text, text, jsonb, text) IS
+  'change an external resolver; NULL leaves an argument unchanged, options are replaced as a whole, auth_reference '''' removes it';
+
+CREATE FUNCTION drop_resolver(name text)
+RETURNS boolean
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_drop_resolver';
+COMMENT ON FUNCTION drop_resolver(text) IS
+  'remove an external resolver (manage on its target); true if it existed';
+
+REVOKE ALL ON FUNCTION create_resolver(text, text, text, text, jsonb, text),
+    alter_resolver(text, text, text, text, jsonb, text), drop_resolver(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION create_resolver(text, text, text, text, jsonb, text),
+    alter_resolver(text, text, text, text, jsonb, text), drop_resolver(text) TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('resolver', '');

@@ -5,6 +5,10 @@
  * recorded durably, independently of the caller's transaction, before the
  * value is returned (fail closed); other events describe changes made in the
  * caller's transaction.
+ *
+ * Every event is written by one process, the "provsecret audit" background
+ * worker, so the keyed hash chain over provsecret.audit_event has a single
+ * writer (docs/audit.md).
  */
 #ifndef PROVSECRET_AUDIT_H
 #define PROVSECRET_AUDIT_H
@@ -28,6 +32,10 @@ typedef struct PsAuditEvent
  * come from the call context (ps_audit_set_call_context, authz).  With
  * durable, the event is committed before this returns whatever the caller's
  * transaction does later; an event that cannot be recorded raises an error.
+ * Without durable, the event commits or rolls back with the caller's
+ * transaction.  With provsecret.audit_level = summary, a successful SQL
+ * "secret.revealed" is counted in shared memory instead and written later as
+ * a "secret.resolved" event with a count.
  */
 extern void ps_audit_record(const PsAuditEvent *event, bool durable);
 
@@ -39,5 +47,22 @@ extern void ps_audit_record(const PsAuditEvent *event, bool durable);
 extern void ps_audit_set_call_context(const char *channel,
 									  const char *client_addr,
 									  const char *request_id);
+
+/* _PG_init: GUCs (provsecret.audit_level, audit_timeout, ...). */
+extern void ps_audit_define_gucs(void);
+
+/* _PG_init: register the "provsecret audit" background worker. */
+extern void ps_audit_register_worker(void);
+
+/* Called from the shmem_request_hook and shmem_startup_hook chains. */
+extern void ps_audit_shmem_request(void);
+extern void ps_audit_shmem_startup(void);
+
+/*
+ * Rewrap the audit chain keys wrapped by another root key the server holds
+ * under the current one; returns how many.  Called by provsecret.rewrap()
+ * with SPI connected, as the extension owner.
+ */
+extern int	ps_audit_rewrap_chain_key(void);
 
 #endif

@@ -129,6 +129,8 @@ ps_rewrap(PG_FUNCTION_ARGS)
 			ps_query_run(plan_rewrap, upd, NULL, false, 0);
 			done++;
 		}
+		/* The audit chain keys move with the data keys (audit_key.c). */
+		ps_audit_rewrap_chain_key();
 		SPI_finish();
 		ps_identity_leave(&identity);
 	}

@@ -31,6 +31,7 @@ typedef struct Transfer
 	WaitEventSet *set;
 	char	   *buf;			/* malloc'd: curl callbacks must not ereport */
 	size_t		len;
+	size_t		cap;
 	size_t		max;
 	bool		too_large;
 	int			nsockets;
@@ -54,10 +55,23 @@ write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		t->too_large = true;
 		return 0;				/* makes curl fail with CURLE_WRITE_ERROR */
 	}
-	grown = realloc(t->buf, t->len + n + 1);
-	if (grown == NULL)
-		return 0;
-	t->buf = grown;
+	/* grow by copying, never realloc: the old block would keep a copy */
+	if (t->len + n + 1 > t->cap)
+	{
+		size_t		cap = Max(t->len + n + 1, Min(t->cap * 2, t->max + 1));
+
+		grown = malloc(cap);
+		if (grown == NULL)
+			return 0;
+		if (t->buf)
+		{
+			memcpy(grown, t->buf, t->len);
+			explicit_bzero(t->buf, t->cap);
+			free(t->buf);
+		}
+		t->buf = grown;
+		t->cap = cap;
+	}
 	memcpy(t->buf + t->len, data, n);
 	t->len += n;
 	return n;
@@ -142,6 +156,48 @@ ps_outbound_url_allowed(const char *url, char *err, size_t errlen)
 	curl_free(host);
 	curl_url_cleanup(u);
 	return ok;
+}
+
+bool
+ps_outbound_base_url_allowed(const char *url, char *err, size_t errlen)
+{
+	CURLU	   *u;
+	char	   *part = NULL;
+	bool		ok = true;
+
+	if (!ps_outbound_url_allowed(url, err, errlen))
+		return false;
+	u = curl_url();
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+	{
+		snprintf(err, errlen, "the URL is not valid");
+		ok = false;
+	}
+	else if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK ||
+			 curl_url_get(u, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK)
+	{
+		snprintf(err, errlen, "the URL must not carry a user name or password");
+		ok = false;
+	}
+	else if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
+			 curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK ||
+			 strpbrk(url, "?#") != NULL)
+	{
+		snprintf(err, errlen, "the URL must not have a query or fragment");
+		ok = false;
+	}
+	curl_free(part);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/* Wipe and free header lines (they carry tokens). */
+static void
+free_headers(struct curl_slist *list)
+{
+	for (struct curl_slist *l = list; l != NULL; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(list);
 }
 
 /*
@@ -379,7 +435,12 @@ ps_outbound_get(const PsOutboundRequest *req, PsOutboundResponse *resp)
 						 curl_easy_strerror(msg->data.result));
 			else
 			{
+				char	   *ctype = NULL;
+
 				curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+				if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK &&
+					ctype != NULL)
+					strlcpy(resp->content_type, ctype, sizeof(resp->content_type));
 				resp->body = palloc(t->len + 1);
 				if (t->len > 0)
 					memcpy(resp->body, t->buf, t->len);
@@ -402,8 +463,10 @@ ps_outbound_get(const PsOutboundRequest *req, PsOutboundResponse *resp)
 			curl_easy_cleanup(t->easy);
 		if (t->multi)
 			curl_multi_cleanup(t->multi);
-		curl_slist_free_all(t->headers);
+		free_headers(t->headers);
 		curl_slist_free_all(t->resolve);
+		if (t->buf)
+			explicit_bzero(t->buf, t->cap);
 		free(t->buf);
 	}
 	PG_END_TRY();

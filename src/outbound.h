@@ -28,6 +28,7 @@ typedef struct PsOutboundResponse
 	long		status;			/* HTTP status; 0 when no response came */
 	char	   *body;			/* palloc'd, NUL-terminated */
 	size_t		body_len;
+	char		content_type[128];	/* "" when the server sent none */
 	char		error[256];		/* why ps_outbound_get returned false */
 } PsOutboundResponse;
 
@@ -38,7 +39,15 @@ typedef struct PsOutboundResponse
 extern bool ps_outbound_url_allowed(const char *url, char *err, size_t errlen);
 
 /*
- * GET the URL.  Returns false with resp->error set when the URL is not
+ * A base URL for an external resolver: allowed as above, and without user
+ * information (a credential), query or fragment.
+ */
+extern bool ps_outbound_base_url_allowed(const char *url, char *err, size_t errlen);
+
+/*
+ * GET the URL.  Header lines and the response buffers are wiped when freed
+ * (they carry tokens and values); resp->body is the caller's to wipe.
+ * Returns false with resp->error set when the URL is not
  * allowed or the transfer failed (refused, timed out, over the size cap);
  * true when a response arrived, whatever its status.  Interrupts are
  * serviced while waiting, so this may also exit via ereport.

@@ -9,11 +9,16 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "utils/guc.h"
 
 #include "provsecret.h"
+#include "audit.h"
+#include "external_guard.h"
 #include "keyring.h"
 #include "redact.h"
+#include "rest_parse.h"
 #include "rest_worker.h"
 #include "token.h"
 
@@ -31,6 +36,29 @@ static const struct config_enum_entry ps_mode_options[] = {
 };
 
 void		_PG_init(void);
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+ps_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	ps_audit_shmem_request();
+	ps_breaker_shmem_request();
+}
+
+static void
+ps_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ps_audit_shmem_startup();
+	ps_breaker_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
+}
 
 static void
 ps_define_core_gucs(void)
@@ -84,12 +112,24 @@ _PG_init(void)
 				 errmsg("provsecret must be loaded via shared_preload_libraries"),
 				 errhint("Add provsecret to shared_preload_libraries and restart the server.")));
 
+	/*
+	 * Before anything parses JSON, in every process: jansson's blocks (which
+	 * hold tokens and resolved values) are wiped when freed.
+	 */
+	ps_rest_json_use_secure_alloc();
 	ps_define_core_gucs();
+	ps_audit_define_gucs();
 	ps_token_define_gucs();
 	ps_rest_define_gucs();
 	ps_keyring_load();
 	ps_redact_init();
 	ps_rest_register_workers();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ps_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ps_shmem_startup;
+	ps_audit_register_worker();
 
 	/* last: every part has defined its provsecret.* settings by now */
 	MarkGUCPrefixReserved("provsecret");

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "authz.h"
 #include "datakey.h"
+#include "external.h"
 #include "identity.h"
 #include "keyring.h"
 #include "provsecret.h"
@@ -25,6 +26,7 @@
 #include "redact.h"
 #include "seal.h"
 #include "secret.h"
+#include "secret_fetch.h"
 #include "tenant.h"
 
 static SPIPlanPtr plan_lock = NULL;
@@ -32,7 +34,6 @@ static SPIPlanPtr plan_insert = NULL;
 static SPIPlanPtr plan_keep_version = NULL;
 static SPIPlanPtr plan_update = NULL;
 static SPIPlanPtr plan_prune = NULL;
-static SPIPlanPtr plan_fetch = NULL;
 static SPIPlanPtr plan_delete = NULL;
 
 static void
@@ -253,28 +254,35 @@ ps_secret_open(const PsSealBinding *binding, const bytea *ciphertext,
 	return plaintext;
 }
 
-/* env: only for allow-listed names, never a root key variable. */
-static char *
-ps_resolve_env(const PsReference *ref, const char *canonical, Size *len)
+bool
+ps_secret_env_allowed(const char *name)
 {
 	bool		listed = false;
 	char	   *list;
 	List	   *names;
 	ListCell   *lc;
+
+	if (ps_keyring_is_root_variable(name))
+		return false;
+	list = pstrdup(ps_env_allowlist ? ps_env_allowlist : "");
+	if (SplitGUCList(list, ',', &names))
+	{
+		foreach(lc, names)
+			if (strcmp(lfirst(lc), name) == 0)
+				listed = true;
+	}
+	return listed;
+}
+
+/* env: only for allow-listed names, never a root key variable. */
+static char *
+ps_resolve_env(const PsReference *ref, const char *canonical, Size *len,
+			   bool audited)
+{
 	const char *value;
 	char	   *result;
 
-	if (!ps_keyring_is_root_variable(ref->name))
-	{
-		list = pstrdup(ps_env_allowlist ? ps_env_allowlist : "");
-		if (SplitGUCList(list, ',', &names))
-		{
-			foreach(lc, names)
-				if (strcmp(lfirst(lc), ref->name) == 0)
-					listed = true;
-		}
-	}
-	if (!listed)
+	if (!ps_secret_env_allowed(ref->name))
 	{
 		PsAuditEvent event = {0};
 
@@ -290,6 +298,8 @@ ps_resolve_env(const PsReference *ref, const char *canonical, Size *len)
 				 errhint("A superuser lists resolvable names in provsecret.env_allowlist; the root key variables are never resolvable.")));
 	}
 	value = getenv(ref->name);
+	if (value == NULL && !audited)
+		return NULL;
 	if (value == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -297,47 +307,45 @@ ps_resolve_env(const PsReference *ref, const char *canonical, Size *len)
 	*len = strlen(value);
 	result = palloc(*len + 1);
 	memcpy(result, value, *len + 1);
-	ps_audit_secret("secret.revealed", canonical, NULL, 0, true);
+	if (audited)
+		ps_audit_secret("secret.revealed", canonical, NULL, 0, true);
 	return result;
+}
+
+/* Decrypt a managed secret; NULL when there is none (no authz, no audit). */
+static char *
+ps_open_managed(const PsReference *ref, const char *canonical, Size *len,
+				int32 *value_version)
+{
+	bytea	   *ciphertext;
+	PsSealBinding binding;
+	MemoryContext caller_context = CurrentMemoryContext;
+
+	ciphertext = ps_secret_fetch(canonical, value_version, caller_context);
+	if (ciphertext == NULL)
+		return NULL;
+
+	binding.reference = canonical;
+	binding.scope = ps_scope_name(ref->scope);
+	binding.value_version = *value_version;
+	return ps_secret_open(&binding, ciphertext, len, caller_context);
 }
 
 static char *
 ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 {
 	PsTenant	tenant = ps_tenant_of(ref->scope, ref->owner);
-	PsIdentity	identity;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(canonical)};
-	bool		isnull;
-	bytea	   *ciphertext;
 	int32		value_version;
 	char	   *plaintext;
-	PsSealBinding binding;
-	MemoryContext caller_context = CurrentMemoryContext;
 
 	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_READ))
 		ps_authz_deny(PS_PERM_READ, tenant.company, tenant.project, canonical);
 
-	ps_identity_enter(PS_ACT_SERVICE, &identity);
-	SPI_connect();
-	ps_query_plan(&plan_fetch,
-				  "SELECT ciphertext, value_version FROM provsecret.ai_provider_secret"
-				  " WHERE reference OPERATOR(pg_catalog.=) $1",
-				  1, argtypes);
-	ps_query_run(plan_fetch, values, NULL, false, 1);
-	if (SPI_processed == 0)
+	plaintext = ps_open_managed(ref, canonical, len, &value_version);
+	if (plaintext == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("secret %s not found", canonical)));
-	value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
-	ciphertext = ps_query_bytea_copy(0, 1, caller_context);
-	SPI_finish();
-	ps_identity_leave(&identity);
-
-	binding.reference = canonical;
-	binding.scope = ps_scope_name(ref->scope);
-	binding.value_version = value_version;
-	plaintext = ps_secret_open(&binding, ciphertext, len, caller_context);
 
 	/* fail closed: no event, no value */
 	PG_TRY();
@@ -368,13 +376,29 @@ ps_secret_resolve(const char *reference, Size *value_len)
 		case PS_REF_MANAGED:
 			return ps_resolve_managed(&ref, canonical, value_len);
 		case PS_REF_ENV:
-			return ps_resolve_env(&ref, canonical, value_len);
+			return ps_resolve_env(&ref, canonical, value_len, true);
 		case PS_REF_EXTERNAL:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("external: references are not supported yet"),
-					 errdetail("No external resolvers are available in this version.")));
+			return ps_external_resolve(&ref, canonical, value_len);
 	}
+	return NULL;				/* keep compiler quiet */
+}
+
+char *
+ps_secret_resolve_internal(const char *reference, Size *value_len)
+{
+	PsReference ref;
+	char		canonical[PS_REFERENCE_MAX + 1];
+	int32		value_version;
+
+	ps_parse_reference_or_error(reference, &ref);
+	ps_reference_format(&ref, canonical, sizeof(canonical));
+	if (ref.kind == PS_REF_MANAGED)
+		return ps_open_managed(&ref, canonical, value_len, &value_version);
+	if (ref.kind == PS_REF_ENV)
+		return ps_resolve_env(&ref, canonical, value_len, false);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("only managed: and env: references can name a resolver's token")));
 	return NULL;				/* keep compiler quiet */
 }
 

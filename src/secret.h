@@ -35,6 +35,17 @@ extern PsSealResult ps_secret_seal(const char *reference, const char *value,
  */
 extern char *ps_secret_resolve(const char *reference, Size *value_len);
 
+/*
+ * Plaintext of a managed: or env: reference for provsecret's own use (the
+ * token of an external resolver): no authorization and no audit event, the
+ * caller has checked and will record both.  NULL when the secret or
+ * variable does not exist; an env: name off the allow list still raises 42501.
+ */
+extern char *ps_secret_resolve_internal(const char *reference, Size *value_len);
+
+/* May env: resolve this name (allow-listed, not a root key variable)? */
+extern bool ps_secret_env_allowed(const char *name);
+
 /* Idempotent delete; true when something was deleted. */
 extern bool ps_secret_delete(const char *reference);
 

@@ -87,10 +87,9 @@ SELECT ok((SELECT count(*) FROM provsecret.audit_log
 -- No event carries a value.
 SELECT is((SELECT count(*) FROM provsecret.audit_event e WHERE e::text LIKE '%canary-audit%'), 0::bigint, 'no audit row contains a value');
 
--- Denied attempts are audited.  The event must outlive the failing
--- statement, which issue 3 leaves to the next issue (durable audit).
+-- Denied attempts are audited: the event outlives the failing statement
+-- (durable audit, docs/audit.md).
 SELECT lives_ok($$SELECT provsecret.seal('managed:project/audp/D', 'canary-audit-d')$$, 'seal D');
-SELECT todo('denials survive the failing statement with the durable audit of the next issue', 1);
 SET ROLE pst_a_nobody;
 SELECT pg_temp.sqlstate_of('SELECT provsecret.resolve($1)', 'managed:project/audp/D') AS denied;
 RESET ROLE;

@@ -2,7 +2,7 @@
 -- texts (message, detail, hint) that never contain the value.
 --   22023 malformed argument      42501 permission denied
 --   P0002 secret not found        22001 value over 10,000 characters
---   0A000 external: (no resolvers yet)
+--   P0002 external: through a resolver that does not exist
 --   XX001 ciphertext fails authentication (copied or altered by a superuser)
 --   55000 a data key wrapped by a root key the server does not hold
 -- (a missing key, deployed mode without a key and the development key need
@@ -68,9 +68,9 @@ SELECT ok(pg_temp.error_of('SELECT provsecret.seal($1, $2)', 'managed:project/er
 SELECT throws_ok($$SELECT provsecret.resolve('managed:project/errp/MISSING')$$, 'P0002', NULL, 'missing secret: P0002');
 SELECT throws_ok($$SELECT provsecret.resolve('managed:company/errco/MISSING')$$, 'P0002', NULL, 'missing company secret: P0002');
 
--- 0A000: external: references until resolvers exist (never a crash).
-SELECT throws_ok($$SELECT provsecret.resolve('external:vault/team/openai')$$, '0A000', NULL, 'external: is 0A000 feature_not_supported');
-SELECT is(provsecret.resolve('managed:project/errp/A'), 'canary-err-a', 'the session still works after 0A000');
+-- P0002: external: through a resolver that does not exist (never a crash).
+SELECT throws_ok($$SELECT provsecret.resolve('external:vault/team/openai')$$, 'P0002', 'resolver vault not found', 'external: with an unknown resolver is P0002');
+SELECT is(provsecret.resolve('managed:project/errp/A'), 'canary-err-a', 'the session still works after it');
 
 -- 42501: a role without any grant.
 CREATE ROLE pst_err_nobody;

@@ -123,8 +123,8 @@ INSERT INTO bad_env VALUES
 SELECT is(pg_temp.sqlstate_of('SELECT provsecret.resolve($1)', ref), '22023', 'resolve rejects ' || label)
   FROM bad_env ORDER BY label;
 
--- external:<resolver>/<path>[#field]: well-formed is 0A000 until resolvers
--- exist; malformed is 22023.
+-- external:<resolver>/<path>[#field]: well-formed names a resolver, which
+-- does not exist here (P0002); malformed is 22023.
 CREATE TEMP TABLE good_ext (label text, ref text);
 INSERT INTO good_ext VALUES
     ('simple external',                'external:vault/team/openai'),
@@ -132,7 +132,7 @@ INSERT INTO good_ext VALUES
     ('128-character resolver',         'external:' || repeat('r', 128) || '/a'),
     ('512-character path',             'external:vault/' || repeat('a', 512)),
     ('path with a..b',                 'external:vault/a..b/c');
-SELECT is(pg_temp.sqlstate_of('SELECT provsecret.resolve($1)', ref), '0A000', 'resolve: ' || label || ' is well-formed, not supported yet')
+SELECT is(pg_temp.sqlstate_of('SELECT provsecret.resolve($1)', ref), 'P0002', 'resolve: ' || label || ' is well-formed (no such resolver)')
   FROM good_ext ORDER BY label;
 CREATE TEMP TABLE bad_ext (label text, ref text);
 INSERT INTO bad_ext VALUES

@@ -19,6 +19,8 @@ $node->append_conf(
 	'postgresql.conf', q{
 shared_preload_libraries = 'provsecret'
 provsecret.mode = 'deployed'
+# the audit worker writes events in the extension's database
+provsecret.database = 'ascii'
 provsecret.rest_listen_addresses = ''
 });
 $node->start;

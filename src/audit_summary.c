@@ -1,0 +1,241 @@
+/*
+ * audit_summary.c: shared-memory reveal counters (audit_level = summary).
+ */
+#include "postgres.h"
+
+#include "provsecret.h"
+
+#include "audit_summary.h"
+
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#define PS_SUMMARY_TRANCHE "provsecret_audit_summary"
+
+typedef struct PsSummaryKey
+{
+	int64		minute;			/* TimestampTz truncated to the minute */
+	char		reference[PS_AUDIT_REFERENCE_LEN];
+	char		principal[PS_AUDIT_PRINCIPAL_LEN];
+} PsSummaryKey;
+
+typedef struct PsSummaryEntry
+{
+	PsSummaryKey key;
+	char		company[PS_AUDIT_NAME_LEN];
+	char		project[PS_AUDIT_NAME_LEN];
+	int32		value_version;
+	int64		count;
+} PsSummaryEntry;
+
+typedef struct PsSummaryShared
+{
+	LWLock	   *lock;
+	bool		closed;
+	bool		flush_requested;
+	int			entries;
+} PsSummaryShared;
+
+int			ps_audit_summary_entries_max = 4096;
+
+static PsSummaryShared *summary = NULL;
+static HTAB *counters = NULL;
+
+void
+ps_audit_summary_request_lock(void)
+{
+	RequestNamedLWLockTranche(PS_SUMMARY_TRANCHE, 1);
+}
+
+Size
+ps_audit_summary_shmem_size(void)
+{
+	return add_size(MAXALIGN(sizeof(PsSummaryShared)),
+					hash_estimate_size(ps_audit_summary_entries_max,
+									   sizeof(PsSummaryEntry)));
+}
+
+void
+ps_audit_summary_shmem_init(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	summary = ShmemInitStruct("provsecret audit summary",
+							  sizeof(PsSummaryShared), &found);
+	if (!found)
+	{
+		summary->lock = &(GetNamedLWLockTranche(PS_SUMMARY_TRANCHE))->lock;
+		summary->closed = false;
+		summary->flush_requested = false;
+		summary->entries = 0;
+	}
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PsSummaryKey);
+	info.entrysize = sizeof(PsSummaryEntry);
+	counters = ShmemInitHash("provsecret audit summary counters",
+							 ps_audit_summary_entries_max, ps_audit_summary_entries_max,
+							 &info, HASH_ELEM | HASH_BLOBS);
+}
+
+static int64
+minute_of(TimestampTz at)
+{
+	return at - (at % USECS_PER_MINUTE);
+}
+
+static void
+add_count(const PsSummaryKey *key, const PsAuditRecord *record, int64 count,
+		  bool *ok)
+{
+	PsSummaryEntry *entry;
+	bool		found;
+
+	entry = hash_search(counters, key, HASH_ENTER_NULL, &found);
+	if (entry == NULL)
+	{
+		*ok = false;
+		return;
+	}
+	if (!found)
+	{
+		memcpy(entry->company, record->company, PS_AUDIT_NAME_LEN);
+		memcpy(entry->project, record->project, PS_AUDIT_NAME_LEN);
+		entry->value_version = record->value_version;
+		entry->count = 0;
+		summary->entries++;
+	}
+	entry->count += count;
+	*ok = true;
+}
+
+bool
+ps_audit_summary_count(const PsAuditRecord *record, bool *wake_worker)
+{
+	PsSummaryKey key;
+	bool		ok = false;
+
+	*wake_worker = false;
+	if (summary == NULL)
+		return false;
+	memset(&key, 0, sizeof(key));
+	key.minute = minute_of(record->at);
+	memcpy(key.reference, record->reference, PS_AUDIT_REFERENCE_LEN);
+	memcpy(key.principal, record->principal, PS_AUDIT_PRINCIPAL_LEN);
+
+	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
+	if (!summary->closed)
+		add_count(&key, record, 1, &ok);
+	if (!summary->flush_requested &&
+		summary->entries > ps_audit_summary_entries_max / 2)
+		*wake_worker = summary->flush_requested = true;
+	LWLockRelease(summary->lock);
+	return ok;
+}
+
+int
+ps_audit_summary_drain(PsAuditRecord **records, bool close)
+{
+	HASH_SEQ_STATUS scan;
+	PsSummaryEntry *entry;
+	PsAuditRecord *recs;
+	PsSummaryKey *keys;
+	long		size;
+	int			n = 0;
+	int			i;
+
+	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
+	if (close)
+		summary->closed = true;
+	size = hash_get_num_entries(counters);
+	recs = palloc0(sizeof(PsAuditRecord) * Max(size, 1));
+	keys = palloc(sizeof(PsSummaryKey) * Max(size, 1));
+	hash_seq_init(&scan, counters);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		PsAuditRecord *r;
+
+		if (n >= size)
+		{
+			hash_seq_term(&scan);
+			break;
+		}
+		r = &recs[n];
+		memcpy(&keys[n++], &entry->key, sizeof(PsSummaryKey));
+
+		r->at = entry->key.minute;
+		r->value_version = entry->value_version;
+		r->count = entry->count;
+		strlcpy(r->action, "secret.resolved", PS_AUDIT_ACTION_LEN);
+		memcpy(r->reference, entry->key.reference, PS_AUDIT_REFERENCE_LEN);
+		memcpy(r->principal, entry->key.principal, PS_AUDIT_PRINCIPAL_LEN);
+		memcpy(r->company, entry->company, PS_AUDIT_NAME_LEN);
+		memcpy(r->project, entry->project, PS_AUDIT_NAME_LEN);
+		strlcpy(r->channel, "sql", PS_AUDIT_CHANNEL_LEN);
+		strlcpy(r->outcome, "ok", PS_AUDIT_OUTCOME_LEN);
+	}
+	for (i = 0; i < n; i++)
+		hash_search(counters, &keys[i], HASH_REMOVE, NULL);
+	summary->entries = hash_get_num_entries(counters);
+	LWLockRelease(summary->lock);
+	*records = recs;
+	return n;
+}
+
+void
+ps_audit_summary_restore(const PsAuditRecord *records, int n)
+{
+	int			i;
+
+	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		PsSummaryKey key;
+		bool		ok;
+
+		memset(&key, 0, sizeof(key));
+		key.minute = records[i].at;
+		memcpy(key.reference, records[i].reference, PS_AUDIT_REFERENCE_LEN);
+		memcpy(key.principal, records[i].principal, PS_AUDIT_PRINCIPAL_LEN);
+		add_count(&key, &records[i], records[i].count, &ok);
+		if (!ok)
+			elog(WARNING, "provsecret audit: summary table full, %lld reveals of one counter dropped",
+				 (long long) records[i].count);
+	}
+	LWLockRelease(summary->lock);
+}
+
+bool
+ps_audit_summary_take_flush_request(void)
+{
+	bool		requested;
+
+	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
+	requested = summary->flush_requested;
+	summary->flush_requested = false;
+	LWLockRelease(summary->lock);
+	return requested;
+}
+
+void
+ps_audit_summary_open(void)
+{
+	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
+	summary->closed = false;
+	LWLockRelease(summary->lock);
+}
+
+int
+ps_audit_summary_entries(void)
+{
+	int			n;
+
+	if (summary == NULL)
+		return 0;
+	LWLockAcquire(summary->lock, LW_SHARED);
+	n = summary->entries;
+	LWLockRelease(summary->lock);
+	return n;
+}

@@ -1,0 +1,237 @@
+/*
+ * external_guard.c: the per-resolver circuit breaker (shared memory) and
+ * the per-backend value cache (locked memory) of external resolves.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "external_guard.h"
+#include "provsecret.h"
+#include "reference.h"
+
+#define BREAKER_SLOTS 128
+#define TAG_MAX 32
+#define CACHE_SLOTS 32
+
+typedef struct BreakerSlot
+{
+	char		resolver[PS_NAME_MAX + 1];	/* "" when free */
+	char		tag[TAG_MAX];
+	int			failures;		/* consecutive */
+	TimestampTz open_until;		/* 0 when closed */
+	TimestampTz touched;
+} BreakerSlot;
+
+typedef struct BreakerShared
+{
+	slock_t		mutex;
+	BreakerSlot slots[BREAKER_SLOTS];
+} BreakerShared;
+
+static BreakerShared *breakers = NULL;
+void
+ps_breaker_shmem_request(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(BreakerShared)));
+}
+
+void
+ps_breaker_shmem_startup(void)
+{
+	bool		found;
+
+	breakers = ShmemInitStruct("provsecret resolver breakers",
+							   sizeof(BreakerShared), &found);
+	if (!found)
+	{
+		memset(breakers, 0, sizeof(BreakerShared));
+		SpinLockInit(&breakers->mutex);
+	}
+}
+
+/* The resolver's slot (spinlock held); a changed tag starts it afresh. */
+static BreakerSlot *
+find_slot(const char *resolver, const char *tag, bool create)
+{
+	BreakerSlot *oldest = NULL;
+	BreakerSlot *slot;
+
+	for (int i = 0; i < BREAKER_SLOTS; i++)
+	{
+		slot = &breakers->slots[i];
+		if (strcmp(slot->resolver, resolver) == 0)
+		{
+			if (strcmp(slot->tag, tag) != 0)
+			{
+				strlcpy(slot->tag, tag, sizeof(slot->tag));
+				slot->failures = 0;
+				slot->open_until = 0;
+			}
+			return slot;
+		}
+		if (oldest == NULL || slot->touched < oldest->touched)
+			oldest = slot;
+	}
+	if (!create)
+		return NULL;
+	/* the least recently touched slot: a free one, or a long-quiet resolver */
+	slot = oldest;
+	strlcpy(slot->resolver, resolver, sizeof(slot->resolver));
+	strlcpy(slot->tag, tag, sizeof(slot->tag));
+	slot->failures = 0;
+	slot->open_until = 0;
+	return slot;
+}
+
+bool
+ps_breaker_admit(const char *resolver, const char *tag, int *retry_in_s)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	BreakerSlot *slot;
+	bool		admit = true;
+
+	if (breakers == NULL)
+		return true;
+	SpinLockAcquire(&breakers->mutex);
+	slot = find_slot(resolver, tag, false);
+	if (slot != NULL && slot->open_until != 0)
+	{
+		if (now < slot->open_until)
+		{
+			admit = false;
+			*retry_in_s = (int) ((slot->open_until - now) / USECS_PER_SEC) + 1;
+		}
+		else
+		{
+			/* half open: this caller is the trial; others wait one more period */
+			slot->open_until = now + (slot->open_until - slot->touched);
+			slot->touched = now;
+		}
+	}
+	SpinLockRelease(&breakers->mutex);
+	return admit;
+}
+
+void
+ps_breaker_report(const char *resolver, const char *tag, bool failed,
+				  int failures_to_open, int cooldown_s)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	BreakerSlot *slot;
+
+	if (breakers == NULL || failures_to_open <= 0)
+		return;
+	SpinLockAcquire(&breakers->mutex);
+	slot = find_slot(resolver, tag, failed);
+	if (slot != NULL)
+	{
+		slot->touched = now;
+		if (!failed)
+		{
+			slot->failures = 0;
+			slot->open_until = 0;
+		}
+		else if (++slot->failures >= failures_to_open)
+			slot->open_until = TimestampTzPlusMilliseconds(now, cooldown_s * 1000);
+	}
+	SpinLockRelease(&breakers->mutex);
+}
+
+/*
+ * Cache entries live in sodium_malloc'd blocks: locked in RAM (never
+ * swapped), guard pages around them, wiped by sodium_free.
+ */
+typedef struct CacheEntry
+{
+	TimestampTz expires;
+	char		reference[PS_REFERENCE_MAX + 1];
+	char		tag[TAG_MAX];
+	Size		len;
+	char		value[FLEXIBLE_ARRAY_MEMBER];
+} CacheEntry;
+
+static CacheEntry *cache[CACHE_SLOTS];
+
+static void
+cache_drop(int i)
+{
+	sodium_free(cache[i]);
+	cache[i] = NULL;
+}
+
+char *
+ps_value_cache_get(const char *reference, const char *tag, Size *len)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int i = 0; i < CACHE_SLOTS; i++)
+	{
+		CacheEntry *e = cache[i];
+		char	   *copy;
+
+		if (e == NULL)
+			continue;
+		if (e->expires <= now)
+		{
+			cache_drop(i);
+			continue;
+		}
+		if (strcmp(e->reference, reference) != 0)
+			continue;
+		if (strcmp(e->tag, tag) != 0)
+		{
+			cache_drop(i);
+			return NULL;
+		}
+		copy = palloc(e->len + 1);
+		memcpy(copy, e->value, e->len + 1);
+		*len = e->len;
+		return copy;
+	}
+	return NULL;
+}
+
+void
+ps_value_cache_put(const char *reference, const char *tag, int ttl_s,
+				   const char *value, Size len)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			victim = -1;
+	CacheEntry *e;
+
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (cache[i] != NULL && (cache[i]->expires <= now ||
+								 strcmp(cache[i]->reference, reference) == 0))
+			cache_drop(i);
+	/* a free slot, else the entry closest to expiry */
+	for (int i = 0; i < CACHE_SLOTS; i++)
+	{
+		if (cache[i] == NULL)
+		{
+			victim = i;
+			break;
+		}
+		if (victim < 0 || cache[i]->expires < cache[victim]->expires)
+			victim = i;
+	}
+	if (cache[victim] != NULL)
+		cache_drop(victim);
+	e = sodium_malloc(offsetof(CacheEntry, value) + len + 1);
+	if (e == NULL)
+		return;					/* no locked memory left: do not cache */
+	e->expires = TimestampTzPlusMilliseconds(now, ttl_s * 1000);
+	strlcpy(e->reference, reference, sizeof(e->reference));
+	strlcpy(e->tag, tag, sizeof(e->tag));
+	e->len = len;
+	memcpy(e->value, value, len);
+	e->value[len] = '\0';
+	cache[victim] = e;
+}

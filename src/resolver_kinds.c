@@ -1,0 +1,523 @@
+/*
+ * resolver_kinds.c: options, URLs and response parsing of the external
+ * backend kinds, with jansson.  Pure C: no postgres.h.
+ */
+#include "resolver_kinds.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+static const struct
+{
+	PsResolverKind kind;
+	const char *name;
+}			kind_names[] = {
+	{PS_KIND_VAULT_KV2, "vault-kv2"},
+	{PS_KIND_INFISICAL, "infisical"},
+	{PS_KIND_HTTP_JSON, "http-json"},
+};
+
+bool
+ps_resolver_kind_parse(const char *name, PsResolverKind *kind)
+{
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (strcmp(name, kind_names[i].name) == 0)
+		{
+			*kind = kind_names[i].kind;
+			return true;
+		}
+	return false;
+}
+
+const char *
+ps_resolver_kind_name(PsResolverKind kind)
+{
+	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (kind_names[i].kind == kind)
+			return kind_names[i].name;
+	return "?";
+}
+
+/* [A-Za-z0-9_.-]+ segments joined by '/', no "." or ".." segment. */
+static bool
+is_segment_path(const char *s, size_t max)
+{
+	size_t		len = strlen(s);
+	size_t		seg = 0;
+
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i <= len; i++)
+	{
+		char		c = s[i];
+
+		if (c == '/' || c == '\0')
+		{
+			if (seg == 0 || (seg == 1 && s[i - 1] == '.') ||
+				(seg == 2 && s[i - 1] == '.' && s[i - 2] == '.'))
+				return false;
+			seg = 0;
+		}
+		else if (isalnum((unsigned char) c) || c == '_' || c == '.' || c == '-')
+			seg++;
+		else
+			return false;
+	}
+	return true;
+}
+
+static bool
+is_token(const char *s, size_t max, const char *extra)
+{
+	size_t		len = strlen(s);
+
+	if (len == 0 || len > max)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char) *p) && strchr(extra, *p) == NULL)
+			return false;
+	return true;
+}
+
+/* RFC 6901: "" or "/..." of printable ASCII, "~" only as ~0 or ~1. */
+static bool
+is_pointer(const char *s, size_t max)
+{
+	size_t		len = strlen(s);
+
+	if (len > max || (len > 0 && s[0] != '/'))
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+		if (s[i] == '~' && s[i + 1] != '0' && s[i + 1] != '1')
+			return false;
+	}
+	return true;
+}
+
+static bool
+get_int(json_t *v, const char *key, int min, int max, int *out,
+		char *err, size_t errlen)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+		json_integer_value(v) > max)
+	{
+		snprintf(err, errlen, "option %s must be an integer from %d to %d",
+				 key, min, max);
+		return false;
+	}
+	*out = (int) json_integer_value(v);
+	return true;
+}
+
+static bool
+get_string(json_t *v, const char *key, char *out, size_t outlen,
+		   bool (*check) (const char *, size_t), const char *rule,
+		   char *err, size_t errlen)
+{
+	if (!json_is_string(v) || !check(json_string_value(v), outlen - 1))
+	{
+		snprintf(err, errlen, "option %s must be %s", key, rule);
+		return false;
+	}
+	snprintf(out, outlen, "%s", json_string_value(v));
+	return true;
+}
+
+static bool
+check_mount(const char *s, size_t max)
+{
+	return is_segment_path(s, max);
+}
+
+static bool
+check_project_id(const char *s, size_t max)
+{
+	return is_token(s, max, "_-");
+}
+
+static bool
+check_environment(const char *s, size_t max)
+{
+	return is_token(s, max, "_.-");
+}
+
+static bool
+check_pointer(const char *s, size_t max)
+{
+	return is_pointer(s, max);
+}
+
+/* One option; false with err set when the key is unknown or its value bad. */
+static bool
+parse_option(PsResolverKind kind, const char *key, json_t *v,
+			 PsResolverOptions *out, bool *has_project, char *err, size_t errlen)
+{
+	if (strcmp(key, "timeout_ms") == 0)
+		return get_int(v, key, PS_RESOLVER_TIMEOUT_MIN, PS_RESOLVER_TIMEOUT_MAX,
+					   &out->timeout_ms, err, errlen);
+	if (strcmp(key, "cache_ttl_s") == 0)
+		return get_int(v, key, 0, PS_RESOLVER_TTL_MAX, &out->cache_ttl_s, err, errlen);
+	if (strcmp(key, "breaker_failures") == 0)
+		return get_int(v, key, 0, 1000, &out->breaker_failures, err, errlen);
+	if (strcmp(key, "breaker_cooldown_s") == 0)
+		return get_int(v, key, 1, 3600, &out->breaker_cooldown_s, err, errlen);
+	if (kind == PS_KIND_VAULT_KV2 && strcmp(key, "mount") == 0)
+		return get_string(v, key, out->mount, sizeof(out->mount), check_mount,
+						  "segments of [A-Za-z0-9_.-] separated by /", err, errlen);
+	if (kind == PS_KIND_VAULT_KV2 && strcmp(key, "namespace") == 0)
+		return get_string(v, key, out->vault_namespace, sizeof(out->vault_namespace),
+						  check_mount, "segments of [A-Za-z0-9_.-] separated by /",
+						  err, errlen);
+	if (kind == PS_KIND_INFISICAL && strcmp(key, "project_id") == 0)
+	{
+		*has_project = true;
+		return get_string(v, key, out->project_id, sizeof(out->project_id),
+						  check_project_id, "1 to 128 of [A-Za-z0-9_-]", err, errlen);
+	}
+	if (kind == PS_KIND_INFISICAL && strcmp(key, "environment") == 0)
+		return get_string(v, key, out->environment, sizeof(out->environment),
+						  check_environment, "1 to 64 of [A-Za-z0-9_.-]", err, errlen);
+	if (kind == PS_KIND_HTTP_JSON && strcmp(key, "pointer") == 0)
+		return get_string(v, key, out->pointer, sizeof(out->pointer), check_pointer,
+						  "a JSON pointer (RFC 6901) of printable ASCII", err, errlen);
+
+	/* quote the key only when it looks like an option name */
+	if (is_token(key, 32, "_"))
+		snprintf(err, errlen, "unknown option %s for %s resolvers", key,
+				 ps_resolver_kind_name(kind));
+	else
+		snprintf(err, errlen, "unknown option for %s resolvers",
+				 ps_resolver_kind_name(kind));
+	return false;
+}
+
+bool
+ps_resolver_options_parse(PsResolverKind kind, const char *json, size_t len,
+						  PsResolverOptions *out, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t	   *root;
+	const char *key;
+	json_t	   *v;
+	bool		ok = true;
+	bool		has_project = false;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->mount, sizeof(out->mount), "secret");
+	snprintf(out->environment, sizeof(out->environment), "prod");
+	snprintf(out->pointer, sizeof(out->pointer), "/value");
+	out->timeout_ms = PS_RESOLVER_TIMEOUT_DEFAULT;
+	out->breaker_failures = PS_RESOLVER_BREAKER_FAILURES;
+	out->breaker_cooldown_s = PS_RESOLVER_BREAKER_COOLDOWN;
+
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(root))
+	{
+		snprintf(err, errlen, "options must be a JSON object");
+		json_decref(root);
+		return false;
+	}
+	json_object_foreach(root, key, v)
+	{
+		if (!parse_option(kind, key, v, out, &has_project, err, errlen))
+		{
+			ok = false;
+			break;
+		}
+	}
+	if (ok && kind == PS_KIND_INFISICAL && !has_project)
+	{
+		snprintf(err, errlen, "infisical resolvers need the option project_id");
+		ok = false;
+	}
+	json_decref(root);
+	return ok;
+}
+
+char *
+ps_resolver_options_json(PsResolverKind kind, const PsResolverOptions *opts)
+{
+	json_t	   *o = json_pack("{s:i, s:i, s:i, s:i}",
+							  "timeout_ms", opts->timeout_ms,
+							  "cache_ttl_s", opts->cache_ttl_s,
+							  "breaker_failures", opts->breaker_failures,
+							  "breaker_cooldown_s", opts->breaker_cooldown_s);
+	char	   *text;
+	char	   *dumped;
+	json_free_t jfree;
+
+	if (o == NULL)
+		return NULL;
+	switch (kind)
+	{
+		case PS_KIND_VAULT_KV2:
+			json_object_set_new(o, "mount", json_string(opts->mount));
+			if (opts->vault_namespace[0])
+				json_object_set_new(o, "namespace", json_string(opts->vault_namespace));
+			break;
+		case PS_KIND_INFISICAL:
+			json_object_set_new(o, "project_id", json_string(opts->project_id));
+			json_object_set_new(o, "environment", json_string(opts->environment));
+			break;
+		case PS_KIND_HTTP_JSON:
+			json_object_set_new(o, "pointer", json_string(opts->pointer));
+			break;
+	}
+	dumped = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(o);
+	if (dumped == NULL)
+		return NULL;
+	/* json_dumps allocates with jansson's allocator: hand back plain malloc */
+	text = strdup(dumped);
+	json_get_alloc_funcs(NULL, &jfree);
+	jfree(dumped);
+	return text;
+}
+
+/* A growable string; on allocation failure, ok turns false. */
+typedef struct Buf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	bool		ok;
+} Buf;
+
+static void
+buf_add(Buf *b, const char *s, size_t n)
+{
+	if (!b->ok)
+		return;
+	if (b->len + n + 1 > b->cap)
+	{
+		size_t		cap = (b->len + n + 1) * 2;
+		char	   *grown = realloc(b->data, cap);
+
+		if (grown == NULL)
+		{
+			b->ok = false;
+			return;
+		}
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static void
+buf_str(Buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* Percent-encode all but RFC 3986 unreserved characters (and '/' if kept). */
+static void
+buf_encoded(Buf *b, const char *s, size_t n, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+			(keep_slash && c == '/'))
+			buf_add(b, (const char *) &c, 1);
+		else
+		{
+			char		esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+			buf_add(b, esc, 3);
+		}
+	}
+}
+
+char *
+ps_resolver_url(PsResolverKind kind, const PsResolverOptions *opts,
+				const char *base_url, const char *path, const char *field,
+				char *err, size_t errlen)
+{
+	Buf			b = {NULL, 0, 0, true};
+	size_t		base_len = strlen(base_url);
+	const char *slash;
+
+	while (base_len > 0 && base_url[base_len - 1] == '/')
+		base_len--;
+	buf_add(&b, base_url, base_len);
+	switch (kind)
+	{
+		case PS_KIND_VAULT_KV2:
+			buf_str(&b, "/v1/");
+			buf_encoded(&b, opts->mount, strlen(opts->mount), true);
+			buf_str(&b, "/data/");
+			buf_encoded(&b, path, strlen(path), true);
+			break;
+		case PS_KIND_INFISICAL:
+			if (field[0] != '\0')
+			{
+				snprintf(err, errlen, "infisical references take no #field");
+				free(b.data);
+				return NULL;
+			}
+			slash = strrchr(path, '/');
+			if (slash != NULL && slash[1] == '\0')
+			{
+				snprintf(err, errlen, "an infisical path must end with a secret name");
+				free(b.data);
+				return NULL;
+			}
+			buf_str(&b, "/api/v3/secrets/raw/");
+			if (slash == NULL)
+				buf_encoded(&b, path, strlen(path), false);
+			else
+				buf_encoded(&b, slash + 1, strlen(slash + 1), false);
+			buf_str(&b, "?workspaceId=");
+			buf_encoded(&b, opts->project_id, strlen(opts->project_id), false);
+			buf_str(&b, "&environment=");
+			buf_encoded(&b, opts->environment, strlen(opts->environment), false);
+			buf_str(&b, "&secretPath=%2F");
+			if (slash != NULL)
+				buf_encoded(&b, path, (size_t) (slash - path), false);
+			break;
+		case PS_KIND_HTTP_JSON:
+			buf_str(&b, "/");
+			buf_encoded(&b, path, strlen(path), true);
+			break;
+	}
+	if (!b.ok)
+	{
+		snprintf(err, errlen, "out of memory");
+		free(b.data);
+		return NULL;
+	}
+	return b.data;
+}
+
+/* RFC 6901 evaluation; NULL when the pointer names nothing. */
+static json_t *
+pointer_get(json_t *root, const char *pointer)
+{
+	json_t	   *cur = root;
+	const char *p = pointer;
+
+	while (*p == '/' && cur != NULL)
+	{
+		char		token[257];
+		size_t		n = 0;
+
+		p++;
+		while (*p && *p != '/' && n < sizeof(token) - 1)
+		{
+			if (p[0] == '~' && p[1] == '1')
+			{
+				token[n++] = '/';
+				p += 2;
+			}
+			else if (p[0] == '~' && p[1] == '0')
+			{
+				token[n++] = '~';
+				p += 2;
+			}
+			else
+				token[n++] = *p++;
+		}
+		token[n] = '\0';
+		if (json_is_object(cur))
+			cur = json_object_get(cur, token);
+		else if (json_is_array(cur))
+		{
+			char	   *end;
+			unsigned long idx;
+
+			if (n == 0 || (n > 1 && token[0] == '0') ||
+				!isdigit((unsigned char) token[0]))
+				return NULL;
+			idx = strtoul(token, &end, 10);
+			if (*end != '\0')
+				return NULL;
+			cur = json_array_get(cur, idx);
+		}
+		else
+			return NULL;
+	}
+	return *p == '\0' ? cur : NULL;
+}
+
+PsExtractResult
+ps_resolver_extract(PsResolverKind kind, const PsResolverOptions *opts,
+					const char *field, const char *body, size_t len,
+					char **value, size_t *value_len)
+{
+	json_error_t jerr;
+	json_t	   *root = json_loadb(body, len, JSON_REJECT_DUPLICATES |
+								  (kind == PS_KIND_HTTP_JSON ? JSON_DECODE_ANY : 0),
+								  &jerr);
+	json_t	   *v = NULL;
+	PsExtractResult result = PS_EXTRACT_OK;
+
+	*value = NULL;
+	*value_len = 0;
+	if (!json_is_object(root) && !(kind == PS_KIND_HTTP_JSON && root != NULL))
+		result = PS_EXTRACT_MALFORMED;
+	else if (kind == PS_KIND_VAULT_KV2)
+	{
+		json_t	   *data = json_object_get(root, "data");
+		json_t	   *inner = json_is_object(data) ? json_object_get(data, "data") : NULL;
+
+		if (!json_is_object(data) || (inner != NULL && !json_is_object(inner) &&
+									  !json_is_null(inner)))
+			result = PS_EXTRACT_MALFORMED;
+		else if (json_is_object(inner))
+			v = json_object_get(inner, field[0] ? field : "value");
+	}
+	else if (kind == PS_KIND_INFISICAL)
+	{
+		json_t	   *secret = json_object_get(root, "secret");
+
+		if (!json_is_object(secret))
+			result = PS_EXTRACT_MALFORMED;
+		else
+			v = json_object_get(secret, "secretValue");
+	}
+	else
+	{
+		char		pointer[sizeof(opts->pointer) + 4];
+
+		if (field[0])
+			snprintf(pointer, sizeof(pointer), "/%s", field);
+		else
+			snprintf(pointer, sizeof(pointer), "%s", opts->pointer);
+		v = pointer_get(root, pointer);
+	}
+
+	if (result == PS_EXTRACT_OK)
+	{
+		if (v == NULL || json_is_null(v))
+			result = PS_EXTRACT_MISSING;
+		else if (!json_is_string(v))
+			result = PS_EXTRACT_NOT_STRING;
+		else
+		{
+			*value_len = json_string_length(v);
+			*value = malloc(*value_len + 1);
+			if (*value == NULL)
+				result = PS_EXTRACT_MALFORMED;
+			else
+			{
+				memcpy(*value, json_string_value(v), *value_len);
+				(*value)[*value_len] = '\0';
+			}
+		}
+	}
+	json_decref(root);
+	return result;
+}

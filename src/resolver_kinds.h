@@ -1,0 +1,88 @@
+/*
+ * resolver_kinds.h: the three external backend protocols of DESIGN §9
+ * (vault-kv2, infisical, http-json) as pure functions over bytes: option
+ * checks, the URL of a secret, and the value inside a response.  No backend
+ * state, so they are unit-tested and fuzzable outside a server.
+ *
+ * Nothing here quotes a response or a value in an error; option values are
+ * quoted only when they passed their character rules.
+ */
+#ifndef PROVSECRET_RESOLVER_KINDS_H
+#define PROVSECRET_RESOLVER_KINDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum PsResolverKind
+{
+	PS_KIND_VAULT_KV2 = 1,
+	PS_KIND_INFISICAL,
+	PS_KIND_HTTP_JSON
+} PsResolverKind;
+
+#define PS_RESOLVER_TIMEOUT_DEFAULT 5000	/* ms */
+#define PS_RESOLVER_TIMEOUT_MIN 100
+#define PS_RESOLVER_TIMEOUT_MAX 60000
+#define PS_RESOLVER_TTL_MAX 86400	/* s */
+#define PS_RESOLVER_BREAKER_FAILURES 5
+#define PS_RESOLVER_BREAKER_COOLDOWN 30 /* s */
+#define PS_RESOLVER_RESPONSE_MAX (1024 * 1024)
+
+typedef struct PsResolverOptions
+{
+	char		mount[129];		/* vault-kv2 */
+	char		vault_namespace[129];	/* vault-kv2, "" when unset */
+	char		project_id[129];	/* infisical */
+	char		environment[65];	/* infisical */
+	char		pointer[257];	/* http-json, RFC 6901 */
+	int			timeout_ms;
+	int			cache_ttl_s;
+	int			breaker_failures;	/* consecutive failures that open it; 0 off */
+	int			breaker_cooldown_s;
+} PsResolverOptions;
+
+typedef enum PsExtractResult
+{
+	PS_EXTRACT_OK,
+	PS_EXTRACT_MALFORMED,		/* not JSON, or not the documented shape */
+	PS_EXTRACT_MISSING,			/* the field or pointer names nothing */
+	PS_EXTRACT_NOT_STRING		/* it names something that is not a string */
+} PsExtractResult;
+
+/* "vault-kv2" etc. to the enum; false for an unknown name. */
+extern bool ps_resolver_kind_parse(const char *name, PsResolverKind *kind);
+extern const char *ps_resolver_kind_name(PsResolverKind kind);
+
+/*
+ * Check an options object (JSON text) for kind and fill *out, defaults
+ * included.  false with err set to the rule broken.
+ */
+extern bool ps_resolver_options_parse(PsResolverKind kind, const char *json,
+									  size_t len, PsResolverOptions *out,
+									  char *err, size_t errlen);
+
+/* The options as canonical JSON (sorted keys, defaults shown); malloc'd. */
+extern char *ps_resolver_options_json(PsResolverKind kind,
+									  const PsResolverOptions *opts);
+
+/*
+ * The URL to GET for path (and field, "" when absent) under base_url;
+ * malloc'd.  NULL with err set when the reference does not fit the kind.
+ */
+extern char *ps_resolver_url(PsResolverKind kind, const PsResolverOptions *opts,
+							 const char *base_url, const char *path,
+							 const char *field, char *err, size_t errlen);
+
+/*
+ * The secret value inside a 2xx response body.  On PS_EXTRACT_OK, *value is
+ * malloc'd and NUL-terminated; the caller wipes and frees it.  jansson's own
+ * copies are wiped by the allocator _PG_init installs
+ * (ps_rest_json_use_secure_alloc).
+ */
+extern PsExtractResult ps_resolver_extract(PsResolverKind kind,
+										   const PsResolverOptions *opts,
+										   const char *field,
+										   const char *body, size_t len,
+										   char **value, size_t *value_len);
+
+#endif

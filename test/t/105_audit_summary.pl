@@ -1,0 +1,96 @@
+# provsecret.audit_level = summary: SQL reveals are counted per secret,
+# principal and minute in shared memory and written as secret.resolved
+# events with a count; a clean restart loses none of them.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ProvsecretTest;
+use AuditNode;
+
+my $node = audit_node('audit_summary', 6,
+	'provsecret.audit_summary_interval' => "'1h'");
+my $a = 'managed:project/p1/summary_a';
+my $b = 'managed:project/p1/summary_b';
+seal_secret($node, $_) for ($a, $b);
+$node->safe_psql('postgres', q(
+CREATE ROLE alice LOGIN;
+CREATE ROLE bob LOGIN;
+CREATE ROLE carol LOGIN;
+SELECT provsecret.grant('db:alice', 'project/p1', ARRAY['read']);
+SELECT provsecret.grant('db:bob', 'project/p1', ARRAY['read']);));
+
+sub reveal_as
+{
+	my ($role, $reference, $n) = @_;
+	$node->safe_psql('postgres',
+		"SELECT count(*) FROM (" . reveal_sql($reference) . " FROM generate_series(1, $n)) r",
+		connstr => $node->connstr('postgres') . " user=$role");
+}
+
+# Non-superusers cannot change the level.
+my ($rc, $out, $err) = $node->psql('postgres', "SET provsecret.audit_level = summary",
+	connstr => $node->connstr('postgres') . ' user=alice');
+like($err, qr/permission denied/, 'audit_level is superuser-only');
+
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET provsecret.audit_level = summary; SELECT pg_reload_conf();");
+$node->poll_query_until('postgres',
+	"SELECT audit_level = 'summary' FROM provsecret.audit_worker_status")
+  or die 'reload not seen';
+
+reveal_as('alice', $a, 250);
+reveal_as('bob', $a, 40);
+reveal_as('alice', $b, 7);
+is(events_for($node, $a, 'secret.revealed'), '0', 'no individual events in summary mode');
+cmp_ok($node->safe_psql('postgres', 'SELECT summary_counters FROM provsecret.audit_worker_status'),
+	'>=', 3, 'counters held in shared memory');
+
+# Clean restart: the worker flushes every counter before it exits.
+audit_restart($node);
+is( $node->safe_psql('postgres', qq(
+SELECT principal, reference, sum(count) FROM provsecret.audit_log
+ WHERE action = 'secret.resolved' GROUP BY 1, 2 ORDER BY 1, 2)),
+	"db:alice|$a|250\ndb:alice|$b|7\ndb:bob|$a|40",
+	'summary counts exact per secret and principal after a clean restart');
+is( $node->safe_psql('postgres', qq(
+SELECT bool_and(date_trunc('minute', at) = at AND channel = 'sql' AND outcome = 'ok')
+  FROM provsecret.audit_log WHERE action = 'secret.resolved')),
+	't', 'summary rows are per minute, channel sql, outcome ok');
+
+is( $node->safe_psql('postgres',
+		"SELECT reveal_count, last_revealed_at IS NOT NULL FROM provsecret.secret_reveals WHERE reference = '$a'"),
+	'290|t', 'secret_reveals counts summarized reveals');
+
+# Denials stay individual.
+($rc, $out, $err) = $node->psql('postgres', reveal_sql($a),
+	connstr => $node->connstr('postgres') . ' user=carol');
+like($err, qr/permission denied/, 'carol may not read');
+is(events_for($node, $a, 'access.denied'), '1', 'denials stay individual in summary mode');
+
+# Counters are written at the interval too, without a restart.
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET provsecret.audit_summary_interval = '200ms'; SELECT pg_reload_conf();");
+reveal_as('alice', $b, 5);
+$node->poll_query_until('postgres', qq(
+SELECT sum(count) = 12 FROM provsecret.audit_log
+ WHERE action = 'secret.resolved' AND reference = '$b'))
+  or die 'interval flush not seen';
+pass('counters flushed at provsecret.audit_summary_interval');
+
+# Back to all: individual events again.
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET provsecret.audit_level = 'all'; SELECT pg_reload_conf();");
+$node->poll_query_until('postgres',
+	"SELECT audit_level = 'all' FROM provsecret.audit_worker_status")
+  or die 'reload not seen';
+reveal_as('alice', $a, 3);
+is(events_for($node, $a, 'secret.revealed'), '3', 'audit_level = all records each reveal');
+is($node->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'),
+	't', 'summary rows are part of the verified chain');
+
+$node->stop;
+done_testing();
