@@ -304,11 +304,12 @@ ps_resolve_env(const PsReference *ref, const char *canonical, Size *len,
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("environment variable %s is not set in the server", ref->name)));
+	/* fail closed, and before the copy: a failing audit leaves no copy */
+	if (audited)
+		ps_audit_secret("secret.revealed", canonical, NULL, 0, true);
 	*len = strlen(value);
 	result = palloc(*len + 1);
 	memcpy(result, value, *len + 1);
-	if (audited)
-		ps_audit_secret("secret.revealed", canonical, NULL, 0, true);
 	return result;
 }
 
