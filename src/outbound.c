@@ -291,8 +291,24 @@ transfer_setup(Transfer *t, const PsOutboundRequest *req)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not initialize libcurl")));
 	t->headers = curl_slist_append(NULL, "Accept: application/json");
-	for (h = req->headers; h && *h; h++)
-		t->headers = curl_slist_append(t->headers, *h);
+	for (h = req->headers; t->headers != NULL && h && *h; h++)
+	{
+		/* on failure curl keeps the list: wipe it rather than lose it */
+		struct curl_slist *grown = curl_slist_append(t->headers, *h);
+
+		if (grown == NULL)
+		{
+			free_headers(t->headers);
+			t->headers = NULL;
+		}
+		else
+			t->headers = grown;
+	}
+	/* never send the request without its token header */
+	if (t->headers == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not initialize libcurl")));
 
 	curl_easy_setopt(t->easy, CURLOPT_URL, req->url);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
