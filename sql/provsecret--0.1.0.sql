@@ -43,7 +43,7 @@ COMMENT ON FUNCTION current_principal() IS
 
 CREATE FUNCTION invalidate_caches()
 RETURNS trigger
-LANGUAGE C
+LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ps_invalidate_caches';
 COMMENT ON FUNCTION invalidate_caches() IS
   'trigger: makes every backend drop cached grants, projects or data keys when their table changes';
@@ -218,7 +218,7 @@ COMMENT ON TABLE audit_checkpoint IS 'where audit_retain() cut the chain: events
 -- not skip it; only ALTER TABLE ... DISABLE TRIGGER does, and the chain then
 -- shows what changed.
 CREATE FUNCTION audit_guard() RETURNS trigger
-LANGUAGE C
+LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'provsecret_audit_guard';
 COMMENT ON FUNCTION audit_guard() IS
   'trigger: refuses UPDATE, DELETE and TRUNCATE on the audit tables (42501), except for audit_retain() and the audit worker';
