@@ -464,8 +464,18 @@ ps_seal(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("credential_value must not be null")));
 	value = PG_GETARG_TEXT_PP(1);
-	result = ps_secret_seal(reference, VARDATA_ANY(value),
-							VARSIZE_ANY_EXHDR(value), description);
+	PG_TRY();
+	{
+		result = ps_secret_seal(reference, VARDATA_ANY(value),
+								VARSIZE_ANY_EXHDR(value), description);
+	}
+	PG_FINALLY();
+	{
+		/* a compressed or out-of-line value was detoasted into our copy */
+		if ((Pointer) value != DatumGetPointer(PG_GETARG_DATUM(1)))
+			sodium_memzero(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+	}
+	PG_END_TRY();
 	PG_RETURN_TEXT_P(cstring_to_text(result.reference));
 }
 
