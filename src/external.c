@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
+
 #include <stdlib.h>
 
 #include "audit.h"
@@ -275,6 +277,10 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 	{
 		if (value_len > PS_VALUE_MAX_CHARS * 4)
 			fail(&call, "the value is longer than a secret may be");
+		/* backends send UTF-8; the value must be valid text here too */
+		if (GetDatabaseEncoding() != PG_UTF8 &&
+			!pg_verify_mbstr(GetDatabaseEncoding(), value, (int) value_len, true))
+			fail(&call, "the value is not valid in the database encoding");
 		result = palloc(value_len + 1);
 		memcpy(result, value, value_len + 1);
 		if (r.options.cache_ttl_s > 0)
