@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "binding.h"
 #include "datakey.h"
 #include "external.h"
 #include "identity.h"
@@ -199,6 +200,11 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 		ps_authz_deny(PS_PERM_WRITE, tenant.company, tenant.project, canonical);
 	ps_tenant_ensure_registered(&tenant);
 
+	if (ref.scope == PS_SCOPE_PROJECT &&
+		ps_binding_seal(&ref, canonical, &tenant, value, value_len, description,
+						&result))
+		return result;
+
 	data_key_id = ps_datakey_active(ps_tenant_key_owner(&tenant), tenant.company,
 									tenant.project, &key);
 
@@ -343,6 +349,10 @@ ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 		ps_authz_deny(PS_PERM_READ, tenant.company, tenant.project, canonical);
 
 	plaintext = ps_open_managed(ref, canonical, len, &value_version);
+	/* not in managed storage: a bound workspace's backend (audited there) */
+	if (plaintext == NULL && ref->scope == PS_SCOPE_PROJECT &&
+		(plaintext = ps_binding_resolve(ref, canonical, &tenant, len)) != NULL)
+		return plaintext;
 	if (plaintext == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -440,6 +450,10 @@ ps_secret_delete(const char *reference)
 	SPI_finish();
 	ps_identity_leave(&identity);
 
+	/* a bound workspace's backend audits its own deletion */
+	if (!deleted && ref.scope == PS_SCOPE_PROJECT &&
+		ps_binding_delete(&ref, canonical, &tenant, &deleted))
+		return deleted;
 	if (deleted)
 		ps_audit_secret("secret.deleted", canonical, &tenant, value_version, false);
 	return deleted;
