@@ -1,0 +1,98 @@
+# Upgrades (issue 7): every earlier released version installs, holds data,
+# and `ALTER EXTENSION provsecret UPDATE` brings it to the default version
+# with its data resolving and a schema equal to a fresh install's.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ProvsecretTest;
+
+# The installed extension's files (the tests run from a copy of test/).
+my $extdir = `pg_config --sharedir`;
+chomp $extdir;
+$extdir .= '/extension';
+my ($default) = slurp_file("$extdir/provsecret.control") =~ /default_version\s*=\s*'([^']+)'/;
+my @released = sort grep { $_ ne $default }
+  map { /provsecret--([0-9.]+)\.sql$/ ? $1 : () } glob("$extdir/provsecret--*.sql");
+plan skip_all => 'no earlier released version to upgrade from' unless @released;
+
+my $node = ps_node('upgrade', 7);
+ok(ps_start($node, key => random_key()), 'server starts');
+
+# Everything the extension defines, in a canonical text form.
+my $describe = q{
+SELECT string_agg(d, E'\n' ORDER BY d) FROM (
+  SELECT 'function ' || p.oid::regprocedure || ' ' || pg_get_functiondef(p.oid)
+         || coalesce(' comment ' || obj_description(p.oid, 'pg_proc'), '')
+         || coalesce(' acl ' || p.proacl::text, '') AS d
+    FROM pg_proc p WHERE p.pronamespace = 'provsecret'::regnamespace
+  UNION ALL
+  SELECT 'relation ' || c.relname || ' ' || c.relkind::text || ' rls ' || c.relrowsecurity
+         || '/' || c.relforcerowsecurity || ' owner ' || c.relowner::regrole
+         || coalesce(' acl ' || c.relacl::text, '')
+         || coalesce(' comment ' || obj_description(c.oid, 'pg_class'), '')
+         || coalesce(' view ' || pg_get_viewdef(c.oid), '')
+    FROM pg_class c WHERE c.relnamespace = 'provsecret'::regnamespace
+  UNION ALL
+  SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+         || ' notnull ' || a.attnotnull
+         || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
+         || ' generated ' || a.attgenerated::text || ' identity ' || a.attidentity::text
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+   WHERE c.relnamespace = 'provsecret'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'provsecret'
+  UNION ALL
+  SELECT 'constraint ' || conrelid::regclass || ' ' || pg_get_constraintdef(oid)
+    FROM pg_constraint WHERE connamespace = 'provsecret'::regnamespace
+  UNION ALL
+  SELECT 'policy ' || tablename || ' ' || policyname || ' ' || cmd || ' '
+         || coalesce(qual, '') || ' ' || coalesce(with_check, '')
+    FROM pg_policies WHERE schemaname = 'provsecret'
+  UNION ALL
+  SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+   WHERE c.relnamespace = 'provsecret'::regnamespace AND NOT t.tgisinternal
+  UNION ALL
+  SELECT 'config ' || c.relname || ' ' || coalesce(x.cond, '')
+    FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(cfg, cond)
+    JOIN pg_class c ON c.oid = x.cfg WHERE e.extname = 'provsecret'
+) described};
+
+ps_sql($node, 'CREATE EXTENSION provsecret');
+my $fresh = ps_sql($node, $describe);
+ps_sql($node, 'DROP EXTENSION provsecret CASCADE');
+
+for my $version (@released)
+{
+	ps_sql($node, "CREATE EXTENSION provsecret VERSION '$version'");
+	ps_sql($node, q{
+	  SELECT provsecret.register_project('up1', 'upco');
+	  SELECT provsecret.seal('managed:project/up1/OPENAI_API_KEY', 'upgrade-value-1', 'kept');
+	  SELECT provsecret.seal('managed:project/up1/OPENAI_API_KEY', 'upgrade-value-2');
+	  SELECT provsecret.seal('managed:company/upco/anthropic', 'upgrade-value-3');
+	  SELECT provsecret.grant('db:postgres', 'project/up1', ARRAY['read']);
+	  SELECT provsecret.resolve('managed:company/upco/anthropic');});
+
+	ps_sql($node, 'ALTER EXTENSION provsecret UPDATE');
+	is(ps_sql($node, q{SELECT extversion FROM pg_extension WHERE extname = 'provsecret'}),
+		$default, "$version: updated to $default");
+	is(ps_sql($node, q{SELECT provsecret.resolve('managed:project/up1/OPENAI_API_KEY')
+	                     || ',' || provsecret.resolve('managed:company/upco/anthropic')}),
+		'upgrade-value-2,upgrade-value-3', "$version: data sealed before the update resolves");
+	is(ps_sql($node, q{SELECT string_agg(value_version::text, ',' ORDER BY value_version)
+	                     FROM provsecret.versions('managed:project/up1/OPENAI_API_KEY')}),
+		'1,2', "$version: kept versions survive");
+	is(ps_sql($node, q{SELECT count(*) FROM provsecret.grants WHERE target = 'project/up1'}),
+		'1', "$version: grants survive");
+	my $upgraded = ps_sql($node, $describe);
+	is($upgraded, $fresh, "$version: schema after the update equals a fresh install of $default");
+	ps_sql($node, 'DROP EXTENSION provsecret CASCADE');
+}
+
+$node->stop;
+done_testing();
