@@ -716,3 +716,24 @@ GRANT EXECUTE ON FUNCTION bind_workspace(text, text), unbind_workspace(text) TO 
 
 SELECT pg_catalog.pg_extension_config_dump('workspace_binding', '');
 SELECT pg_catalog.pg_extension_config_dump('bound_secret', '');
+
+-- Hot standbys: their reveal events are recorded here, on the primary.
+DO $forwarder$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'provsecret_forwarder') THEN
+        CREATE ROLE provsecret_forwarder NOLOGIN;
+    END IF;
+END
+$forwarder$;
+COMMENT ON ROLE provsecret_forwarder IS 'provsecret: the role a hot standby connects to the primary as (primary_conninfo or provsecret.primary_conninfo) to record its reveal events; trusted to name the principal';
+
+CREATE FUNCTION record_forwarded_event(at timestamptz, action text, reference text,
+    company text, project text, principal text, channel text, client_addr inet,
+    request_id text, value_version integer, outcome text, count bigint, detail text)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_record_forwarded_event';
+COMMENT ON FUNCTION record_forwarded_event(timestamptz, text, text, text, text, text, text, inet, text, integer, text, bigint, text) IS
+  'record a hot standby''s secret.revealed or access.denied event durably in the audit chain and return once it is on disk (provsecret_forwarder only)';
+REVOKE ALL ON FUNCTION record_forwarded_event(timestamptz, text, text, text, text, text, text, inet, text, integer, text, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION record_forwarded_event(timestamptz, text, text, text, text, text, text, inet, text, integer, text, bigint, text) TO provsecret_forwarder;
