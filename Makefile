@@ -7,8 +7,9 @@ PGFILEDESC = "provsecret - encrypted secrets for the control plane"
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter \
-	-Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK = -lsodium -lcurl -lmicrohttpd -lcrypto -ljansson
+	-Wno-missing-field-initializers -Wno-sign-compare \
+	-I$(shell $(PG_CONFIG) --includedir)
+SHLIB_LINK = -L$(shell $(PG_CONFIG) --libdir) -lpq -lsodium -lcurl -lmicrohttpd -lcrypto -ljansson
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

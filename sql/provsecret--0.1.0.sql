@@ -43,7 +43,7 @@ COMMENT ON FUNCTION current_principal() IS
 
 CREATE FUNCTION invalidate_caches()
 RETURNS trigger
-LANGUAGE C
+LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ps_invalidate_caches';
 COMMENT ON FUNCTION invalidate_caches() IS
   'trigger: makes every backend drop cached grants, projects or data keys when their table changes';
@@ -218,7 +218,7 @@ COMMENT ON TABLE audit_checkpoint IS 'where audit_retain() cut the chain: events
 -- not skip it; only ALTER TABLE ... DISABLE TRIGGER does, and the chain then
 -- shows what changed.
 CREATE FUNCTION audit_guard() RETURNS trigger
-LANGUAGE C
+LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'provsecret_audit_guard';
 COMMENT ON FUNCTION audit_guard() IS
   'trigger: refuses UPDATE, DELETE and TRUNCATE on the audit tables (42501), except for audit_retain() and the audit worker';
@@ -613,3 +613,127 @@ GRANT EXECUTE ON FUNCTION create_resolver(text, text, text, text, jsonb, text),
     alter_resolver(text, text, text, text, jsonb, text), drop_resolver(text) TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('resolver', '');
+
+------------------------------------------------------------------------------
+-- Workspace bindings (DESIGN §9, bind_workspace): a bound project's
+-- managed:project/<p>/<name> secrets are written to, read from and deleted
+-- in its resolver's backend.  Their values never touch these tables:
+-- bound_secret keeps only metadata, so listings (the secrets view, REST GET
+-- of a workspace's secrets) never call the backend.  Secrets the project
+-- had in managed storage before it was bound stay there until deleted.
+------------------------------------------------------------------------------
+CREATE TABLE workspace_binding (
+    project    text PRIMARY KEY,
+    company    text,
+    resolver   text NOT NULL REFERENCES resolver (name),
+    bound_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    bound_by   text NOT NULL
+);
+CREATE INDEX workspace_binding_resolver_idx ON workspace_binding (resolver);
+COMMENT ON TABLE workspace_binding IS 'projects (workspaces) whose secrets live in an external resolver''s backend; a bound resolver cannot be dropped';
+
+CREATE TABLE bound_secret (
+    project        text NOT NULL,
+    company        text,
+    name           text NOT NULL,
+    reference      text GENERATED ALWAYS AS ('managed:project/' || project || '/' || name) STORED,
+    resolver       text NOT NULL,
+    description    text,
+    value_version  integer NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by     text NOT NULL,
+    updated_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_by     text NOT NULL,
+    PRIMARY KEY (project, name),
+    UNIQUE (reference)
+);
+COMMENT ON TABLE bound_secret IS 'metadata of secrets kept in a bound workspace''s backend: no value, no ciphertext; value_version counts provsecret''s writes';
+COMMENT ON COLUMN bound_secret.resolver IS 'the resolver whose backend holds the value';
+
+REVOKE ALL ON workspace_binding, bound_secret FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON workspace_binding, bound_secret TO provsecret_service;
+
+ALTER TABLE workspace_binding ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workspace_binding FORCE ROW LEVEL SECURITY;
+CREATE POLICY binding_describe ON workspace_binding FOR SELECT
+    USING (provsecret.has_permission(company, project, 'describe'));
+CREATE POLICY binding_insert ON workspace_binding FOR INSERT
+    WITH CHECK (provsecret.has_permission(company, project, 'manage'));
+CREATE POLICY binding_update ON workspace_binding FOR UPDATE
+    USING (provsecret.has_permission(company, project, 'manage'))
+    WITH CHECK (provsecret.has_permission(company, project, 'manage'));
+CREATE POLICY binding_delete ON workspace_binding FOR DELETE
+    USING (provsecret.has_permission(company, project, 'manage'));
+
+-- the same policies as ai_provider_secret; unbind (manage) forgets them all
+ALTER TABLE bound_secret ENABLE ROW LEVEL SECURITY;
+ALTER TABLE bound_secret FORCE ROW LEVEL SECURITY;
+CREATE POLICY bound_secret_describe ON bound_secret FOR SELECT
+    USING (provsecret.has_permission(company, project, 'describe'));
+CREATE POLICY bound_secret_insert ON bound_secret FOR INSERT
+    WITH CHECK (provsecret.has_permission(company, project, 'write'));
+CREATE POLICY bound_secret_update ON bound_secret FOR UPDATE
+    USING (provsecret.has_permission(company, project, 'write'))
+    WITH CHECK (provsecret.has_permission(company, project, 'write'));
+CREATE POLICY bound_secret_delete ON bound_secret FOR DELETE
+    USING (provsecret.has_permission(company, project, 'delete')
+           OR provsecret.has_permission(company, project, 'manage'));
+
+CREATE VIEW workspace_bindings AS
+    SELECT project, company, resolver, bound_at, bound_by
+      FROM provsecret.workspace_binding;
+COMMENT ON VIEW workspace_bindings IS 'workspaces bound to an external resolver, for callers who may describe them';
+ALTER VIEW workspace_bindings OWNER TO provsecret_service;
+GRANT SELECT ON workspace_bindings TO PUBLIC;
+
+-- secrets lists bound secrets too: the same columns, metadata only
+CREATE OR REPLACE VIEW secrets AS
+    SELECT reference, scope, company, project, name, description, value_version,
+           created_at, created_by, updated_at, updated_by
+      FROM provsecret.ai_provider_secret
+    UNION ALL
+    SELECT reference, 'project'::text, company, project, name, description, value_version,
+           created_at, created_by, updated_at, updated_by
+      FROM provsecret.bound_secret;
+COMMENT ON VIEW secrets IS 'secrets the caller may describe, managed and in bound workspaces'' backends: metadata only, never a value or ciphertext';
+
+CREATE FUNCTION bind_workspace(project text, resolver text)
+RETURNS void
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_bind_workspace';
+COMMENT ON FUNCTION bind_workspace(text, text) IS
+  'keep the secrets of workspace (project) <project> in the backend of <resolver>, which belongs to the project or its company (manage on the project); http-json backends are read-only';
+
+CREATE FUNCTION unbind_workspace(project text)
+RETURNS boolean
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_unbind_workspace';
+COMMENT ON FUNCTION unbind_workspace(text) IS
+  'back to managed storage (manage on the project): forgets the metadata of the bound secrets, whose values stay in the backend; true if it was bound';
+
+REVOKE ALL ON FUNCTION bind_workspace(text, text), unbind_workspace(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bind_workspace(text, text), unbind_workspace(text) TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('workspace_binding', '');
+SELECT pg_catalog.pg_extension_config_dump('bound_secret', '');
+
+-- Hot standbys: their reveal events are recorded here, on the primary.
+DO $forwarder$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'provsecret_forwarder') THEN
+        CREATE ROLE provsecret_forwarder NOLOGIN;
+    END IF;
+END
+$forwarder$;
+COMMENT ON ROLE provsecret_forwarder IS 'provsecret: the role a hot standby connects to the primary as (primary_conninfo or provsecret.primary_conninfo) to record its reveal events; trusted to name the principal';
+
+CREATE FUNCTION record_forwarded_event(at timestamptz, action text, reference text,
+    company text, project text, principal text, channel text, client_addr inet,
+    request_id text, value_version integer, outcome text, count bigint, detail text)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_record_forwarded_event';
+COMMENT ON FUNCTION record_forwarded_event(timestamptz, text, text, text, text, text, text, inet, text, integer, text, bigint, text) IS
+  'record a hot standby''s secret.revealed or access.denied event durably in the audit chain and return once it is on disk (provsecret_forwarder only)';
+REVOKE ALL ON FUNCTION record_forwarded_event(timestamptz, text, text, text, text, text, text, inet, text, integer, text, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION record_forwarded_event(timestamptz, text, text, text, text, text, text, inet, text, integer, text, bigint, text) TO provsecret_forwarder;

@@ -11,6 +11,7 @@
 
 #include "provsecret.h"
 #include "audit.h"
+#include "audit_forward.h"
 #include "audit_queue.h"
 #include "audit_summary.h"
 #include "audit_worker.h"
@@ -22,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -81,6 +83,10 @@ ps_audit_define_gucs(void)
 							"How often the audit worker writes summary counters.",
 							NULL, &ps_audit_summary_interval_ms, 10000, 100, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomStringVariable("provsecret.primary_conninfo",
+							   "On a hot standby: where reveal events are recorded; empty means primary_conninfo.",
+							   NULL, &ps_audit_primary_conninfo, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 }
 
 void
@@ -292,6 +298,17 @@ ps_audit_record(const PsAuditEvent *event, bool durable)
 
 	ensure_xact_callback();
 	fill_record(&record, event);
+
+	/*
+	 * A standby writes nothing: its durable events are recorded by the
+	 * primary (summary counters could never be written here either); a
+	 * change event fails below with the usual read-only error.
+	 */
+	if (durable && RecoveryInProgress())
+	{
+		ps_audit_forward(&record);
+		return;
+	}
 
 	if (audit_level == PS_AUDIT_LEVEL_SUMMARY &&
 		strcmp(record.channel, "sql") == 0 &&

@@ -405,11 +405,12 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 	}
 	epoch = epochs[nepochs - 1].epoch;
 	ps_audit_key_unwrap_epoch(&epochs[nepochs - 1], key);
-	if (SPI_execute_with_args("SELECT e.chain_seq, e.hash, e.chain_seq - "
-							  "       coalesce((SELECT max(through_seq) FROM provsecret.audit_checkpoint), 0) "
+	if (SPI_execute_with_args("SELECT e.chain_seq, e.hash, e.chain_seq OPERATOR(pg_catalog.-) "
+							  "       coalesce((SELECT pg_catalog.max(through_seq) FROM provsecret.audit_checkpoint), 0) "
 							  "FROM provsecret.audit_event e "
-							  "WHERE e.chain_seq < coalesce((SELECT min(chain_seq) FROM provsecret.audit_event WHERE at >= $1), "
-							  "                             (SELECT max(chain_seq) + 1 FROM provsecret.audit_event)) "
+							  "WHERE e.chain_seq OPERATOR(pg_catalog.<) coalesce((SELECT pg_catalog.min(chain_seq) FROM provsecret.audit_event"
+							  "                                                   WHERE at OPERATOR(pg_catalog.>=) $1), "
+							  "                             (SELECT pg_catalog.max(chain_seq) OPERATOR(pg_catalog.+) 1 FROM provsecret.audit_event)) "
 							  "ORDER BY e.chain_seq DESC LIMIT 1",
 							  1, &cuttype, &cutarg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "provsecret audit: choosing the retention cut failed");
@@ -449,7 +450,7 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		ps_audit_allow_delete(true);
-		if (SPI_execute_with_args("DELETE FROM provsecret.audit_event WHERE chain_seq <= $1",
+		if (SPI_execute_with_args("DELETE FROM provsecret.audit_event WHERE chain_seq OPERATOR(pg_catalog.<=) $1",
 								  1, types, args, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "provsecret audit: dropping old events failed");
 	}

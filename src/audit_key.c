@@ -172,7 +172,7 @@ ps_audit_rewrap_chain_key(void)
 			sodium_memzero(key, PS_AUDIT_CHAIN_KEY_LEN);
 			if (SPI_execute_with_args("UPDATE provsecret.audit_chain_key SET wrapped = $2, "
 									  "root_key_fingerprint = $3, rewrapped_at = pg_catalog.now() "
-									  "WHERE epoch = $1",
+									  "WHERE epoch OPERATOR(pg_catalog.=) $1",
 									  3, types, args, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "provsecret audit: rewrapping a chain key failed");
 			done++;

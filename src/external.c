@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
+
 #include <stdlib.h>
 
 #include "audit.h"
@@ -23,23 +25,16 @@
 #include "secret.h"
 #include "tenant.h"
 
-/* What one external reveal is about, for its audit event and errors. */
-typedef struct Call
-{
-	const PsResolver *resolver;
-	PsTenant	tenant;
-	const char *reference;
-} Call;
-
 static void
-audit_call(const Call *call, const char *outcome, const char *what)
+audit_call(const PsExternalCall *call, const char *outcome, const char *what)
 {
 	PsAuditEvent event = {0};
 
-	event.action = "secret.revealed";
+	event.action = call->action ? call->action : "secret.revealed";
 	event.reference = call->reference;
 	event.company = call->tenant.company;
 	event.project = call->tenant.project;
+	event.value_version = call->value_version;
 	event.outcome = outcome;
 	event.detail = psprintf("resolver %s%s%s", call->resolver->name,
 							what ? ": " : "", what ? what : "");
@@ -48,13 +43,19 @@ audit_call(const Call *call, const char *outcome, const char *what)
 }
 
 /* Audit the failure, then raise 58030 naming the resolver. */
-static void pg_attribute_noreturn()
-fail(const Call *call, const char *what)
+void
+ps_external_fail(const PsExternalCall *call, const char *what)
 {
 	audit_call(call, "error", what);
 	ereport(ERROR,
 			(errcode(ERRCODE_IO_ERROR),
 			 errmsg("external resolver %s: %s", call->resolver->name, what)));
+}
+
+void
+ps_external_audit(const PsExternalCall *call, const char *outcome, const char *what)
+{
+	audit_call(call, outcome, what);
 }
 
 static bool
@@ -87,11 +88,13 @@ wipe_string(char *s)
 }
 
 /*
- * GET the URL with the resolver's token.  Returns the response; the token
- * and the header carrying it are wiped whatever happens.
+ * Call the URL with the resolver's token (GET when method is NULL).
+ * Returns the response; the token and the header carrying it are wiped
+ * whatever happens.
  */
-static bool
-call_backend(const Call *call, const char *url, PsOutboundResponse *resp)
+bool
+ps_external_send(const PsExternalCall *call, const char *method, const char *url,
+				 const char *body, size_t body_len, PsOutboundResponse *resp)
 {
 	const PsResolver *r = call->resolver;
 	char	   *volatile token = NULL;
@@ -106,7 +109,7 @@ call_backend(const Call *call, const char *url, PsOutboundResponse *resp)
 	{
 		token = ps_secret_resolve_internal(r->auth_reference, &token_len);
 		if (token == NULL)
-			fail(call, "its auth_reference names no secret");
+			ps_external_fail(call, "its auth_reference names no secret");
 	}
 	PG_TRY();
 	{
@@ -114,7 +117,7 @@ call_backend(const Call *call, const char *url, PsOutboundResponse *resp)
 		{
 			header = auth_header(r, token, token_len);
 			if (header == NULL)
-				fail(call, "its token contains characters not allowed in an HTTP header");
+				ps_external_fail(call, "its token contains characters not allowed in an HTTP header");
 			headers[n++] = header;
 		}
 		if (r->kind == PS_KIND_VAULT_KV2 && r->options.vault_namespace[0])
@@ -124,7 +127,10 @@ call_backend(const Call *call, const char *url, PsOutboundResponse *resp)
 		req.connect_timeout_ms = r->options.timeout_ms;
 		req.total_timeout_ms = r->options.timeout_ms;
 		req.max_response_bytes = PS_RESOLVER_RESPONSE_MAX;
-		ok = ps_outbound_get(&req, resp);
+		req.method = method;
+		req.body = body;
+		req.body_len = body_len;
+		ok = ps_outbound_request(&req, resp);
 	}
 	PG_FINALLY();
 	{
@@ -155,11 +161,17 @@ extract_problem(PsExtractResult result, const PsResolver *r, const char *field)
 	return psprintf("the value at %s is not a string", where);
 }
 
-char *
-ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
+/*
+ * GET path[#field] from the call's backend: breaker, status, content type
+ * and extraction checked; audited (fail closed) before the value leaves.
+ */
+static char *
+fetch_value(const PsExternalCall *callp, const char *path, const char *field,
+			bool use_cache, Size *len)
 {
-	PsResolver	r;
-	Call		call;
+	const PsExternalCall call = *callp;
+	const PsResolver r = *callp->resolver;
+	const char *canonical = call.reference;
 	char		err[256];
 	char	   *url;
 	char	   *cached;
@@ -171,24 +183,14 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 	PsExtractResult extracted;
 	char	   *volatile result = NULL;
 
-	if (!ps_resolver_lookup(ref->owner, &r))
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("resolver %s not found", ref->owner)));
-	call.resolver = &r;
-	call.tenant = ps_tenant_of(r.scope, r.owner);
-	call.reference = canonical;
-	if (!ps_authz_allows(call.tenant.company, call.tenant.project, PS_PERM_READ))
-		ps_authz_deny(PS_PERM_READ, call.tenant.company, call.tenant.project, canonical);
-
-	url = ps_resolver_url(r.kind, &r.options, r.base_url, ref->path, ref->field,
+	url = ps_resolver_url(r.kind, &r.options, r.base_url, path, field,
 						  err, sizeof(err));
 	if (url == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid reference for resolver %s: %s", r.name, err)));
 
-	if (r.options.cache_ttl_s > 0 &&
+	if (use_cache && r.options.cache_ttl_s > 0 &&
 		(cached = ps_value_cache_get(canonical, r.tag, len)) != NULL)
 	{
 		free(url);
@@ -208,13 +210,13 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 	if (!ps_breaker_admit(r.name, r.tag, &retry_in_s))
 	{
 		free(url);
-		fail(&call, psprintf("backend unavailable, failing fast for %d s after %d consecutive failures",
+		ps_external_fail(&call, psprintf("backend unavailable, failing fast for %d s after %d consecutive failures",
 							 retry_in_s, r.options.breaker_failures));
 	}
 
 	PG_TRY();
 	{
-		answered = call_backend(&call, url, &resp);
+		answered = ps_external_send(&call, NULL, url, NULL, 0, &resp);
 	}
 	PG_FINALLY();
 	{
@@ -226,7 +228,7 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 	{
 		ps_breaker_report(r.name, r.tag, true, r.options.breaker_failures,
 						  r.options.breaker_cooldown_s);
-		fail(&call, psprintf("backend call failed (%s)", resp.error));
+		ps_external_fail(&call, psprintf("backend call failed (%s)", resp.error));
 	}
 	if (resp.status >= 500 || resp.status < 200 ||
 		(resp.status >= 300 && resp.status < 400))
@@ -234,7 +236,7 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 		explicit_bzero(resp.body, resp.body_len);
 		ps_breaker_report(r.name, r.tag, true, r.options.breaker_failures,
 						  r.options.breaker_cooldown_s);
-		fail(&call, psprintf("backend answered HTTP %ld", resp.status));
+		ps_external_fail(&call, psprintf("backend answered HTTP %ld", resp.status));
 	}
 	if (resp.status >= 400)
 	{
@@ -251,33 +253,37 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 				 errmsg("secret %s not found by resolver %s", canonical, r.name)));
 	}
 	if (resp.status == 401 || resp.status == 403)
-		fail(&call, psprintf("backend refused the credentials (HTTP %ld)", resp.status));
+		ps_external_fail(&call, psprintf("backend refused the credentials (HTTP %ld)", resp.status));
 	if (resp.status >= 400)
-		fail(&call, psprintf("backend answered HTTP %ld", resp.status));
+		ps_external_fail(&call, psprintf("backend answered HTTP %ld", resp.status));
 
 	if (!is_json_content_type(resp.content_type))
 	{
 		explicit_bzero(resp.body, resp.body_len);
 		ps_breaker_report(r.name, r.tag, true, r.options.breaker_failures,
 						  r.options.breaker_cooldown_s);
-		fail(&call, "the response is not JSON (Content-Type)");
+		ps_external_fail(&call, "the response is not JSON (Content-Type)");
 	}
-	extracted = ps_resolver_extract(r.kind, &r.options, ref->field, resp.body,
+	extracted = ps_resolver_extract(r.kind, &r.options, field, resp.body,
 									resp.body_len, &value, &value_len);
 	explicit_bzero(resp.body, resp.body_len);
 	ps_breaker_report(r.name, r.tag, extracted == PS_EXTRACT_MALFORMED,
 					  r.options.breaker_failures, r.options.breaker_cooldown_s);
 	if (extracted != PS_EXTRACT_OK)
-		fail(&call, extract_problem(extracted, &r, ref->field));
+		ps_external_fail(&call, extract_problem(extracted, &r, field));
 
 	/* fail closed: the event is recorded before the value leaves */
 	PG_TRY();
 	{
 		if (value_len > PS_VALUE_MAX_CHARS * 4)
-			fail(&call, "the value is longer than a secret may be");
+			ps_external_fail(&call, "the value is longer than a secret may be");
+		/* backends send UTF-8; the value must be valid text here too */
+		if (GetDatabaseEncoding() != PG_UTF8 &&
+			!pg_verify_mbstr(GetDatabaseEncoding(), value, (int) value_len, true))
+			ps_external_fail(&call, "the value is not valid in the database encoding");
 		result = palloc(value_len + 1);
 		memcpy(result, value, value_len + 1);
-		if (r.options.cache_ttl_s > 0)
+		if (use_cache && r.options.cache_ttl_s > 0)
 			ps_value_cache_put(canonical, r.tag, r.options.cache_ttl_s, value, value_len);
 		audit_call(&call, "ok", NULL);
 	}
@@ -294,4 +300,28 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 	free(value);
 	*len = value_len;
 	return result;
+}
+
+char *
+ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
+{
+	PsResolver	r;
+	PsExternalCall call = {0};
+
+	if (!ps_resolver_lookup(ref->owner, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("resolver %s not found", ref->owner)));
+	call.resolver = &r;
+	call.tenant = ps_tenant_of(r.scope, r.owner);
+	call.reference = canonical;
+	if (!ps_authz_allows(call.tenant.company, call.tenant.project, PS_PERM_READ))
+		ps_authz_deny(PS_PERM_READ, call.tenant.company, call.tenant.project, canonical);
+	return fetch_value(&call, ref->path, ref->field, true, len);
+}
+
+char *
+ps_external_fetch(const PsExternalCall *call, const char *path, Size *len)
+{
+	return fetch_value(call, path, "", false, len);
 }

@@ -7,7 +7,20 @@
 
 #include "postgres.h"
 
+#include "outbound.h"
 #include "reference.h"
+#include "resolver.h"
+#include "tenant.h"
+
+/* One call to a resolver's backend, for its audit event and errors. */
+typedef struct PsExternalCall
+{
+	const PsResolver *resolver;
+	PsTenant	tenant;			/* whose secret: audited as this tenant's */
+	const char *reference;
+	const char *action;			/* audit action; NULL: secret.revealed */
+	int32		value_version;	/* audited, 0 when unknown */
+} PsExternalCall;
 
 /*
  * Authorize (read on the resolver's target), fetch from the backend, audit
@@ -17,5 +30,30 @@
  */
 extern char *ps_external_resolve(const PsReference *ref, const char *canonical,
 								 Size *len);
+
+/*
+ * Call the backend with the resolver's token (method NULL: GET; body JSON
+ * or NULL, the caller's to wipe).  false with resp->error when no response
+ * came.
+ */
+extern bool ps_external_send(const PsExternalCall *call, const char *method,
+							 const char *url, const char *body,
+							 size_t body_len, PsOutboundResponse *resp);
+
+/* Audit the call durably with this outcome and optional reason. */
+extern void ps_external_audit(const PsExternalCall *call, const char *outcome,
+							  const char *what);
+
+/* Audit outcome error, then raise 58030 naming the resolver and what. */
+extern void ps_external_fail(const PsExternalCall *call, const char *what)
+			pg_attribute_noreturn();
+
+/*
+ * GET path from a bound workspace's backend (no authorization: the caller
+ * did it; no cache) and return the value, palloc'd, audited as
+ * call->action.  58030 on failure, P0002 on a clean 404.
+ */
+extern char *ps_external_fetch(const PsExternalCall *call, const char *path,
+							   Size *len);
 
 #endif

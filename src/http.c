@@ -402,6 +402,8 @@ ps_http_request_completed(void *cls, struct MHD_Connection *connection,
 		json_decref((json_t *) req->parsed.root);
 	if (req->body)
 		explicit_bzero(req->body, req->body_cap);
+	if (req->authorization)
+		explicit_bzero(req->authorization, strlen(req->authorization));
 	MemoryContextDelete(req->cxt);
 }
 

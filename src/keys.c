@@ -340,7 +340,7 @@ ps_shred(PG_FUNCTION_ARGS)
 				  "DELETE FROM provsecret.data_key"
 				  " WHERE CASE WHEN $1 OPERATOR(pg_catalog.=) 'company'"
 				  "            THEN company OPERATOR(pg_catalog.=) $2"
-				  "              OR project IN (SELECT p.project FROM provsecret.project p"
+				  "              OR project OPERATOR(pg_catalog.=) ANY (SELECT p.project FROM provsecret.project p"
 				  "                              WHERE p.company OPERATOR(pg_catalog.=) $2)"
 				  "            ELSE project OPERATOR(pg_catalog.=) $2 END",
 				  2, argtypes);

@@ -1,5 +1,6 @@
 /*
- * outbound.c: an HTTP GET through libcurl's multi socket interface, waited
+ * outbound.c: an HTTP request (GET, or PUT/POST/PATCH/DELETE with a JSON
+ * body) through libcurl's multi socket interface, waited
  * on with a WaitEventSet that also holds the process latch and postmaster
  * death, so interrupts are serviced during the transfer.
  */
@@ -291,8 +292,35 @@ transfer_setup(Transfer *t, const PsOutboundRequest *req)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not initialize libcurl")));
 	t->headers = curl_slist_append(NULL, "Accept: application/json");
-	for (h = req->headers; h && *h; h++)
-		t->headers = curl_slist_append(t->headers, *h);
+	for (h = req->headers; t->headers != NULL && h && *h; h++)
+	{
+		/* on failure curl keeps the list: wipe it rather than lose it */
+		struct curl_slist *grown = curl_slist_append(t->headers, *h);
+
+		if (grown == NULL)
+		{
+			free_headers(t->headers);
+			t->headers = NULL;
+		}
+		else
+			t->headers = grown;
+	}
+	/* never send the request without its token header */
+	if (t->headers == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not initialize libcurl")));
+
+	if (req->body != NULL)
+	{
+		t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
+		/* no 100-continue round trip: the body is small */
+		t->headers = curl_slist_append(t->headers, "Expect:");
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len);
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, req->body);
+	}
+	if (req->method != NULL)
+		curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, req->method);
 
 	curl_easy_setopt(t->easy, CURLOPT_URL, req->url);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
@@ -381,6 +409,13 @@ transfer_step(Transfer *t, TimestampTz deadline, int *running)
 
 bool
 ps_outbound_get(const PsOutboundRequest *req, PsOutboundResponse *resp)
+{
+	Assert(req->method == NULL && req->body == NULL);
+	return ps_outbound_request(req, resp);
+}
+
+bool
+ps_outbound_request(const PsOutboundRequest *req, PsOutboundResponse *resp)
 {
 	Transfer   *t;
 	volatile bool ok = false;

@@ -1,5 +1,5 @@
 /*
- * outbound.h: one outbound HTTP GET from a backend or worker, with libcurl's
+ * outbound.h: one outbound HTTP request (GET, or a write with a JSON body) from a backend or worker, with libcurl's
  * multi interface driven by the process latch (WaitEventSet,
  * WL_EXIT_ON_PM_DEATH, CHECK_FOR_INTERRUPTS), so a slow server never makes
  * the process deaf to cancel, SIGTERM or postmaster death.
@@ -21,6 +21,9 @@ typedef struct PsOutboundRequest
 	int			connect_timeout_ms;
 	int			total_timeout_ms;
 	size_t		max_response_bytes;
+	const char *method;			/* "PUT", "POST", "PATCH", "DELETE"; NULL: GET */
+	const char *body;			/* JSON request body, or NULL; the caller wipes it */
+	size_t		body_len;
 } PsOutboundRequest;
 
 typedef struct PsOutboundResponse
@@ -54,5 +57,13 @@ extern bool ps_outbound_base_url_allowed(const char *url, char *err, size_t errl
  */
 extern bool ps_outbound_get(const PsOutboundRequest *req,
 							PsOutboundResponse *resp);
+
+/*
+ * The same with req->method and req->body: the body is sent as
+ * application/json without being copied (so the caller's wipe is the only
+ * copy to wipe).
+ */
+extern bool ps_outbound_request(const PsOutboundRequest *req,
+								PsOutboundResponse *resp);
 
 #endif

@@ -521,3 +521,111 @@ ps_resolver_extract(PsResolverKind kind, const PsResolverOptions *opts,
 	json_decref(root);
 	return result;
 }
+
+void
+ps_resolver_free_body(char *body, size_t len)
+{
+	json_free_t jfree;
+
+	if (body == NULL)
+		return;
+	/* jansson's allocator may not wipe everywhere this runs (unit tests) */
+	memset(body, 0, len);
+	__asm__ __volatile__("":::"memory");
+	json_get_alloc_funcs(NULL, &jfree);
+	jfree(body);
+}
+
+/* The JSON text of o, then o freed (its strings, the value among them). */
+static char *
+dump_body(json_t *o, size_t *len)
+{
+	char	   *text = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	*len = text ? strlen(text) : 0;
+	return text;
+}
+
+bool
+ps_resolver_write_request(PsResolverKind kind, const PsResolverOptions *opts,
+						  const char *base_url, const char *path, PsWriteOp op,
+						  const char *value, size_t value_len, char **url,
+						  const char **method, char **body, size_t *body_len,
+						  char *err, size_t errlen)
+{
+	Buf			b = {NULL, 0, 0, true};
+	size_t		base_len = strlen(base_url);
+	json_t	   *o = NULL;
+
+	*url = NULL;
+	*body = NULL;
+	*body_len = 0;
+	*method = NULL;
+	if (kind == PS_KIND_HTTP_JSON)
+	{
+		snprintf(err, errlen, "http-json resolvers are read-only");
+		return false;
+	}
+	if (!is_segment_path(path, PS_WRITE_PATH_MAX))
+	{
+		snprintf(err, errlen, "the secret path cannot be written");
+		return false;
+	}
+	while (base_len > 0 && base_url[base_len - 1] == '/')
+		base_len--;
+	buf_add(&b, base_url, base_len);
+	if (kind == PS_KIND_VAULT_KV2)
+	{
+		buf_str(&b, "/v1/");
+		buf_encoded(&b, opts->mount, strlen(opts->mount), true);
+		buf_str(&b, "/data/");
+		buf_encoded(&b, path, strlen(path), true);
+		if (op == PS_WRITE_DELETE)
+			*method = "DELETE";
+		else
+		{
+			*method = "POST";
+			o = json_pack("{s:{s:s%}}", "data", "value", value, value_len);
+		}
+	}
+	else
+	{
+		const char *slash = strrchr(path, '/');
+		const char *name = slash ? slash + 1 : path;
+		char		dirs[PS_WRITE_PATH_MAX + 2];
+
+		snprintf(dirs, sizeof(dirs), "/%.*s",
+				 slash ? (int) (slash - path) : 0, path);
+		buf_str(&b, "/api/v3/secrets/raw/");
+		buf_encoded(&b, name, strlen(name), false);
+		*method = op == PS_WRITE_CREATE ? "POST" :
+			op == PS_WRITE_UPDATE ? "PATCH" : "DELETE";
+		o = json_pack("{s:s, s:s, s:s, s:s}",
+					  "workspaceId", opts->project_id,
+					  "environment", opts->environment,
+					  "secretPath", dirs,
+					  "type", "shared");
+		if (o != NULL && op != PS_WRITE_DELETE &&
+			json_object_set_new(o, "secretValue",
+								json_stringn(value, value_len)) != 0)
+		{
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	if (o != NULL)
+		*body = dump_body(o, body_len);
+	if (!b.ok || ((*method)[0] != 'D' && *body == NULL) ||
+		(kind == PS_KIND_INFISICAL && *body == NULL))
+	{
+		/* json_pack fails on a value that is not UTF-8, too */
+		snprintf(err, errlen, "the value cannot be sent as JSON");
+		ps_resolver_free_body(*body, *body_len);
+		*body = NULL;
+		free(b.data);
+		return false;
+	}
+	*url = b.data;
+	return true;
+}

@@ -27,6 +27,7 @@ typedef enum PsResolverKind
 #define PS_RESOLVER_BREAKER_FAILURES 5
 #define PS_RESOLVER_BREAKER_COOLDOWN 30 /* s */
 #define PS_RESOLVER_RESPONSE_MAX (1024 * 1024)
+#define PS_WRITE_PATH_MAX 400	/* a project and a secret name, with room */
 
 typedef struct PsResolverOptions
 {
@@ -84,5 +85,34 @@ extern PsExtractResult ps_resolver_extract(PsResolverKind kind,
 										   const char *field,
 										   const char *body, size_t len,
 										   char **value, size_t *value_len);
+
+/* Writes to the backend of a workspace bound with bind_workspace. */
+typedef enum PsWriteOp
+{
+	PS_WRITE_CREATE,
+	PS_WRITE_UPDATE,
+	PS_WRITE_DELETE
+} PsWriteOp;
+
+/*
+ * URL (malloc'd), method and JSON body of a write of path's value:
+ * vault-kv2 POST {"data":{"value":…}} to (or DELETE) {base}/v1/{mount}/data/
+ * {path}; infisical POST (create) / PATCH (update) / DELETE
+ * {base}/api/v3/secrets/raw/{name} with workspaceId, environment,
+ * secretPath (and secretValue).  *body is NULL when none is sent, else the
+ * caller hands it to ps_resolver_free_body.  false with err set for an
+ * http-json resolver (read-only) or a path that cannot be written.
+ */
+extern bool ps_resolver_write_request(PsResolverKind kind,
+									  const PsResolverOptions *opts,
+									  const char *base_url, const char *path,
+									  PsWriteOp op, const char *value,
+									  size_t value_len, char **url,
+									  const char **method, char **body,
+									  size_t *body_len, char *err,
+									  size_t errlen);
+
+/* Wipe and free a body from ps_resolver_write_request (it holds a value). */
+extern void ps_resolver_free_body(char *body, size_t len);
 
 #endif

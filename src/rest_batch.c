@@ -45,6 +45,7 @@ answer_error(PsHttpRequest *req, ErrorData *edata)
 			break;
 		case ERRCODE_INVALID_PARAMETER_VALUE:
 		case ERRCODE_STRING_DATA_RIGHT_TRUNCATION:
+		case ERRCODE_FEATURE_NOT_SUPPORTED:	/* a write to a read-only binding */
 			status = 400;
 			break;
 		case ERRCODE_NO_DATA_FOUND:

@@ -63,7 +63,7 @@ ps_rest_sql_secret(const char *reference, PsSecretMeta *out)
 	SPI_connect();
 	plan = keep_plan(&plan_secret,
 					 "SELECT name, reference, description, value_version "
-					 "FROM provsecret.secrets WHERE reference = $1");
+					 "FROM provsecret.secrets WHERE reference OPERATOR(pg_catalog.=) $1");
 	if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read secret metadata");
 	found = SPI_processed == 1;
@@ -85,12 +85,12 @@ ps_rest_sql_list(bool company, const char *owner)
 	plan = company ?
 		keep_plan(&plan_company,
 				  "SELECT name, reference, description, value_version "
-				  "FROM provsecret.secrets WHERE scope = 'company' "
-				  "AND company = $1 ORDER BY name") :
+				  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'company' "
+				  "AND company OPERATOR(pg_catalog.=) $1 ORDER BY name") :
 		keep_plan(&plan_project,
 				  "SELECT name, reference, description, value_version "
-				  "FROM provsecret.secrets WHERE scope = 'project' "
-				  "AND project = $1 ORDER BY name");
+				  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'project' "
+				  "AND project OPERATOR(pg_catalog.=) $1 ORDER BY name");
 	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list secrets");
 	for (uint64 i = 0; i < SPI_processed; i++)

@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "binding.h"
 #include "datakey.h"
 #include "external.h"
 #include "identity.h"
@@ -199,6 +200,11 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 		ps_authz_deny(PS_PERM_WRITE, tenant.company, tenant.project, canonical);
 	ps_tenant_ensure_registered(&tenant);
 
+	if (ref.scope == PS_SCOPE_PROJECT &&
+		ps_binding_seal(&ref, canonical, &tenant, value, value_len, description,
+						&result))
+		return result;
+
 	data_key_id = ps_datakey_active(ps_tenant_key_owner(&tenant), tenant.company,
 									tenant.project, &key);
 
@@ -304,11 +310,12 @@ ps_resolve_env(const PsReference *ref, const char *canonical, Size *len,
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("environment variable %s is not set in the server", ref->name)));
+	/* fail closed, and before the copy: a failing audit leaves no copy */
+	if (audited)
+		ps_audit_secret("secret.revealed", canonical, NULL, 0, true);
 	*len = strlen(value);
 	result = palloc(*len + 1);
 	memcpy(result, value, *len + 1);
-	if (audited)
-		ps_audit_secret("secret.revealed", canonical, NULL, 0, true);
 	return result;
 }
 
@@ -342,6 +349,10 @@ ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 		ps_authz_deny(PS_PERM_READ, tenant.company, tenant.project, canonical);
 
 	plaintext = ps_open_managed(ref, canonical, len, &value_version);
+	/* not in managed storage: a bound workspace's backend (audited there) */
+	if (plaintext == NULL && ref->scope == PS_SCOPE_PROJECT &&
+		(plaintext = ps_binding_resolve(ref, canonical, &tenant, len)) != NULL)
+		return plaintext;
 	if (plaintext == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -439,6 +450,10 @@ ps_secret_delete(const char *reference)
 	SPI_finish();
 	ps_identity_leave(&identity);
 
+	/* a bound workspace's backend audits its own deletion */
+	if (!deleted && ref.scope == PS_SCOPE_PROJECT &&
+		ps_binding_delete(&ref, canonical, &tenant, &deleted))
+		return deleted;
 	if (deleted)
 		ps_audit_secret("secret.deleted", canonical, &tenant, value_version, false);
 	return deleted;
@@ -463,8 +478,18 @@ ps_seal(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("credential_value must not be null")));
 	value = PG_GETARG_TEXT_PP(1);
-	result = ps_secret_seal(reference, VARDATA_ANY(value),
-							VARSIZE_ANY_EXHDR(value), description);
+	PG_TRY();
+	{
+		result = ps_secret_seal(reference, VARDATA_ANY(value),
+								VARSIZE_ANY_EXHDR(value), description);
+	}
+	PG_FINALLY();
+	{
+		/* a compressed or out-of-line value was detoasted into our copy */
+		if ((Pointer) value != DatumGetPointer(PG_GETARG_DATUM(1)))
+			sodium_memzero(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+	}
+	PG_END_TRY();
 	PG_RETURN_TEXT_P(cstring_to_text(result.reference));
 }
 

@@ -53,6 +53,10 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 	index = index_open(indexid, AccessShareLock);
 	ciphertext_attnum = get_attnum(relid, "ciphertext");
 	version_attnum = get_attnum(relid, "value_version");
+	if (ciphertext_attnum == InvalidAttrNumber || version_attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("provsecret's secret table lacks its ciphertext or value_version column")));
 
 	/* as SPI does for a volatile function: see this transaction's writes */
 	CommandCounterIncrement();

@@ -211,15 +211,23 @@ ps_authenticate(PG_FUNCTION_ARGS)
 {
 	char	   *token;
 	char	   *subject;
-	List	   *principals;
+	List	   *volatile principals = NIL;
 
 	ps_redact_activity();
 	token = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	/* A failed call must not leave an earlier token's principals in force. */
 	ps_authz_set_token_principals(NIL, false);
-	principals = ps_token_authenticate(token, &subject);
-	explicit_bzero(token, strlen(token));
+	PG_TRY();
+	{
+		principals = ps_token_authenticate(token, &subject);
+	}
+	PG_FINALLY();
+	{
+		/* a rejected token may still be a live credential */
+		explicit_bzero(token, strlen(token));
+	}
+	PG_END_TRY();
 	ps_authz_set_token_principals(principals, false);
 	PG_RETURN_TEXT_P(cstring_to_text(subject));
 }

@@ -1,0 +1,458 @@
+/*
+ * binding.c: bind_workspace / unbind_workspace, and the seal, resolve and
+ * delete of a bound workspace's secrets in its resolver's backend.
+ *
+ * The caller (secret.c) has parsed the reference and authorized the
+ * operation exactly as for managed storage; here the value goes to the
+ * backend instead of ciphertext, and the metadata to bound_secret.  A
+ * backend write is not transactional: it happens before the metadata row
+ * is written, so a statement that fails afterwards leaves the backend
+ * changed and the metadata as it was (the next seal or delete reconciles).
+ */
+#include "postgres.h"
+
+#include <stdlib.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "audit.h"
+#include "authz.h"
+#include "binding.h"
+#include "external.h"
+#include "external_guard.h"
+#include "identity.h"
+#include "query.h"
+#include "resolver.h"
+#include "resolver_kinds.h"
+
+static SPIPlanPtr plan_binding = NULL;
+static SPIPlanPtr plan_managed = NULL;
+static SPIPlanPtr plan_meta = NULL;
+static SPIPlanPtr plan_upsert = NULL;
+static SPIPlanPtr plan_forget = NULL;
+static SPIPlanPtr plan_bind = NULL;
+static SPIPlanPtr plan_others = NULL;
+static SPIPlanPtr plan_unbind = NULL;
+static SPIPlanPtr plan_forget_all = NULL;
+
+/* Run a one-text-argument query as owner; the first column as text or NULL. */
+static char *
+owner_lookup(SPIPlanPtr *plan, const char *sql, const char *arg)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(arg)};
+	MemoryContext caller = CurrentMemoryContext;
+	PsIdentity	identity;
+	char	   *result = NULL;
+
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	ps_query_plan(plan, sql, 1, argtypes);
+	ps_query_run(*plan, values, NULL, true, 1);
+	if (SPI_processed > 0)
+	{
+		char	   *v = ps_query_text(0, 1);
+
+		result = MemoryContextStrdup(caller, v ? v : "");
+	}
+	SPI_finish();
+	ps_identity_leave(&identity);
+	return result;
+}
+
+/* The resolver a project is bound to; false when it is not bound. */
+static bool
+binding_of(const char *project, PsResolver *out)
+{
+	char	   *name = owner_lookup(&plan_binding,
+									"SELECT resolver FROM provsecret.workspace_binding"
+									" WHERE project OPERATOR(pg_catalog.=) $1",
+									project);
+
+	if (name == NULL)
+		return false;
+	if (!ps_resolver_lookup(name, out))
+		elog(ERROR, "workspace %s is bound to resolver %s, which does not exist",
+			 project, name);
+	return true;
+}
+
+/* value_version of the bound secret's metadata, 0 when there is none. */
+static int32
+meta_version(const char *canonical)
+{
+	char	   *v = owner_lookup(&plan_meta,
+								 "SELECT value_version FROM provsecret.bound_secret"
+								 " WHERE reference OPERATOR(pg_catalog.=) $1",
+								 canonical);
+
+	return v ? pg_strtoint32(v) : 0;
+}
+
+/*
+ * Where the secret lives in the backend: its name, under the project's
+ * name when the resolver belongs to the company (so two workspaces bound
+ * to one company resolver do not share keys).
+ */
+static char *
+backend_path(const PsResolver *r, const PsReference *ref)
+{
+	if (r->scope == PS_SCOPE_COMPANY)
+		return psprintf("%s/%s", ref->owner, ref->name);
+	return pstrdup(ref->name);
+}
+
+/*
+ * One write to the backend.  Transport failures, 5xx and refused
+ * credentials raise 58030 (audited); any other status is returned.
+ */
+static long
+write_backend(const PsExternalCall *call, const char *project, PsWriteOp op,
+			  const char *path, const char *value, Size value_len)
+{
+	const PsResolver *r = call->resolver;
+	char	   *url;
+	const char *method;
+	char	   *body;
+	size_t		body_len;
+	char		err[256];
+	int			retry_in_s;
+	PsOutboundResponse resp;
+	volatile bool answered = false;
+
+	if (!ps_resolver_write_request(r->kind, &r->options, r->base_url, path, op,
+								   value, value_len, &url, &method, &body,
+								   &body_len, err, sizeof(err)))
+	{
+		if (r->kind == PS_KIND_HTTP_JSON)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("workspace %s is bound to resolver %s, an http-json backend, which is read-only",
+							project, r->name),
+					 errhint("Bind the workspace to a vault-kv2 or infisical resolver to write its secrets.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("external resolver %s: %s", r->name, err)));
+	}
+	if (!ps_breaker_admit(r->name, r->tag, &retry_in_s))
+	{
+		free(url);
+		ps_resolver_free_body(body, body_len);
+		ps_external_fail(call, psprintf("backend unavailable, failing fast for %d s after %d consecutive failures",
+										retry_in_s, r->options.breaker_failures));
+	}
+	PG_TRY();
+	{
+		answered = ps_external_send(call, method, url, body, body_len, &resp);
+	}
+	PG_FINALLY();
+	{
+		free(url);
+		ps_resolver_free_body(body, body_len);
+	}
+	PG_END_TRY();
+
+	if (!answered)
+	{
+		ps_breaker_report(r->name, r->tag, true, r->options.breaker_failures,
+						  r->options.breaker_cooldown_s);
+		ps_external_fail(call, psprintf("backend call failed (%s)", resp.error));
+	}
+	/* Infisical echoes the value back */
+	explicit_bzero(resp.body, resp.body_len);
+	if (resp.status >= 500 || resp.status < 200 ||
+		(resp.status >= 300 && resp.status < 400))
+	{
+		ps_breaker_report(r->name, r->tag, true, r->options.breaker_failures,
+						  r->options.breaker_cooldown_s);
+		ps_external_fail(call, psprintf("backend answered HTTP %ld", resp.status));
+	}
+	ps_breaker_report(r->name, r->tag, false, r->options.breaker_failures,
+					  r->options.breaker_cooldown_s);
+	if (resp.status == 401 || resp.status == 403)
+		ps_external_fail(call, psprintf("backend refused the credentials (HTTP %ld)",
+										resp.status));
+	return resp.status;
+}
+
+static PsExternalCall
+make_call(const PsResolver *r, const PsTenant *tenant, const char *canonical,
+		  const char *action, int32 value_version)
+{
+	PsExternalCall call = {0};
+
+	call.resolver = r;
+	call.tenant = *tenant;
+	call.reference = canonical;
+	call.action = action;
+	call.value_version = value_version;
+	return call;
+}
+
+/* Insert or bump the metadata row; returns the new value_version. */
+static int32
+meta_upsert(const PsReference *ref, const PsTenant *tenant, const char *resolver,
+			const char *description)
+{
+	Oid			argtypes[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	PsIdentity	identity;
+	bool		isnull;
+	int32		version;
+
+	values[0] = CStringGetTextDatum(ref->owner);
+	values[1] = tenant->company ? CStringGetTextDatum(tenant->company) : (Datum) 0;
+	nulls[1] = tenant->company ? ' ' : 'n';
+	values[2] = CStringGetTextDatum(ref->name);
+	values[3] = CStringGetTextDatum(resolver);
+	values[4] = description ? CStringGetTextDatum(description) : (Datum) 0;
+	nulls[4] = description ? ' ' : 'n';
+	values[5] = CStringGetTextDatum(ps_authz_audit_principal());
+
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_upsert,
+				  "INSERT INTO provsecret.bound_secret AS s"
+				  " (project, company, name, resolver, description, value_version,"
+				  "  created_by, updated_by)"
+				  " VALUES ($1, $2, $3, $4, $5, 1, $6, $6)"
+				  " ON CONFLICT (project, name) DO UPDATE"
+				  "   SET value_version = s.value_version OPERATOR(pg_catalog.+) 1,"
+				  "       resolver = EXCLUDED.resolver,"
+				  "       description = COALESCE(EXCLUDED.description, s.description),"
+				  "       updated_at = pg_catalog.now(), updated_by = EXCLUDED.updated_by"
+				  " RETURNING value_version",
+				  6, argtypes);
+	ps_query_run(plan_upsert, values, nulls, false, 1);
+	version = DatumGetInt32(ps_query_datum(0, 1, &isnull));
+	SPI_finish();
+	ps_identity_leave(&identity);
+	return version;
+}
+
+bool
+ps_binding_seal(const PsReference *ref, const char *canonical,
+				const PsTenant *tenant, const char *value, Size value_len,
+				const char *description, PsSealResult *result)
+{
+	PsResolver	r;
+	PsExternalCall call;
+	int32		current;
+	char	   *path;
+	long		status;
+	bool		infisical;
+
+	if (!binding_of(ref->owner, &r))
+		return false;
+	if (owner_lookup(&plan_managed,
+					 "SELECT 1 FROM provsecret.ai_provider_secret"
+					 " WHERE reference OPERATOR(pg_catalog.=) $1",
+					 canonical) != NULL)
+		return false;			/* sealed before the binding: stays managed */
+
+	current = meta_version(canonical);
+	call = make_call(&r, tenant, canonical,
+					 current ? "secret.rotated" : "secret.sealed", current + 1);
+	path = backend_path(&r, ref);
+	infisical = r.kind == PS_KIND_INFISICAL;
+
+	status = write_backend(&call, ref->owner, current ? PS_WRITE_UPDATE : PS_WRITE_CREATE,
+						   path, value, value_len);
+	/* metadata and backend disagree (written or deleted elsewhere): the other verb */
+	if (infisical && current == 0 && (status == 400 || status == 409))
+		status = write_backend(&call, ref->owner, PS_WRITE_UPDATE, path, value, value_len);
+	else if (infisical && current != 0 && status == 404)
+		status = write_backend(&call, ref->owner, PS_WRITE_CREATE, path, value, value_len);
+	if (status < 200 || status >= 300)
+		ps_external_fail(&call, psprintf("backend answered HTTP %ld", status));
+
+	result->value_version = meta_upsert(ref, tenant, r.name, description);
+	result->created = result->value_version == 1;
+	result->reference = pstrdup(canonical);
+	call.action = result->created ? "secret.sealed" : "secret.rotated";
+	call.value_version = result->value_version;
+	ps_external_audit(&call, "ok", NULL);
+	return true;
+}
+
+char *
+ps_binding_resolve(const PsReference *ref, const char *canonical,
+				   const PsTenant *tenant, Size *len)
+{
+	PsResolver	r;
+	PsExternalCall call;
+
+	if (!binding_of(ref->owner, &r))
+		return NULL;
+	call = make_call(&r, tenant, canonical, "secret.revealed", meta_version(canonical));
+	return ps_external_fetch(&call, backend_path(&r, ref), len);
+}
+
+bool
+ps_binding_delete(const PsReference *ref, const char *canonical,
+				  const PsTenant *tenant, bool *deleted)
+{
+	PsResolver	r;
+	PsExternalCall call;
+	int32		current;
+	long		status;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	PsIdentity	identity;
+
+	if (!binding_of(ref->owner, &r))
+		return false;
+	current = meta_version(canonical);
+	call = make_call(&r, tenant, canonical, "secret.deleted", current);
+	status = write_backend(&call, ref->owner, PS_WRITE_DELETE, backend_path(&r, ref),
+						   NULL, 0);
+	if (status != 404 && (status < 200 || status >= 300))
+		ps_external_fail(&call, psprintf("backend answered HTTP %ld", status));
+
+	values[0] = CStringGetTextDatum(canonical);
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_forget,
+				  "DELETE FROM provsecret.bound_secret"
+				  " WHERE reference OPERATOR(pg_catalog.=) $1",
+				  1, argtypes);
+	ps_query_run(plan_forget, values, NULL, false, 0);
+	SPI_finish();
+	ps_identity_leave(&identity);
+
+	/* Vault answers 204 whether or not the secret existed */
+	*deleted = current != 0 || (status != 404 && r.kind == PS_KIND_INFISICAL);
+	if (*deleted)
+		ps_external_audit(&call, "ok", NULL);
+	return true;
+}
+
+static void
+audit_binding(const char *action, const PsTenant *tenant, const char *detail)
+{
+	PsAuditEvent event = {0};
+
+	event.action = action;
+	event.company = tenant->company;
+	event.project = tenant->project;
+	event.outcome = "ok";
+	event.detail = detail;
+	event.count = 1;
+	ps_audit_record(&event, false);
+}
+
+/* manage on project/<p>; returns its tenant. */
+static PsTenant
+authorize_project(FunctionCallInfo fcinfo, char **project)
+{
+	PsTarget	target;
+	PsTenant	tenant;
+
+	*project = ps_arg_text(fcinfo, 0, "project");
+	ps_parse_target_or_error(psprintf("project/%s", *project), &target);
+	tenant = ps_tenant_of(PS_SCOPE_PROJECT, target.owner);
+	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_MANAGE))
+		ps_authz_deny(PS_PERM_MANAGE, tenant.company, tenant.project, NULL);
+	return tenant;
+}
+
+PG_FUNCTION_INFO_V1(ps_bind_workspace);
+Datum
+ps_bind_workspace(PG_FUNCTION_ARGS)
+{
+	char	   *project;
+	PsTenant	tenant = authorize_project(fcinfo, &project);
+	char	   *name = ps_arg_text(fcinfo, 1, "resolver");
+	PsResolver	r;
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	PsIdentity	identity;
+	char	   *others;
+
+	if (!ps_name_is_valid(name, strlen(name)) || !ps_resolver_lookup(name, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("resolver %s not found",
+						ps_name_is_valid(name, strlen(name)) ? name : "(invalid name)")));
+	if (!(r.scope == PS_SCOPE_PROJECT && strcmp(r.owner, project) == 0) &&
+		!(r.scope == PS_SCOPE_COMPANY && tenant.company != NULL &&
+		  strcmp(r.owner, tenant.company) == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("resolver %s belongs to %s/%s, neither project %s nor its company",
+						r.name, ps_scope_name(r.scope), r.owner, project)));
+	others = owner_lookup(&plan_others,
+						  "SELECT resolver FROM provsecret.bound_secret"
+						  " WHERE project OPERATOR(pg_catalog.=) $1 LIMIT 1",
+						  project);
+	if (others != NULL && strcmp(others, r.name) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("workspace %s has secrets in resolver %s", project, others),
+				 errhint("Delete them, or unbind the workspace, before binding it to another resolver.")));
+	ps_tenant_ensure_registered(&tenant);
+
+	values[0] = CStringGetTextDatum(project);
+	values[1] = tenant.company ? CStringGetTextDatum(tenant.company) : (Datum) 0;
+	nulls[1] = tenant.company ? ' ' : 'n';
+	values[2] = CStringGetTextDatum(r.name);
+	values[3] = CStringGetTextDatum(ps_authz_audit_principal());
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_bind,
+				  "INSERT INTO provsecret.workspace_binding AS b"
+				  " (project, company, resolver, bound_by)"
+				  " VALUES ($1, $2, $3, $4)"
+				  " ON CONFLICT (project) DO UPDATE SET resolver = EXCLUDED.resolver,"
+				  "   bound_at = pg_catalog.now(), bound_by = EXCLUDED.bound_by",
+				  4, argtypes);
+	ps_query_run(plan_bind, values, nulls, false, 0);
+	SPI_finish();
+	ps_identity_leave(&identity);
+	audit_binding("workspace.bound", &tenant, psprintf("resolver %s", r.name));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(ps_unbind_workspace);
+Datum
+ps_unbind_workspace(PG_FUNCTION_ARGS)
+{
+	char	   *project;
+	PsTenant	tenant = authorize_project(fcinfo, &project);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(project)};
+	PsIdentity	identity;
+	char	   *resolver = NULL;
+	uint64		forgotten;
+
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_unbind,
+				  "DELETE FROM provsecret.workspace_binding"
+				  " WHERE project OPERATOR(pg_catalog.=) $1 RETURNING resolver",
+				  1, argtypes);
+	ps_query_run(plan_unbind, values, NULL, false, 0);
+	if (SPI_processed > 0)
+		resolver = pstrdup(ps_query_text(0, 1));
+	ps_query_plan(&plan_forget_all,
+				  "DELETE FROM provsecret.bound_secret"
+				  " WHERE project OPERATOR(pg_catalog.=) $1",
+				  1, argtypes);
+	ps_query_run(plan_forget_all, values, NULL, false, 0);
+	forgotten = SPI_processed;
+	SPI_finish();
+	ps_identity_leave(&identity);
+
+	if (resolver == NULL)
+		PG_RETURN_BOOL(false);
+	audit_binding("workspace.unbound", &tenant,
+				  psprintf("resolver %s; metadata of " UINT64_FORMAT
+						   " secrets forgotten, their values left in the backend",
+						   resolver, forgotten));
+	PG_RETURN_BOOL(true);
+}
