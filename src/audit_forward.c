@@ -60,23 +60,13 @@ forward_failed(const char *why, const char *libpq_message)
 			 errhint("This server is a standby; its reveals are recorded on the primary, and the value was not returned.")));
 }
 
-static long
-remaining_ms(TimestampTz deadline)
-{
-	long		secs;
-	int			usecs;
-
-	TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);
-	return secs * 1000 + usecs / 1000;
-}
-
 /* Wait until the socket is ready for io (WL_SOCKET_*); false on timeout. */
 static bool
 wait_socket(int io, TimestampTz deadline)
 {
 	for (;;)
 	{
-		long		ms = remaining_ms(deadline);
+		long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		int			rc;
 
 		if (ms <= 0)

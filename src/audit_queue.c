@@ -162,16 +162,6 @@ withdraw_at_exit(int code, Datum arg)
 	withdraw_my_slot();
 }
 
-static long
-remaining_ms(TimestampTz deadline)
-{
-	long		secs;
-	int			usecs;
-
-	TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);
-	return secs * 1000 + usecs / 1000;
-}
-
 /* Put the record in a free slot; false when the queue is full. */
 static bool
 try_enqueue(const PsAuditRecord *record, Latch **worker_latch)
@@ -247,7 +237,7 @@ wait_for_commit(TimestampTz deadline)
 		if (state == PS_SLOT_FAILED)
 			report_failure(failure);
 
-		wait_ms = remaining_ms(deadline);
+		wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (wait_ms <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -291,7 +281,7 @@ ps_audit_queue_submit(const PsAuditRecord *record)
 			LWLockRelease(queue->lock);
 			if (queued)
 				break;
-			wait_ms = remaining_ms(deadline);
+			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 			if (wait_ms <= 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
