@@ -49,6 +49,15 @@ extern void ps_audit_set_call_context(const char *channel,
 									  const char *request_id);
 
 /* _PG_init: GUCs (provsecret.audit_level, audit_timeout, ...). */
+/*
+ * For a process that answers no request before the transaction holding it
+ * commits (the REST worker: one commit per batch, then the answers, and 503
+ * for all when the commit fails).  Its successful reveals then ride in that
+ * transaction, as changes do, instead of each waiting for the audit worker:
+ * still recorded before the value leaves, at one commit per batch.
+ */
+extern void ps_audit_answers_after_commit(void);
+
 extern void ps_audit_define_gucs(void);
 
 /* _PG_init: register the "provsecret audit" background worker. */

@@ -26,6 +26,7 @@
 
 #include "http.h"
 #include "keyring.h"
+#include "audit.h"
 #include "provsecret.h"
 #include "rest_batch.h"
 #include "rest_listen.h"
@@ -237,6 +238,8 @@ ps_rest_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(ps_database, NULL, 0);
 	pgstat_report_appname("provsecret rest");
+	/* answers leave only after their batch commits (rest_batch.c) */
+	ps_audit_answers_after_commit();
 	/*
 	 * Batches of two workers can wait on each other's row locks; find such
 	 * a cycle quickly (the losing request is run again in the next batch).
