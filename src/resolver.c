@@ -33,6 +33,7 @@ static SPIPlanPtr plan_lock = NULL;
 static SPIPlanPtr plan_insert = NULL;
 static SPIPlanPtr plan_update = NULL;
 static SPIPlanPtr plan_delete = NULL;
+static SPIPlanPtr plan_bound_to = NULL;
 
 /* A resolver's definition as given to create or alter, checked. */
 typedef struct ResolverSpec
@@ -432,6 +433,23 @@ ps_drop_resolver(PG_FUNCTION_ARGS)
 	spec.tenant = ps_tenant_of(old.scope, old.owner);
 	if (!ps_authz_allows(spec.tenant.company, spec.tenant.project, PS_PERM_MANAGE))
 		ps_authz_deny(PS_PERM_MANAGE, spec.tenant.company, spec.tenant.project, NULL);
+
+	/* a clear error rather than the foreign key's */
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_bound_to,
+				  "SELECT project FROM provsecret.workspace_binding"
+				  " WHERE resolver OPERATOR(pg_catalog.=) $1 LIMIT 1",
+				  1, argtypes);
+	ps_query_run(plan_bound_to, values, NULL, false, 1);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("resolver %s is bound to workspace %s", spec.name,
+						ps_query_text(0, 1)),
+				 errhint("Unbind the workspace with provsecret.unbind_workspace() first.")));
+	SPI_finish();
+	ps_identity_leave(&identity);
 
 	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();

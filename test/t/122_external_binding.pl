@@ -166,7 +166,8 @@ ps_sql($node, "SELECT provsecret.alter_resolver('vault', base_url => '$base')");
 # --- a bound resolver cannot be dropped; unbind goes back to managed storage ----------
 ps_sql($node, "SELECT provsecret.seal('managed:project/ws1/kept', 'sk-kept-canary')");
 $r = ps_try($node, "SELECT provsecret.drop_resolver('vault')");
-isnt($r->{sqlstate}, '00000', 'a bound resolver cannot be dropped');
+is($r->{sqlstate}, '55006', 'a bound resolver cannot be dropped (55006, object in use)');
+like($r->{message} // '', qr/is bound to workspace/, 'the error names the binding');
 $r = ps_try($node, "SET ROLE bind_writer; SELECT provsecret.unbind_workspace('ws1')");
 is($r->{sqlstate}, '42501', 'unbinding needs manage');
 is(ps_sql($node, "SELECT provsecret.unbind_workspace('ws1')"), 't', 'unbind_workspace');
