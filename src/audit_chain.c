@@ -243,11 +243,10 @@ verify_row(const unsigned char *key, HeapTuple tuple, TupleDesc desc,
  * edited, moved, or follows a removed row; for rows removed from the end,
  * the id of the newest event the worker committed.
  */
-Datum
-provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
+static Datum
+provsecret_verify_audit_chain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
 	unsigned char prev[PS_AUDIT_HASH_LEN];
 	PsAuditKeyEpoch *epochs;
 	int			nepochs;
@@ -347,7 +346,7 @@ provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
 	}
 
 done:
-	sodium_memzero(key, sizeof(key));
+	sodium_memzero(key, PS_AUDIT_CHAIN_KEY_LEN);
 	SPI_finish();
 	ps_identity_leave(&identity);
 	values[0] = BoolGetDatum(!bad);
@@ -358,17 +357,37 @@ done:
 	return (Datum) 0;
 }
 
+/* The chain key is wiped however the call ends. */
+Datum
+provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
+{
+	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
+	volatile Datum result = (Datum) 0;
+
+	PG_TRY();
+	{
+		result = provsecret_verify_audit_chain_keyed(fcinfo, key);
+	}
+	PG_CATCH();
+	{
+		sodium_memzero(key, sizeof(key));
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sodium_memzero(key, sizeof(key));
+	return result;
+}
+
 /*
  * audit_retain(older_than interval) -> bigint: drop the oldest events whose
  * time is before now() - older_than, up to the first newer one, and record a
  * checkpoint carrying the last dropped hash so the chain still verifies.
  */
-Datum
-provsecret_audit_retain(PG_FUNCTION_ARGS)
+static Datum
+provsecret_audit_retain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 {
 	Interval   *older_than = PG_GETARG_INTERVAL_P(0);
 	Datum		cutoff;
-	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
 	unsigned char last_hash[PS_AUDIT_HASH_LEN];
 	unsigned char mac[PS_AUDIT_HASH_LEN];
 	int64		through;
@@ -416,7 +435,7 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 		elog(ERROR, "provsecret audit: choosing the retention cut failed");
 	if (SPI_processed == 0)
 	{
-		sodium_memzero(key, sizeof(key));
+		sodium_memzero(key, PS_AUDIT_CHAIN_KEY_LEN);
 		SPI_finish();
 		ps_identity_leave(&identity);
 		PG_RETURN_INT64(0);
@@ -430,7 +449,7 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 				 errmsg("audit chain position %lld has a malformed hash", (long long) through)));
 	memcpy(last_hash, VARDATA_ANY(b), PS_AUDIT_HASH_LEN);
 	checkpoint_mac(key, through, last_hash, dropped, mac);
-	sodium_memzero(key, sizeof(key));
+	sodium_memzero(key, PS_AUDIT_CHAIN_KEY_LEN);
 
 	args[0] = Int64GetDatum(through);
 	args[1] = PointerGetDatum(palloc(VARHDRSZ + PS_AUDIT_HASH_LEN));
@@ -472,4 +491,25 @@ provsecret_audit_retain(PG_FUNCTION_ARGS)
 		ps_audit_record(&event, false);
 	}
 	PG_RETURN_INT64(dropped);
+}
+
+/* The chain key is wiped however the call ends. */
+Datum
+provsecret_audit_retain(PG_FUNCTION_ARGS)
+{
+	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
+	volatile Datum result = (Datum) 0;
+
+	PG_TRY();
+	{
+		result = provsecret_audit_retain_keyed(fcinfo, key);
+	}
+	PG_CATCH();
+	{
+		sodium_memzero(key, sizeof(key));
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sodium_memzero(key, sizeof(key));
+	return result;
 }
