@@ -15,6 +15,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 

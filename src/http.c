@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "provsecret.h"
 #include "port.h"
 #include "utils/json.h"
 #include "utils/memutils.h"

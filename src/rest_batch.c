@@ -7,6 +7,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "provsecret.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"

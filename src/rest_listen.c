@@ -20,6 +20,7 @@
 #include "utils/memutils.h"
 #include "utils/varlena.h"
 
+#include "provsecret.h"
 #include "http.h"
 #include "rest_listen.h"
 #include "rest_worker.h"

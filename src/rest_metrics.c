@@ -12,6 +12,8 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "audit_queue.h"
+#include "provsecret.h"
 #include "rest_metrics.h"
 
 static const int status_codes[] = {
@@ -186,4 +188,22 @@ ps_rest_metrics_render(StringInfo out)
 					 pg_atomic_read_u64(&metrics->denials),
 					 pg_atomic_read_u64(&metrics->batches),
 					 pg_atomic_read_u64(&metrics->batched_requests));
+
+	/* the audit worker's queue: a growing depth means reveals will wait */
+	{
+		PsAuditQueueStatus audit;
+
+		ps_audit_queue_status(&audit);
+		appendStringInfo(out,
+						 "# HELP provsecret_audit_queue_depth Audit events queued for the audit worker, not yet taken.\n"
+						 "# TYPE provsecret_audit_queue_depth gauge\n"
+						 "provsecret_audit_queue_depth %d\n"
+						 "# HELP provsecret_audit_in_flight Audit events taken by the audit worker, commit pending.\n"
+						 "# TYPE provsecret_audit_in_flight gauge\n"
+						 "provsecret_audit_in_flight %d\n"
+						 "# HELP provsecret_audit_events_written_total Audit events the audit worker has committed.\n"
+						 "# TYPE provsecret_audit_events_written_total counter\n"
+						 "provsecret_audit_events_written_total " INT64_FORMAT "\n",
+						 audit.queue_depth, audit.in_flight, audit.events_written);
+	}
 }

@@ -7,6 +7,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "provsecret.h"
 #include "rest_sql.h"
 
 /* Plans kept for the worker's life: a request must not parse SQL. */

@@ -13,6 +13,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 
+#include "provsecret.h"
 #include "audit.h"
 #include "authz.h"
 #include "reference.h"

@@ -105,4 +105,8 @@ test('/metrics: Prometheus text with routes, statuses, latency, reveals, denials
   assert.match(r.text, /provsecret_rest_request_duration_seconds_bucket\{le="\+Inf"\} [1-9]/);
   assert.match(r.text, /provsecret_rest_reveals_total [1-9]/);
   assert.match(r.text, /provsecret_rest_denials_total [1-9]/);
+  // the audit worker's queue, and the events it has committed (this test's reveal among them)
+  assert.match(r.text, /^provsecret_audit_queue_depth \d+$/m);
+  assert.match(r.text, /^provsecret_audit_in_flight \d+$/m);
+  assert.match(r.text, /^provsecret_audit_events_written_total [1-9]\d*$/m);
 });
