@@ -10,32 +10,10 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS provsecret;
 BEGIN;
--- Run a statement with up to three text parameters ($1..$3, so values never
--- appear in statement text); return its SQLSTATE ('00000' when it succeeds)
--- or everything it raised (NULL when it succeeds).
-CREATE FUNCTION pg_temp.sqlstate_of(sql text, a1 text DEFAULT NULL,
-    a2 text DEFAULT NULL, a3 text DEFAULT NULL) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql USING a1, a2, a3;
-    RETURN '00000';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END $$;
-CREATE FUNCTION pg_temp.error_of(sql text, a1 text DEFAULT NULL,
-    a2 text DEFAULT NULL, a3 text DEFAULT NULL) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    st text; msg text; det text; hnt text; ctx text;
-BEGIN
-    EXECUTE sql USING a1, a2, a3;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-        det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT,
-        ctx = PG_EXCEPTION_CONTEXT;
-    RETURN concat_ws(E'\n', st, msg, det, hnt, ctx);
-END $$;
+-- pg_temp.sqlstate_of() and pg_temp.error_of(): see test/data/helpers.psql
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set helpers :abs_srcdir '/data/helpers.psql'
+\i :helpers
 SELECT plan(41);
 
 SELECT lives_ok($$SELECT provsecret.register_company('sealco')$$, 'register company sealco');
