@@ -357,16 +357,17 @@ done:
 	return (Datum) 0;
 }
 
-/* The chain key is wiped however the call ends. */
-Datum
-provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
+/* Run fn with a chain-key buffer that is wiped however the call ends. */
+static Datum
+with_chain_key_buffer(FunctionCallInfo fcinfo,
+					  Datum (*fn) (FunctionCallInfo, unsigned char *))
 {
 	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
 	volatile Datum result = (Datum) 0;
 
 	PG_TRY();
 	{
-		result = provsecret_verify_audit_chain_keyed(fcinfo, key);
+		result = fn(fcinfo, key);
 	}
 	PG_CATCH();
 	{
@@ -376,6 +377,12 @@ provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 	sodium_memzero(key, sizeof(key));
 	return result;
+}
+
+Datum
+provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
+{
+	return with_chain_key_buffer(fcinfo, provsecret_verify_audit_chain_keyed);
 }
 
 /*
@@ -493,23 +500,8 @@ provsecret_audit_retain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 	PG_RETURN_INT64(dropped);
 }
 
-/* The chain key is wiped however the call ends. */
 Datum
 provsecret_audit_retain(PG_FUNCTION_ARGS)
 {
-	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
-	volatile Datum result = (Datum) 0;
-
-	PG_TRY();
-	{
-		result = provsecret_audit_retain_keyed(fcinfo, key);
-	}
-	PG_CATCH();
-	{
-		sodium_memzero(key, sizeof(key));
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	sodium_memzero(key, sizeof(key));
-	return result;
+	return with_chain_key_buffer(fcinfo, provsecret_audit_retain_keyed);
 }

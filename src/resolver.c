@@ -303,6 +303,25 @@ spec_set_target(ResolverSpec *spec, const char *target_text)
 	spec->tenant = ps_tenant_of(spec->target.scope, spec->target.owner);
 }
 
+/* Authorize, write and audit a created or altered resolver. */
+static void
+store_resolver(ResolverSpec *spec, bool created)
+{
+	PsIdentity	identity;
+
+	authorize_spec(spec);
+	ps_tenant_ensure_registered(&spec->tenant);
+
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	write_resolver(spec, created);
+	SPI_finish();
+	ps_identity_leave(&identity);
+	audit_resolver(created ? "resolver.created" : "resolver.altered", spec,
+				   psprintf("%s: %s at %s", created ? "created" : "altered",
+							ps_resolver_kind_name(spec->kind), spec->base_url));
+}
+
 PG_FUNCTION_INFO_V1(ps_create_resolver);
 Datum
 ps_create_resolver(PG_FUNCTION_ARGS)
@@ -310,7 +329,6 @@ ps_create_resolver(PG_FUNCTION_ARGS)
 	ResolverSpec spec = {0};
 	char	   *options = jsonb_arg_text(fcinfo, 4);
 	char	   *auth = text_arg_or_null(fcinfo, 5);
-	PsIdentity	identity;
 
 	spec.name = ps_arg_text(fcinfo, 0, "name");
 	check_resolver_name(spec.name);
@@ -322,17 +340,7 @@ ps_create_resolver(PG_FUNCTION_ARGS)
 	if (auth != NULL && auth[0] != '\0')
 		spec.auth_reference = check_auth_reference(auth, &spec.target);
 
-	authorize_spec(&spec);
-	ps_tenant_ensure_registered(&spec.tenant);
-
-	ps_identity_enter(PS_ACT_SERVICE, &identity);
-	SPI_connect();
-	write_resolver(&spec, true);
-	SPI_finish();
-	ps_identity_leave(&identity);
-	audit_resolver("resolver.created", &spec,
-				   psprintf("created: %s at %s", ps_resolver_kind_name(spec.kind),
-							spec.base_url));
+	store_resolver(&spec, true);
 	PG_RETURN_VOID();
 }
 
@@ -392,17 +400,7 @@ ps_alter_resolver(PG_FUNCTION_ARGS)
 	if (auth != NULL && auth[0] != '\0')
 		spec.auth_reference = check_auth_reference(auth, &spec.target);
 
-	authorize_spec(&spec);
-	ps_tenant_ensure_registered(&spec.tenant);
-
-	ps_identity_enter(PS_ACT_SERVICE, &identity);
-	SPI_connect();
-	write_resolver(&spec, false);
-	SPI_finish();
-	ps_identity_leave(&identity);
-	audit_resolver("resolver.altered", &spec,
-				   psprintf("altered: %s at %s", ps_resolver_kind_name(spec.kind),
-							spec.base_url));
+	store_resolver(&spec, false);
 	PG_RETURN_VOID();
 }
 
