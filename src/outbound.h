@@ -1,8 +1,9 @@
 /*
- * outbound.h: one outbound HTTP request (GET, or a write with a JSON body) from a backend or worker, with libcurl's
- * multi interface driven by the process latch (WaitEventSet,
- * WL_EXIT_ON_PM_DEATH, CHECK_FOR_INTERRUPTS), so a slow server never makes
- * the process deaf to cancel, SIGTERM or postmaster death.
+ * outbound.h: one outbound HTTP request (GET, or a write with a JSON body)
+ * from a backend or worker.  The "provsecret outbound" worker makes the
+ * call (outbound_worker.c); the caller waits for it on its latch
+ * (CHECK_FOR_INTERRUPTS, WL_EXIT_ON_PM_DEATH), so a slow server never makes
+ * the process deaf to cancel, statement_timeout or postmaster death.
  *
  * Policy for every call: HTTPS with certificate verification, except plain
  * HTTP to a loopback address; no redirects; connect and total timeouts; a

@@ -17,6 +17,8 @@
 #include "audit.h"
 #include "external_guard.h"
 #include "keyring.h"
+#include "outbound_ipc.h"
+#include "outbound_worker.h"
 #include "redact.h"
 #include "rest_parse.h"
 #include "rest_worker.h"
@@ -47,6 +49,7 @@ ps_shmem_request(void)
 		prev_shmem_request_hook();
 	ps_audit_shmem_request();
 	ps_breaker_shmem_request();
+	ps_outbound_shmem_request();
 }
 
 static void
@@ -57,6 +60,7 @@ ps_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	ps_audit_shmem_startup();
 	ps_breaker_shmem_startup();
+	ps_outbound_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -130,6 +134,7 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = ps_shmem_startup;
 	ps_audit_register_worker();
+	ps_outbound_register();
 
 	/* last: every part has defined its provsecret.* settings by now */
 	MarkGUCPrefixReserved("provsecret");
