@@ -23,7 +23,11 @@
 //                                  huge, html, drip, redirect
 //   /switch/<route above>          the fault set by POST /_control/switch
 //                                  {"mode": "<mode>" | "ok"}
-//   GET /_control/stats            {"requests": {"<prefix>": n}}
+//   GET /_control/stats            {"requests": {"<prefix>": n},
+//                                   "connections": {"<user agent>": n},
+//                                   "open": {"<user agent>": n}}
+//                                  (TCP connections that served a request of
+//                                  that client, ever and now open)
 import http from 'node:http';
 import net from 'node:net';
 import crypto from 'node:crypto';
@@ -51,6 +55,7 @@ export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
   const infisical = new Map(); // "<ws>|<env>|<secretPath>|<name>" -> secret
   const docs = new Map(); // path -> JSON document
   const stats = {};
+  const connections = {};
   const sockets = new Set();
   let switchMode = 'ok';
 
@@ -218,7 +223,17 @@ export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
     const url = new URL(req.url, 'http://127.0.0.1');
     const path = url.pathname;
     let m;
-    if (path === '/_control/stats') return json(res, 200, { requests: stats });
+    if (path === '/_control/stats') {
+      const open = {};
+      for (const s of sockets) if (s.psAgent) open[s.psAgent] = (open[s.psAgent] || 0) + 1;
+      return json(res, 200, { requests: stats, connections, open });
+    }
+    // keep-alive checks: count each connection once, by its client
+    const agent = String(req.headers['user-agent'] || '').split('/')[0];
+    if (agent && !req.socket.psAgent) {
+      req.socket.psAgent = agent;
+      connections[agent] = (connections[agent] || 0) + 1;
+    }
     if (path === '/_control/switch' && req.method === 'POST') {
       const body = await readBody(req);
       switchMode = body && body.mode ? String(body.mode) : 'ok';

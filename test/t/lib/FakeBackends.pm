@@ -106,6 +106,20 @@ sub requests
 	return $stats->{requests}{$prefix} // 0;
 }
 
+# TCP connections a client (by User-Agent, e.g. "provsecret") has opened,
+# and how many of them are open now.
+sub connections
+{
+	my ($self, $agent) = @_;
+	return $self->_request('GET', '/_control/stats', {})->{connections}{$agent} // 0;
+}
+
+sub open_connections
+{
+	my ($self, $agent) = @_;
+	return $self->_request('GET', '/_control/stats', {})->{open}{$agent} // 0;
+}
+
 sub stop
 {
 	my ($self) = @_;
