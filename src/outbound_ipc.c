@@ -4,11 +4,13 @@
  *
  * Each call has its own DSM segment: a header, the request queue (caller
  * sends, worker receives) and the response queue (worker sends, caller
- * receives).  Each queue carries exactly one message and its ring is sized
- * to hold it whole, so shm_mq_receive hands back a pointer into the ring
- * and never copies the message into a private buffer; the only copies are
- * the segment itself (wiped by whoever detaches last, counted in the
- * header) and what the two sides decode.
+ * receives).  shm_mq_receive copies a message that wraps around the end of
+ * the ring into a private buffer nobody could wipe, so no message ever
+ * wraps: the request is the request queue's only message and its ring is
+ * sized to hold it, and the response comes as fixed-size frames in a ring
+ * of whole frames (64 KiB, whatever the response size).  Receivers check
+ * that what they got lies in the segment.  The segment itself is wiped by
+ * whoever detaches last (counted in its header).
  *
  * The slot table in the main shared memory (one LWLock) tells the worker
  * which segments wait for it; it also tells a caller whether the worker it
@@ -41,6 +43,9 @@
 #define POLL_MS 200
 /* Beyond the call's own timeout, which the worker enforces. */
 #define ANSWER_GRACE_MS 1000
+/* Response ring: this many frames, each with its length word. */
+#define RING_FRAMES 8
+#define FRAME_SPACE (MAXALIGN(sizeof(Size)) + MAXALIGN(PS_OUTBOUND_FRAME))
 
 int			ps_outbound_max_calls = 64;
 
@@ -212,9 +217,21 @@ slot_problem(int slot, uint64 call_id, TimestampTz submitted)
 	return problem;
 }
 
+/* A message shm_mq handed us must lie in the segment (see above). */
+static void
+check_in_segment(dsm_segment *seg, const void *data, Size len)
+{
+	const char *base = dsm_segment_address(seg);
+
+	if ((const char *) data < base ||
+		(const char *) data + len > base + dsm_segment_map_length(seg))
+		elog(ERROR, "outbound message was copied out of shared memory");
+}
+
 static bool
-await_answer(shm_mq_handle *resp_mqh, int slot, uint64 call_id,
-			 TimestampTz deadline, PsOutboundResponse *resp)
+await_answer(dsm_segment *seg, shm_mq_handle *resp_mqh, int slot, uint64 call_id,
+			 TimestampTz deadline, PsOutboundWireReader *reader,
+			 PsOutboundResponse *resp)
 {
 	TimestampTz submitted = GetCurrentTimestamp();
 
@@ -224,16 +241,36 @@ await_answer(shm_mq_handle *resp_mqh, int slot, uint64 call_id,
 		void	   *data;
 		const char *problem;
 		long		wait_ms;
+		shm_mq_result res;
 
-		switch (shm_mq_receive(resp_mqh, &len, &data, true))
+		/* take every frame there is before waiting */
+		while ((res = shm_mq_receive(resp_mqh, &len, &data, true)) == SHM_MQ_SUCCESS)
 		{
-			case SHM_MQ_SUCCESS:
-				return ps_outbound_wire_decode_response(data, len, resp);
-			case SHM_MQ_DETACHED:
-				fail(resp, "the outbound worker stopped during the call");
+			int			taken;
+
+			check_in_segment(seg, data, len);
+			taken = ps_outbound_wire_take_frame(reader, data, len);
+			if (taken < 0)
+			{
+				fail(resp, "malformed answer from the outbound worker");
 				return false;
-			case SHM_MQ_WOULD_BLOCK:
-				break;
+			}
+			if (taken == 0)
+				continue;
+			strlcpy(resp->content_type, reader->head.content_type, sizeof(resp->content_type));
+			strlcpy(resp->error, reader->head.error, sizeof(resp->error));
+			if (!reader->head.ok)
+				return false;
+			resp->status = (long) reader->head.status;
+			resp->body = reader->body;
+			resp->body_len = reader->head.body_len;
+			reader->body = NULL;	/* the caller's now */
+			return true;
+		}
+		if (res == SHM_MQ_DETACHED)
+		{
+			fail(resp, "the outbound worker stopped during the call");
+			return false;
 		}
 		if ((problem = slot_problem(slot, call_id, submitted)) != NULL)
 		{
@@ -263,12 +300,11 @@ bool
 ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 {
 	Size		req_len = ps_outbound_wire_request_size(req);
-	Size		max_body = Min(req->max_response_bytes, PS_OUTBOUND_MAX_RESPONSE);
 
-	/* rings hold the whole message and its length word, see above */
+	/* ring sizes: see above; shm_mq's header takes minimum_size - MAXALIGNOF */
 	Size		req_size = shm_mq_minimum_size + MAXALIGN(req_len) + MAXALIGN(sizeof(Size));
-	Size		resp_size = shm_mq_minimum_size +
-		MAXALIGN(sizeof(PsOutboundWireResponse) + max_body) + MAXALIGN(sizeof(Size));
+	Size		resp_size = shm_mq_minimum_size - MAXIMUM_ALIGNOF + RING_FRAMES * FRAME_SPACE;
+	PsOutboundWireReader *reader = palloc0(sizeof(PsOutboundWireReader));
 	Size		head_size = MAXALIGN(sizeof(CallSegment));
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   Max(req->total_timeout_ms, 0) +
@@ -280,6 +316,7 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 	volatile bool ok = false;
 
 	memset(resp, 0, sizeof(*resp));
+	reader->max_body = Min(req->max_response_bytes, PS_OUTBOUND_MAX_RESPONSE);
 	if (shared == NULL)
 	{
 		fail(resp, "the outbound worker is not running");
@@ -325,10 +362,16 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 		if (slot < 0)
 			fail(resp, "too many outbound calls in flight (provsecret.outbound_max_calls)");
 		else
-			ok = await_answer(resp_mqh, slot, call_id, deadline, resp);
+			ok = await_answer(seg, resp_mqh, slot, call_id, deadline, reader, resp);
 	}
 	PG_FINALLY();
 	{
+		/* a body not handed to the caller (error, cancel) */
+		if (reader->body)
+		{
+			explicit_bzero(reader->body, reader->head.body_len);
+			pfree(reader->body);
+		}
 		if (buf)
 		{
 			explicit_bzero(buf, req_len);
@@ -340,6 +383,7 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 			dsm_detach(seg);
 	}
 	PG_END_TRY();
+	pfree(reader);
 	return ok;
 }
 
@@ -411,13 +455,15 @@ attach_call(int slot, dsm_handle handle, uint64 call_id, MemoryContext parent)
 		ps_outbound_ipc_release(call);
 		return NULL;
 	}
+	check_in_segment(seg, data, len);
 	old = MemoryContextSwitchTo(call->cxt);
 	if (!ps_outbound_wire_decode_request(data, len, &call->req))
 	{
 		PsOutboundResult bad = {0};
 
 		snprintf(bad.error, sizeof(bad.error), "malformed request to the outbound worker");
-		ps_outbound_ipc_reply(call, &bad);
+		/* one frame in an empty ring: sent at once */
+		(void) ps_outbound_ipc_reply(call, &bad);
 		MemoryContextSwitchTo(old);
 		ps_outbound_ipc_release(call);
 		return NULL;
@@ -470,29 +516,58 @@ ps_outbound_ipc_caller_gone(PsOutboundCall *call)
 	return shm_mq_receive(call->req_mqh, &len, &data, true) != SHM_MQ_WOULD_BLOCK;
 }
 
-void
+bool
 ps_outbound_ipc_reply(PsOutboundCall *call, const PsOutboundResult *result)
 {
-	PsOutboundWireResponse head;
-	shm_mq_iovec iov[2];
+	PsOutboundWireResponse *head = &call->reply_head;
 
-	memset(&head, 0, sizeof(head));
-	head.ok = result->ok;
-	head.status = result->status;
-	head.body_len = result->ok ? result->body_len : 0;
-	strlcpy(head.content_type, result->content_type, sizeof(head.content_type));
-	strlcpy(head.error, result->error, sizeof(head.error));
-	iov[0].data = (const char *) &head;
-	iov[0].len = sizeof(head);
-	iov[1].data = result->ok ? result->body : "";
-	iov[1].len = head.body_len;
-	/* the ring holds the whole answer: this never waits */
-	(void) shm_mq_sendv(call->resp_mqh, iov, 2, true, true);
+	memset(head, 0, sizeof(*head));
+	head->ok = result->ok;
+	head->status = result->status;
+	head->body_len = result->ok ? result->body_len : 0;
+	strlcpy(head->content_type, result->content_type, sizeof(head->content_type));
+	strlcpy(head->error, result->error, sizeof(head->error));
+	call->reply_body = result->ok ? result->body : "";
+	call->reply_offset = 0;
+	call->frame = MemoryContextAlloc(call->cxt, PS_OUTBOUND_FRAME);
+	call->frame_pending = false;
+	call->last_frame = false;
+	return ps_outbound_ipc_reply_more(call);
+}
+
+bool
+ps_outbound_ipc_reply_more(PsOutboundCall *call)
+{
+	for (;;)
+	{
+		shm_mq_result res;
+
+		if (!call->frame_pending)
+		{
+			if (call->last_frame)
+				return true;
+			call->last_frame = ps_outbound_wire_next_frame(&call->reply_head,
+														   call->reply_body,
+														   &call->reply_offset,
+														   call->frame);
+			call->frame_pending = true;
+		}
+		/* a frame sent in part is sent again with the same arguments */
+		res = shm_mq_send(call->resp_mqh, PS_OUTBOUND_FRAME, call->frame, true, true);
+		if (res == SHM_MQ_WOULD_BLOCK)
+			return false;
+		call->frame_pending = false;
+		explicit_bzero(call->frame, PS_OUTBOUND_FRAME);
+		if (res == SHM_MQ_DETACHED)
+			return true;
+	}
 }
 
 void
 ps_outbound_ipc_release(PsOutboundCall *call)
 {
+	if (call->frame)
+		explicit_bzero(call->frame, PS_OUTBOUND_FRAME);
 	dsm_detach(call->seg);
 	MemoryContextDelete(call->cxt);
 	pfree(call);

@@ -17,6 +17,7 @@
 
 #include "outbound.h"
 #include "outbound_engine.h"
+#include "outbound_wire.h"
 
 extern int	ps_outbound_max_calls;	/* slots (provsecret.outbound_max_calls) */
 
@@ -43,7 +44,14 @@ typedef struct PsOutboundCall
 	shm_mq_handle *resp_mqh;
 	MemoryContext cxt;			/* the handles and the decoded request */
 	PsOutboundRequest req;		/* strings point into the segment */
-	PsOutboundTransfer *transfer;	/* the worker's, while running */
+	PsOutboundTransfer *transfer;	/* the worker's, until answered */
+	/* the answer being sent, frame by frame */
+	PsOutboundWireResponse reply_head;
+	const char *reply_body;		/* the transfer's buffer */
+	Size		reply_offset;
+	char	   *frame;
+	bool		frame_pending;	/* sent in part */
+	bool		last_frame;
 } PsOutboundCall;
 
 /* The worker announces itself; undone when it exits. */
@@ -58,8 +66,14 @@ extern PsOutboundCall *ps_outbound_ipc_take(MemoryContext parent);
 /* Has the caller given up (detached)? */
 extern bool ps_outbound_ipc_caller_gone(PsOutboundCall *call);
 
-/* Answer the call (ignored when its caller is gone). */
-extern void ps_outbound_ipc_reply(PsOutboundCall *call, const PsOutboundResult *result);
+/*
+ * Answer the call.  True when the answer is all sent, or the caller left:
+ * the call may be released.  False when the ring is full: call
+ * ps_outbound_ipc_reply_more when the latch is set (the caller reading
+ * sets it); result->body must stay valid until then.
+ */
+extern bool ps_outbound_ipc_reply(PsOutboundCall *call, const PsOutboundResult *result);
+extern bool ps_outbound_ipc_reply_more(PsOutboundCall *call);
 
 /* Detach from the call and free it. */
 extern void ps_outbound_ipc_release(PsOutboundCall *call);

@@ -171,30 +171,54 @@ ps_outbound_wire_decode_request(const char *msg, Size len, PsOutboundRequest *re
 }
 
 bool
-ps_outbound_wire_decode_response(const char *msg, Size len, PsOutboundResponse *resp)
+ps_outbound_wire_next_frame(const PsOutboundWireResponse *head, const char *body,
+							Size *offset, char *frame)
 {
-	PsOutboundWireResponse head;
+	Size		total = sizeof(*head) + head->body_len;
+	Size		end = Min(*offset + PS_OUTBOUND_FRAME, total);
+	Size		pos = *offset;
+	char	   *out = frame;
 
-	memset(resp, 0, sizeof(*resp));
-	if (len < sizeof(head))
+	StaticAssertStmt(sizeof(PsOutboundWireResponse) < PS_OUTBOUND_FRAME,
+					 "the head fits the first frame");
+	memset(frame, 0, PS_OUTBOUND_FRAME);
+	if (pos == 0)
 	{
-		snprintf(resp->error, sizeof(resp->error), "malformed answer from the outbound worker");
-		return false;
+		memcpy(out, head, sizeof(*head));
+		out += sizeof(*head);
+		pos = sizeof(*head);
 	}
-	memcpy(&head, msg, sizeof(head));
-	if (head.body_len != len - sizeof(head))
+	if (end > pos)
+		memcpy(out, body + (pos - sizeof(*head)), end - pos);
+	*offset = end;
+	return end == total;
+}
+
+int
+ps_outbound_wire_take_frame(PsOutboundWireReader *reader, const char *frame, Size len)
+{
+	PsOutboundWireResponse *head = &reader->head;
+	const char *in = frame;
+	Size		got;
+	Size		n;
+
+	if (len != PS_OUTBOUND_FRAME)
+		return -1;
+	if (reader->offset == 0)
 	{
-		snprintf(resp->error, sizeof(resp->error), "malformed answer from the outbound worker");
-		return false;
+		memcpy(head, frame, sizeof(*head));
+		if (head->body_len > reader->max_body || (!head->ok && head->body_len != 0))
+			return -1;
+		head->content_type[sizeof(head->content_type) - 1] = '\0';
+		head->error[sizeof(head->error) - 1] = '\0';
+		reader->body = palloc(head->body_len + 1);
+		reader->body[head->body_len] = '\0';
+		in += sizeof(*head);
+		reader->offset = sizeof(*head);
 	}
-	strlcpy(resp->content_type, head.content_type, sizeof(resp->content_type));
-	strlcpy(resp->error, head.error, sizeof(resp->error));
-	if (!head.ok)
-		return false;
-	resp->status = (long) head.status;
-	resp->body = palloc(head.body_len + 1);
-	memcpy(resp->body, msg + sizeof(head), head.body_len);
-	resp->body[head.body_len] = '\0';
-	resp->body_len = head.body_len;
-	return true;
+	got = reader->offset - sizeof(*head);
+	n = Min(head->body_len - got, PS_OUTBOUND_FRAME - (Size) (in - frame));
+	memcpy(reader->body + got, in, n);
+	reader->offset += n;
+	return got + n == head->body_len ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 /*
  * outbound_wire.h: the messages a caller and the outbound worker exchange
  * over shm_mq: a PsOutboundRequest (every field, strings as length +
- * bytes + NUL) and the response (status, content type, error, body).
+ * bytes + NUL) in one message, and the response (status, content type,
+ * error, body) as a stream cut into frames of PS_OUTBOUND_FRAME bytes.
  */
 #ifndef PROVSECRET_OUTBOUND_WIRE_H
 #define PROVSECRET_OUTBOUND_WIRE_H
@@ -21,8 +22,24 @@ typedef struct PsOutboundWireResponse
 	char		error[256];
 } PsOutboundWireResponse;
 
-/* Largest response body a call may ask for (sizes its shared memory). */
+/* Largest response body a call may ask for. */
 #define PS_OUTBOUND_MAX_RESPONSE	(16 * 1024 * 1024)
+
+/*
+ * Every response message is one frame of this size: with its 8-byte length
+ * word it takes 8 KiB of the ring, so frames tile a ring of whole frames
+ * and none wraps around its end (outbound_ipc.c).
+ */
+#define PS_OUTBOUND_FRAME			(8192 - 8)
+
+/* Receiving a framed response. */
+typedef struct PsOutboundWireReader
+{
+	PsOutboundWireResponse head;
+	char	   *body;			/* palloc'd once the head arrived */
+	Size		offset;			/* stream bytes taken so far */
+	Size		max_body;
+} PsOutboundWireReader;
 
 /* Bytes needed to encode req. */
 extern Size ps_outbound_wire_request_size(const PsOutboundRequest *req);
@@ -38,11 +55,15 @@ extern bool ps_outbound_wire_decode_request(const char *msg, Size len,
 											PsOutboundRequest *req);
 
 /*
- * Decode a response message into resp (body palloc'd, NUL-terminated: the
- * caller's to wipe).  Returns the transfer's verdict (resp->error on
- * false); a malformed message is reported as such.
+ * Fill frame (PS_OUTBOUND_FRAME bytes) with the response stream from
+ * *offset on and advance it; true when this is the last frame.
  */
-extern bool ps_outbound_wire_decode_response(const char *msg, Size len,
-											 PsOutboundResponse *resp);
+extern bool ps_outbound_wire_next_frame(const PsOutboundWireResponse *head,
+										const char *body, Size *offset,
+										char *frame);
+
+/* Take one frame: 1 the response is complete, 0 more to come, -1 malformed. */
+extern int	ps_outbound_wire_take_frame(PsOutboundWireReader *reader,
+										const char *frame, Size len);
 
 #endif

@@ -84,21 +84,29 @@ start_calls(PsOutboundEngine *engine, MemoryContext cxt)
 		calls[call->slot] = call;
 		call->transfer = ps_outbound_engine_start(engine, &call->req, call,
 												  failed.error, sizeof(failed.error));
-		if (call->transfer == NULL)
-		{
-			ps_outbound_ipc_reply(call, &failed);
+		/* one frame in an empty ring: sent at once */
+		if (call->transfer == NULL && ps_outbound_ipc_reply(call, &failed))
 			end_call(engine, call);
-		}
 	}
 }
 
-/* Drop the transfers whose callers gave up (cancel, timeout, exit). */
+/*
+ * Drop the calls whose callers gave up (cancel, timeout, exit); go on with
+ * answers the callers have made room for.
+ */
 static void
 drop_abandoned(PsOutboundEngine *engine)
 {
 	for (int i = 0; i < ps_outbound_max_calls; i++)
-		if (calls[i] && ps_outbound_ipc_caller_gone(calls[i]))
-			end_call(engine, calls[i]);
+	{
+		PsOutboundCall *call = calls[i];
+
+		if (call == NULL)
+			continue;
+		if (ps_outbound_ipc_caller_gone(call) ||
+			(call->frame && ps_outbound_ipc_reply_more(call)))
+			end_call(engine, call);
+	}
 }
 
 static void
@@ -108,11 +116,10 @@ answer_finished(PsOutboundEngine *engine)
 	PsOutboundResult result;
 	void	   *owner;
 
+	/* the transfer (its buffer) lives until the whole answer is sent */
 	while ((t = ps_outbound_engine_next_done(engine, &result, &owner)) != NULL)
-	{
-		ps_outbound_ipc_reply((PsOutboundCall *) owner, &result);
-		end_call(engine, (PsOutboundCall *) owner);
-	}
+		if (ps_outbound_ipc_reply((PsOutboundCall *) owner, &result))
+			end_call(engine, (PsOutboundCall *) owner);
 }
 
 void

@@ -41,10 +41,13 @@ $fb->vault_put('secret', 'team/openai', { value => $value });
 my ($base, $hang_base) = ($fb->url, $fb_hang->url);
 ps_sql($node, qq{
 	SELECT provsecret.seal('managed:project/ws1/vault-token', '$vault_token');
+	SELECT provsecret.seal('managed:project/ws1/json-token', '$tokens{json_token}');
 	SELECT provsecret.create_resolver('fast', 'project/ws1', 'vault-kv2', '$base',
 		'{"breaker_failures":0}', 'managed:project/ws1/vault-token');
 	SELECT provsecret.create_resolver('slow', 'project/ws1', 'vault-kv2', '$base/fault/slow-1000',
 		'{"timeout_ms":8000,"breaker_failures":0}', 'managed:project/ws1/vault-token');
+	SELECT provsecret.create_resolver('big', 'project/ws1', 'http-json', '$base/json',
+		'{"breaker_failures":0}', 'managed:project/ws1/json-token');
 	SELECT provsecret.create_resolver('hang', 'project/ws1', 'vault-kv2', '$hang_base/fault/hang',
 		'{"timeout_ms":8000,"breaker_failures":0}', 'managed:project/ws1/vault-token');
 });
@@ -114,6 +117,13 @@ like(read_proc($pid, 'cmdline') // '', qr/provsecret outbound/,
 	'... named "provsecret outbound" in the process list');
 
 is(ps_sql($node, $resolve_fast), $value, 'a resolve goes through the worker');
+
+# A response far larger than the 64 KiB ring travels in frames, the
+# worker waiting for the caller to make room.
+my $big = random_text('sk-big-canary-', 24);
+$fb->json_put('big', { filler => 'x' x 1_000_000, value => $big });
+is(ps_sql($node, "SELECT provsecret.resolve('external:big/big')"), $big,
+	'a 1 MB response comes through whole');
 
 # --- keep-alive: one connection for sequential calls of different sessions ------
 my $conns = $fb->connections('provsecret');
@@ -216,7 +226,8 @@ ok($elapsed < 3, sprintf('... after a short wait (%.2f s)', $elapsed));
 $_->[0]->kill_kill for @hanging;
 
 my $log = log_since($node, $log_start);
-ok(!leaks($log, $vault_token) && !leaks($log, $value), 'no token or value in the server log');
+ok(!grep({ leaks($log, $_) } $vault_token, $tokens{json_token}, $value, $big),
+	'no token or value in the server log');
 
 $node->stop;
 $fb->stop;
