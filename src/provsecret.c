@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "external_guard.h"
 #include "keyring.h"
+#include "listing_cache.h"
 #include "redact.h"
 #include "rest_parse.h"
 #include "rest_worker.h"
@@ -47,6 +48,7 @@ ps_shmem_request(void)
 		prev_shmem_request_hook();
 	ps_audit_shmem_request();
 	ps_breaker_shmem_request();
+	ps_listing_shmem_request();
 }
 
 static void
@@ -57,6 +59,7 @@ ps_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	ps_audit_shmem_startup();
 	ps_breaker_shmem_startup();
+	ps_listing_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

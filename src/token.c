@@ -155,6 +155,34 @@ principals_of(PsJwtIdentity *id, char **subject)
 	return principals;
 }
 
+/* What a verified token stays valid for: this key set and these settings. */
+static uint64
+verifier_epoch(uint32 jwks_generation)
+{
+	return ((uint64) jwks_generation << 32) | settings_generation;
+}
+
+static bool
+verifier_configured(void)
+{
+	return ps_jwt_issuer != NULL && ps_jwt_issuer[0] != '\0' &&
+		ps_jwt_audience != NULL && ps_jwt_audience[0] != '\0';
+}
+
+bool
+ps_token_cached_principals(const char *bearer, List **principals)
+{
+	const char *token = strip_scheme(bearer);
+	uint32		generation;
+	char	   *subject;
+
+	if (!verifier_configured() || !ps_jwks_cache_usable(&generation))
+		return false;
+	return ps_token_cache_lookup(token, strlen(token), verifier_epoch(generation),
+								 (int64) time(NULL), ps_jwt_leeway,
+								 principals, &subject);
+}
+
 static List *
 verify_bearer(const char *bearer, char **subject)
 {
@@ -168,8 +196,7 @@ verify_bearer(const char *bearer, char **subject)
 	int64		now;
 	uint64		epoch;
 
-	if (ps_jwt_issuer == NULL || ps_jwt_issuer[0] == '\0' ||
-		ps_jwt_audience == NULL || ps_jwt_audience[0] == '\0')
+	if (!verifier_configured())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("bearer tokens are not configured"),
@@ -182,7 +209,7 @@ verify_bearer(const char *bearer, char **subject)
 
 	jwks = ps_jwks_cache_get(false);
 	now = (int64) time(NULL);
-	epoch = ((uint64) ps_jwks_cache_generation() << 32) | settings_generation;
+	epoch = verifier_epoch(ps_jwks_cache_generation());
 	if (ps_token_cache_lookup(token, len, epoch, now, ps_jwt_leeway,
 							  &principals, subject))
 		return principals;
@@ -194,7 +221,7 @@ verify_bearer(const char *bearer, char **subject)
 
 		if (fresh != jwks)
 			status = ps_jwt_verify(token, len, fresh, &policy, now, &id);
-		epoch = ((uint64) ps_jwks_cache_generation() << 32) | settings_generation;
+		epoch = verifier_epoch(ps_jwks_cache_generation());
 	}
 	if (status != PS_JWT_OK)
 		ereport(ERROR,
