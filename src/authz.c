@@ -27,6 +27,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "listing_cache.h"
 #include "identity.h"
 #include "query.h"
 #include "reference.h"
@@ -450,5 +451,6 @@ ps_invalidate_caches(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("ps_invalidate_caches must be called as a trigger")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
+	ps_listing_changed();		/* grants and projects decide listings too */
 	return PointerGetDatum(NULL);
 }

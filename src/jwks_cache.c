@@ -42,6 +42,13 @@ typedef struct JwksCache
 
 static JwksCache cache;
 static bool source_changed = false;
+static uint32 cache_generation = 0;
+
+uint32
+ps_jwks_cache_generation(void)
+{
+	return cache_generation;
+}
 
 void
 ps_jwks_cache_invalidate(void)
@@ -53,6 +60,7 @@ static void
 cache_reset(const char *source, bool is_file)
 {
 	ps_jwks_free(cache.jwks);
+	cache_generation++;
 	if (cache.source)
 		pfree(cache.source);
 	memset(&cache, 0, sizeof(cache));
@@ -64,6 +72,7 @@ static void
 cache_install(PsJwks *jwks)
 {
 	ps_jwks_free(cache.jwks);
+	cache_generation++;
 	cache.jwks = jwks;
 	cache.loaded_at = GetCurrentTimestamp();
 }
@@ -195,13 +204,48 @@ refresh_from_url(const char *url, bool unknown_kid)
 						cache.last_error)));
 }
 
+/* The configured source: the file if set, else the URL; NULL if neither. */
+static const char *
+configured_source(bool *is_file)
+{
+	*is_file = ps_jwt_jwks_file != NULL && ps_jwt_jwks_file[0] != '\0';
+	if (*is_file)
+		return ps_jwt_jwks_file;
+	if (ps_jwt_jwks_url == NULL || ps_jwt_jwks_url[0] == '\0')
+		return NULL;
+	return ps_jwt_jwks_url;
+}
+
+bool
+ps_jwks_cache_usable(uint32 *generation)
+{
+	bool		is_file;
+	const char *source = configured_source(&is_file);
+
+	if (source == NULL || source_changed || cache.jwks == NULL ||
+		cache.source == NULL || cache.is_file != is_file ||
+		strcmp(cache.source, source) != 0)
+		return false;
+	if (is_file)
+	{
+		struct stat st;
+
+		if (stat(source, &st) != 0 || !same_file(&st, &cache.file_stat))
+			return false;
+	}
+	else if (elapsed_ms(cache.loaded_at, GetCurrentTimestamp(), JWKS_MAX_AGE_MS))
+		return false;
+	*generation = cache_generation;
+	return true;
+}
+
 const PsJwks *
 ps_jwks_cache_get(bool unknown_kid)
 {
-	bool		is_file = ps_jwt_jwks_file != NULL && ps_jwt_jwks_file[0] != '\0';
-	const char *source = is_file ? ps_jwt_jwks_file : ps_jwt_jwks_url;
+	bool		is_file;
+	const char *source = configured_source(&is_file);
 
-	if (source == NULL || source[0] == '\0')
+	if (source == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no JWKS is configured for bearer tokens"),

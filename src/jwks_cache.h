@@ -19,6 +19,19 @@
  */
 extern const PsJwks *ps_jwks_cache_get(bool unknown_kid);
 
+/*
+ * Changes whenever the set is reset or reloaded, so what was verified with
+ * an earlier set (token_cache.c) can be told apart.
+ */
+extern uint32 ps_jwks_cache_generation(void);
+
+/*
+ * Is the cached set current without loading anything (the file unchanged,
+ * the URL's keys younger than their refresh age)?  Then *generation is
+ * ps_jwks_cache_generation().  Never raises an error.
+ */
+extern bool ps_jwks_cache_usable(uint32 *generation);
+
 /* Forget the cached set (the source settings changed or were reloaded). */
 extern void ps_jwks_cache_invalidate(void);
 

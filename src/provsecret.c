@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "external_guard.h"
 #include "keyring.h"
+#include "listing_cache.h"
 #include "outbound_ipc.h"
 #include "outbound_worker.h"
 #include "redact.h"
@@ -50,6 +51,7 @@ ps_shmem_request(void)
 	ps_audit_shmem_request();
 	ps_breaker_shmem_request();
 	ps_outbound_shmem_request();
+	ps_listing_shmem_request();
 }
 
 static void
@@ -61,6 +63,7 @@ ps_shmem_startup(void)
 	ps_audit_shmem_startup();
 	ps_breaker_shmem_startup();
 	ps_outbound_shmem_startup();
+	ps_listing_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

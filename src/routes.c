@@ -12,6 +12,7 @@
 
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "provsecret.h"
 #include "audit.h"
@@ -21,9 +22,13 @@
 #include "rest_openapi.h"
 #include "rest_sql.h"
 #include "rest_worker.h"
+#include "listing_cache.h"
 #include "routes.h"
 #include "secret.h"
 #include "token.h"
+
+static bool route_is_listing(PsRestRoute route);
+static bool answer_kept_listing(PsHttpRequest *req);
 
 void
 ps_routes_init(void)
@@ -31,9 +36,9 @@ ps_routes_init(void)
 	ps_rest_json_use_secure_alloc();
 }
 
-/* Serialize and hand over; json_dumps uses the wiping allocator. */
-static void
-answer_json(PsHttpRequest *req, int status, json_t *doc)
+/* Serialize (json_dumps uses the wiping allocator) and drop the document. */
+static char *
+serialize(json_t *doc)
 {
 	char	   *text = json_dumps(doc, JSON_COMPACT);
 
@@ -41,6 +46,14 @@ answer_json(PsHttpRequest *req, int status, json_t *doc)
 	if (text == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
 						errmsg("could not serialize the response")));
+	return text;
+}
+
+static void
+answer_json(PsHttpRequest *req, int status, json_t *doc)
+{
+	char	   *text = serialize(doc);
+
 	ps_http_set_malloced_body(req, status, "application/json", text,
 							  strlen(text));
 }
@@ -160,6 +173,8 @@ ps_routes_prepare(PsHttpRequest *req)
 						  "malformed secret key" : "malformed provider name");
 		return false;
 	}
+	if (route_is_listing(req->match.route) && answer_kept_listing(req))
+		return false;
 	if (req->method == PS_METHOD_PUT || req->method == PS_METHOD_POST)
 	{
 		PsRestBodyField kind = req->match.route == PS_ROUTE_RESOLVE ? PS_BODY_REFERENCE :
@@ -178,32 +193,39 @@ ps_routes_prepare(PsHttpRequest *req)
 }
 
 
-/* "Bearer <token>": the scheme is case-insensitive, the token one word. */
+/*
+ * "Bearer <token>": the scheme is case-insensitive, the token one word.
+ * NULL for anything else.
+ */
 static const char *
-bearer_token(const char *header)
+bearer_or_null(const char *header)
 {
 	const char *p;
 
 	if (pg_strncasecmp(header, "Bearer ", 7) != 0)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-						errmsg("Authorization header is not a bearer token")));
+		return NULL;
 	p = header + 7;
 	while (*p == ' ')
 		p++;
 	if (*p == '\0' || strpbrk(p, " \t") != NULL)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-						errmsg("Authorization header is not a bearer token")));
+		return NULL;
 	return p;
 }
 
-static void
+/* Verify the request's token and install its principals; returns them. */
+static List *
 authenticate(PsHttpRequest *req)
 {
+	const char *token = bearer_or_null(req->authorization);
 	char	   *subject = NULL;
 	List	   *principals;
 
-	principals = ps_token_authenticate(bearer_token(req->authorization), &subject);
+	if (token == NULL)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						errmsg("Authorization header is not a bearer token")));
+	principals = ps_token_authenticate(token, &subject);
 	ps_authz_set_token_principals(principals, true);
+	return principals;
 }
 
 static void
@@ -241,16 +263,64 @@ text_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static void
-list_secrets(PsHttpRequest *req, bool company, bool with_references)
+static bool
+route_is_listing(PsRestRoute route)
 {
-	json_t	   *items = json_array();
+	return route == PS_ROUTE_WORKSPACE_SECRETS ||
+		route == PS_ROUTE_COMPANY_PROVIDERS ||
+		route == PS_ROUTE_PROJECT_PROVIDERS;
+}
+
+/*
+ * A listing answered from the kept answers (listing_cache.c) before the
+ * request would wait for a batch: only with a token this process verified
+ * before and an answer still current for its principals.
+ */
+static bool
+answer_kept_listing(PsHttpRequest *req)
+{
+	const char *token = bearer_or_null(req->authorization);
+	List	   *principals;
+	const char *body;
+	size_t		len;
+
+	if (token == NULL || !ps_token_cached_principals(token, &principals))
+		return false;
+	body = ps_listing_lookup(req->match.route, req->match.owner, principals, &len);
+	if (body == NULL)
+		return false;
+	ps_http_set_body(req, 200, "application/json", body, len);
+	return true;
+}
+
+static void
+list_secrets(PsHttpRequest *req, List *principals)
+{
+	bool		company = req->match.route == PS_ROUTE_COMPANY_PROVIDERS;
+	bool		with_references = req->match.route != PS_ROUTE_WORKSPACE_SECRETS;
+	json_t	   *items;
 	List	   *rows;
 	ListCell   *lc;
+	const char *body;
+	size_t		len;
+	uint64		generation;
+	bool		keep;
+	char	   *text;
 
+	body = ps_listing_lookup(req->match.route, req->match.owner, principals, &len);
+	if (body != NULL)
+	{
+		ps_http_set_body(req, 200, "application/json", body, len);
+		return;
+	}
+	/* the generation first, then the snapshot the answer is made from */
+	keep = ps_listing_begin(&generation);
+	if (keep)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	require(company ? req->match.owner : NULL, company ? NULL : req->match.owner,
 			PS_PERM_DESCRIBE);
 	rows = ps_rest_sql_list(company, req->match.owner);
+	items = json_array();
 	foreach(lc, rows)
 	{
 		PsSecretMeta *m = lfirst(lc);
@@ -267,9 +337,15 @@ list_secrets(PsHttpRequest *req, bool company, bool with_references)
 								  json_pack("{s:s, s:o}", "key", m->name,
 											"description", text_or_null(m->description)));
 	}
-	answer_json(req, 200,
-				json_pack("{s:o}", with_references ? "providerSecrets" : "secrets",
-						  items));
+	text = serialize(json_pack("{s:o}", with_references ? "providerSecrets" : "secrets",
+							   items));
+	if (keep)
+	{
+		PopActiveSnapshot();
+		ps_listing_store(req->match.route, req->match.owner, principals,
+						 generation, text, strlen(text));
+	}
+	ps_http_set_malloced_body(req, 200, "application/json", text, strlen(text));
 }
 
 static void
@@ -369,17 +445,14 @@ resolve(PsHttpRequest *req)
 void
 ps_routes_execute(PsHttpRequest *req)
 {
-	authenticate(req);
+	List	   *principals = authenticate(req);
+
 	switch (req->match.route)
 	{
 		case PS_ROUTE_WORKSPACE_SECRETS:
-			list_secrets(req, false, false);
-			break;
 		case PS_ROUTE_COMPANY_PROVIDERS:
-			list_secrets(req, true, true);
-			break;
 		case PS_ROUTE_PROJECT_PROVIDERS:
-			list_secrets(req, false, true);
+			list_secrets(req, principals);
 			break;
 		case PS_ROUTE_WORKSPACE_SECRET:
 		case PS_ROUTE_COMPANY_PROVIDER:

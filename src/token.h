@@ -36,4 +36,12 @@ extern void ps_token_define_gucs(void);
  */
 extern List *ps_token_authenticate(const char *bearer, char **subject);
 
+/*
+ * The principals of a token this process has verified before, when its
+ * verified-token cache still holds it and the key set is current; never
+ * raises an error and never loads keys: false means "verify it with
+ * ps_token_authenticate".
+ */
+extern bool ps_token_cached_principals(const char *bearer, List **principals);
+
 #endif
