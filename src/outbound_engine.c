@@ -45,7 +45,6 @@ struct PsOutboundEngine
 	CURLM	   *multi;
 	MemoryContext cxt;
 	dlist_head	transfers;
-	int			ntransfers;
 	int			nsockets;
 	bool		socket_overflow;
 	TimestampTz timer_at;		/* when curl wants its timeout action; 0 none */
@@ -319,6 +318,12 @@ setup_easy(PsOutboundTransfer *t, const PsOutboundRequest *req)
 	curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (req->ca_file != NULL)
+	{
+		/* only this bundle: a private CA, not the system's as well */
+		curl_easy_setopt(t->easy, CURLOPT_CAINFO, req->ca_file);
+		curl_easy_setopt(t->easy, CURLOPT_CAPATH, NULL);
+	}
 	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);	/* the process owns signals */
 	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) req->connect_timeout_ms);
 	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long) req->total_timeout_ms);
@@ -363,7 +368,6 @@ ps_outbound_engine_start(PsOutboundEngine *e, const PsOutboundRequest *req,
 		return NULL;
 	}
 	dlist_push_tail(&e->transfers, &t->node);
-	e->ntransfers++;
 	return t;
 }
 
@@ -517,12 +521,5 @@ ps_outbound_engine_finish(PsOutboundEngine *e, PsOutboundTransfer *t)
 		explicit_bzero(t->buf, t->cap);
 	free(t->buf);
 	dlist_delete(&t->node);
-	e->ntransfers--;
 	pfree(t);
-}
-
-int
-ps_outbound_engine_active(PsOutboundEngine *e)
-{
-	return e->ntransfers;
 }

@@ -64,6 +64,4 @@ extern PsOutboundTransfer *ps_outbound_engine_next_done(PsOutboundEngine *e,
 /* Remove a transfer, finished or not, wiping its buffers. */
 extern void ps_outbound_engine_finish(PsOutboundEngine *e, PsOutboundTransfer *t);
 
-extern int	ps_outbound_engine_active(PsOutboundEngine *e);
-
 #endif

@@ -34,6 +34,7 @@ static const struct
 	{offsetof(PsOutboundRequest, url), -1},
 	{offsetof(PsOutboundRequest, method), -1},
 	{offsetof(PsOutboundRequest, body), offsetof(PsOutboundRequest, body_len)},
+	{offsetof(PsOutboundRequest, ca_file), -1},
 };
 
 #define STR_FIELD(req, i) \
