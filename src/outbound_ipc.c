@@ -14,7 +14,8 @@
  *
  * The slot table in the main shared memory (one LWLock) tells the worker
  * which segments wait for it; it also tells a caller whether the worker it
- * waits for is still the running one.
+ * waits for is still the running one.  This file: shared memory and the
+ * caller's side; the worker's side is outbound_serve.c.
  */
 #include "postgres.h"
 
@@ -49,51 +50,13 @@
 
 int			ps_outbound_max_calls = 64;
 
-typedef enum SlotState
-{
-	SLOT_FREE = 0,
-	SLOT_SUBMITTED,				/* waits for the worker */
-	SLOT_TAKEN					/* the worker of generation taken_by has it */
-} SlotState;
-
-typedef struct OutboundSlot
-{
-	SlotState	state;
-	dsm_handle	handle;
-	uint64		call_id;
-	uint64		taken_by;
-} OutboundSlot;
-
-typedef struct OutboundShared
-{
-	LWLock	   *lock;
-	PGPROC	   *worker;			/* NULL while no worker runs */
-	uint64		generation;		/* of the running (or last) worker */
-	pg_atomic_uint64 next_call_id;
-	int			next_scan;
-	int			nslots;
-	OutboundSlot slots[FLEXIBLE_ARRAY_MEMBER];
-} OutboundShared;
-
-/* The head of a call's segment. */
-typedef struct CallSegment
-{
-	pg_atomic_uint32 users;		/* attached processes; 0: wiped, dead */
-	uint64		call_id;
-	Size		req_off;
-	Size		req_size;
-	Size		resp_off;
-	Size		resp_size;
-} CallSegment;
-
-static OutboundShared *shared = NULL;
-static uint64 my_generation = 0;
+PsOutboundShared *ps_outbound_shared = NULL;
 
 static Size
 shared_size(void)
 {
-	return add_size(offsetof(OutboundShared, slots),
-					mul_size(ps_outbound_max_calls, sizeof(OutboundSlot)));
+	return add_size(offsetof(PsOutboundShared, slots),
+					mul_size(ps_outbound_max_calls, sizeof(PsOutboundSlot)));
 }
 
 void
@@ -109,29 +72,29 @@ ps_outbound_shmem_startup(void)
 {
 	bool		found;
 
-	shared = ShmemInitStruct("provsecret outbound slots", shared_size(), &found);
+	ps_outbound_shared = ShmemInitStruct("provsecret outbound slots", shared_size(), &found);
 	if (!found)
 	{
-		memset(shared, 0, shared_size());
-		shared->lock = &(GetNamedLWLockTranche(OUTBOUND_TRANCHE))->lock;
-		shared->nslots = ps_outbound_max_calls;
-		pg_atomic_init_u64(&shared->next_call_id, 0);
+		memset(ps_outbound_shared, 0, shared_size());
+		ps_outbound_shared->lock = &(GetNamedLWLockTranche(OUTBOUND_TRANCHE))->lock;
+		ps_outbound_shared->nslots = ps_outbound_max_calls;
+		pg_atomic_init_u64(&ps_outbound_shared->next_call_id, 0);
 	}
 }
 
 /* on_dsm_detach: the last process to leave wipes the segment. */
-static void
-unref_segment(dsm_segment *seg, Datum arg)
+void
+ps_outbound_unref_segment(dsm_segment *seg, Datum arg)
 {
-	CallSegment *head = dsm_segment_address(seg);
+	PsOutboundSegment *head = dsm_segment_address(seg);
 
 	if (pg_atomic_sub_fetch_u32(&head->users, 1) == 0)
 		explicit_bzero(head, dsm_segment_map_length(seg));
 }
 
 /* Join a live segment; false when its last user already left. */
-static bool
-ref_segment(CallSegment *head)
+bool
+ps_outbound_ref_segment(PsOutboundSegment *head)
 {
 	uint32		users = pg_atomic_read_u32(&head->users);
 
@@ -161,18 +124,18 @@ submit(dsm_handle handle, uint64 call_id, TimestampTz deadline)
 		PGPROC	   *worker = NULL;
 		int			slot = -1;
 
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		for (int i = 0; i < shared->nslots; i++)
-			if (shared->slots[i].state == SLOT_FREE)
+		LWLockAcquire(ps_outbound_shared->lock, LW_EXCLUSIVE);
+		for (int i = 0; i < ps_outbound_shared->nslots; i++)
+			if (ps_outbound_shared->slots[i].state == PS_SLOT_FREE)
 			{
 				slot = i;
-				shared->slots[i].state = SLOT_SUBMITTED;
-				shared->slots[i].handle = handle;
-				shared->slots[i].call_id = call_id;
-				worker = shared->worker;
+				ps_outbound_shared->slots[i].state = PS_SLOT_SUBMITTED;
+				ps_outbound_shared->slots[i].handle = handle;
+				ps_outbound_shared->slots[i].call_id = call_id;
+				worker = ps_outbound_shared->worker;
 				break;
 			}
-		LWLockRelease(shared->lock);
+		LWLockRelease(ps_outbound_shared->lock);
 		if (slot >= 0)
 		{
 			if (worker)
@@ -191,10 +154,10 @@ submit(dsm_handle handle, uint64 call_id, TimestampTz deadline)
 static void
 release_slot(int slot, uint64 call_id)
 {
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	if (shared->slots[slot].call_id == call_id)
-		shared->slots[slot].state = SLOT_FREE;
-	LWLockRelease(shared->lock);
+	LWLockAcquire(ps_outbound_shared->lock, LW_EXCLUSIVE);
+	if (ps_outbound_shared->slots[slot].call_id == call_id)
+		ps_outbound_shared->slots[slot].state = PS_SLOT_FREE;
+	LWLockRelease(ps_outbound_shared->lock);
 }
 
 /* Why the slot's call cannot be answered any more; NULL while it can. */
@@ -202,30 +165,29 @@ static const char *
 slot_problem(int slot, uint64 call_id, TimestampTz submitted)
 {
 	const char *problem = NULL;
-	OutboundSlot *s = &shared->slots[slot];
+	PsOutboundSlot *s = &ps_outbound_shared->slots[slot];
 
-	LWLockAcquire(shared->lock, LW_SHARED);
-	if (s->call_id == call_id && s->state == SLOT_TAKEN &&
-		(shared->worker == NULL || shared->generation != s->taken_by))
+	LWLockAcquire(ps_outbound_shared->lock, LW_SHARED);
+	if (s->call_id == call_id && s->state == PS_SLOT_TAKEN &&
+		(ps_outbound_shared->worker == NULL || ps_outbound_shared->generation != s->taken_by))
 		problem = "the outbound worker stopped during the call";
-	else if (s->call_id == call_id && s->state == SLOT_SUBMITTED &&
-			 shared->worker == NULL &&
+	else if (s->call_id == call_id && s->state == PS_SLOT_SUBMITTED &&
+			 ps_outbound_shared->worker == NULL &&
 			 TimestampDifferenceExceeds(submitted, GetCurrentTimestamp(),
 										NOT_RUNNING_GRACE_MS))
 		problem = "the outbound worker is not running";
-	LWLockRelease(shared->lock);
+	LWLockRelease(ps_outbound_shared->lock);
 	return problem;
 }
 
-/* A message shm_mq handed us must lie in the segment (see above). */
-static void
-check_in_segment(dsm_segment *seg, const void *data, Size len)
+/* Does a message shm_mq handed us lie in the segment (see above)? */
+bool
+ps_outbound_in_segment(dsm_segment *seg, const void *data, Size len)
 {
 	const char *base = dsm_segment_address(seg);
 
-	if ((const char *) data < base ||
-		(const char *) data + len > base + dsm_segment_map_length(seg))
-		elog(ERROR, "outbound message was copied out of shared memory");
+	return (const char *) data >= base &&
+		(const char *) data + len <= base + dsm_segment_map_length(seg);
 }
 
 static bool
@@ -248,7 +210,8 @@ await_answer(dsm_segment *seg, shm_mq_handle *resp_mqh, int slot, uint64 call_id
 		{
 			int			taken;
 
-			check_in_segment(seg, data, len);
+			if (!ps_outbound_in_segment(seg, data, len))
+				elog(ERROR, "outbound answer was copied out of shared memory");
 			taken = ps_outbound_wire_take_frame(reader, data, len);
 			if (taken < 0)
 			{
@@ -305,7 +268,7 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 	Size		req_size = shm_mq_minimum_size + MAXALIGN(req_len) + MAXALIGN(sizeof(Size));
 	Size		resp_size = shm_mq_minimum_size - MAXIMUM_ALIGNOF + RING_FRAMES * FRAME_SPACE;
 	PsOutboundWireReader *reader = palloc0(sizeof(PsOutboundWireReader));
-	Size		head_size = MAXALIGN(sizeof(CallSegment));
+	Size		head_size = MAXALIGN(sizeof(PsOutboundSegment));
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   Max(req->total_timeout_ms, 0) +
 													   ANSWER_GRACE_MS);
@@ -317,14 +280,14 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 
 	memset(resp, 0, sizeof(*resp));
 	reader->max_body = Min(req->max_response_bytes, PS_OUTBOUND_MAX_RESPONSE);
-	if (shared == NULL)
+	if (ps_outbound_shared == NULL)
 	{
 		fail(resp, "the outbound worker is not running");
 		return false;
 	}
 	PG_TRY();
 	{
-		CallSegment *head;
+		PsOutboundSegment *head;
 		shm_mq	   *req_mq;
 		shm_mq	   *resp_mq;
 		shm_mq_handle *req_mqh;
@@ -333,10 +296,10 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 
 		seg = dsm_create(head_size + req_size + resp_size, 0);
 		base = dsm_segment_address(seg);
-		head = (CallSegment *) base;
+		head = (PsOutboundSegment *) base;
 		pg_atomic_init_u32(&head->users, 1);
 		/* first registered, so it runs after the queues' detach callbacks */
-		on_dsm_detach(seg, unref_segment, (Datum) 0);
+		on_dsm_detach(seg, ps_outbound_unref_segment, (Datum) 0);
 		head->req_off = head_size;
 		head->req_size = req_size;
 		head->resp_off = head_size + req_size;
@@ -356,7 +319,7 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 		explicit_bzero(buf, req_len);
 
 		/* the worker checks it: a handle may be reused after we leave */
-		call_id = pg_atomic_add_fetch_u64(&shared->next_call_id, 1);
+		call_id = pg_atomic_add_fetch_u64(&ps_outbound_shared->next_call_id, 1);
 		head->call_id = call_id;
 		slot = submit(dsm_segment_handle(seg), call_id, deadline);
 		if (slot < 0)
@@ -385,190 +348,4 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 	PG_END_TRY();
 	pfree(reader);
 	return ok;
-}
-
-/* ---------------------------------------------------------------- worker */
-
-static void
-worker_detach(int code, Datum arg)
-{
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	if (shared->worker == MyProc)
-		shared->worker = NULL;
-	LWLockRelease(shared->lock);
-}
-
-void
-ps_outbound_ipc_worker_attach(void)
-{
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	shared->worker = MyProc;
-	my_generation = ++shared->generation;
-	LWLockRelease(shared->lock);
-	before_shmem_exit(worker_detach, (Datum) 0);
-}
-
-/* Attach to a call's segment; NULL when its caller already left. */
-static PsOutboundCall *
-attach_call(int slot, dsm_handle handle, uint64 call_id, MemoryContext parent)
-{
-	dsm_segment *seg = dsm_attach(handle);
-	CallSegment *head;
-	PsOutboundCall *call;
-	MemoryContext old;
-	Size		len;
-	void	   *data;
-	char	   *base;
-
-	if (seg == NULL)
-		return NULL;
-	head = dsm_segment_address(seg);
-	if (!ref_segment(head))
-	{
-		dsm_detach(seg);
-		return NULL;
-	}
-	on_dsm_detach(seg, unref_segment, (Datum) 0);
-	pg_read_barrier();
-	if (head->call_id != call_id)
-	{
-		dsm_detach(seg);
-		return NULL;
-	}
-	base = (char *) head;
-	call = MemoryContextAllocZero(parent, sizeof(PsOutboundCall));
-	call->slot = slot;
-	call->call_id = call_id;
-	call->seg = seg;
-	call->cxt = AllocSetContextCreate(parent, "provsecret outbound call",
-									  ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(call->cxt);
-	shm_mq_set_receiver((shm_mq *) (base + head->req_off), MyProc);
-	shm_mq_set_sender((shm_mq *) (base + head->resp_off), MyProc);
-	call->req_mqh = shm_mq_attach((shm_mq *) (base + head->req_off), seg, NULL);
-	call->resp_mqh = shm_mq_attach((shm_mq *) (base + head->resp_off), seg, NULL);
-	MemoryContextSwitchTo(old);
-
-	/* the caller sent the whole request before submitting it */
-	if (shm_mq_receive(call->req_mqh, &len, &data, true) != SHM_MQ_SUCCESS)
-	{
-		ps_outbound_ipc_release(call);
-		return NULL;
-	}
-	check_in_segment(seg, data, len);
-	old = MemoryContextSwitchTo(call->cxt);
-	if (!ps_outbound_wire_decode_request(data, len, &call->req))
-	{
-		PsOutboundResult bad = {0};
-
-		snprintf(bad.error, sizeof(bad.error), "malformed request to the outbound worker");
-		/* one frame in an empty ring: sent at once */
-		(void) ps_outbound_ipc_reply(call, &bad);
-		MemoryContextSwitchTo(old);
-		ps_outbound_ipc_release(call);
-		return NULL;
-	}
-	MemoryContextSwitchTo(old);
-	return call;
-}
-
-PsOutboundCall *
-ps_outbound_ipc_take(MemoryContext parent)
-{
-	for (;;)
-	{
-		int			slot = -1;
-		dsm_handle	handle = 0;
-		uint64		call_id = 0;
-		PsOutboundCall *call;
-
-		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		for (int n = 0; n < shared->nslots; n++)
-		{
-			int			i = (shared->next_scan + n) % shared->nslots;
-
-			if (shared->slots[i].state == SLOT_SUBMITTED)
-			{
-				slot = i;
-				shared->slots[i].state = SLOT_TAKEN;
-				shared->slots[i].taken_by = my_generation;
-				handle = shared->slots[i].handle;
-				call_id = shared->slots[i].call_id;
-				shared->next_scan = (i + 1) % shared->nslots;
-				break;
-			}
-		}
-		LWLockRelease(shared->lock);
-		if (slot < 0)
-			return NULL;
-		if ((call = attach_call(slot, handle, call_id, parent)) != NULL)
-			return call;
-	}
-}
-
-bool
-ps_outbound_ipc_caller_gone(PsOutboundCall *call)
-{
-	Size		len;
-	void	   *data;
-
-	/* the request was the only message: anything else means detached */
-	return shm_mq_receive(call->req_mqh, &len, &data, true) != SHM_MQ_WOULD_BLOCK;
-}
-
-bool
-ps_outbound_ipc_reply(PsOutboundCall *call, const PsOutboundResult *result)
-{
-	PsOutboundWireResponse *head = &call->reply_head;
-
-	memset(head, 0, sizeof(*head));
-	head->ok = result->ok;
-	head->status = result->status;
-	head->body_len = result->ok ? result->body_len : 0;
-	strlcpy(head->content_type, result->content_type, sizeof(head->content_type));
-	strlcpy(head->error, result->error, sizeof(head->error));
-	call->reply_body = result->ok ? result->body : "";
-	call->reply_offset = 0;
-	call->frame = MemoryContextAlloc(call->cxt, PS_OUTBOUND_FRAME);
-	call->frame_pending = false;
-	call->last_frame = false;
-	return ps_outbound_ipc_reply_more(call);
-}
-
-bool
-ps_outbound_ipc_reply_more(PsOutboundCall *call)
-{
-	for (;;)
-	{
-		shm_mq_result res;
-
-		if (!call->frame_pending)
-		{
-			if (call->last_frame)
-				return true;
-			call->last_frame = ps_outbound_wire_next_frame(&call->reply_head,
-														   call->reply_body,
-														   &call->reply_offset,
-														   call->frame);
-			call->frame_pending = true;
-		}
-		/* a frame sent in part is sent again with the same arguments */
-		res = shm_mq_send(call->resp_mqh, PS_OUTBOUND_FRAME, call->frame, true, true);
-		if (res == SHM_MQ_WOULD_BLOCK)
-			return false;
-		call->frame_pending = false;
-		explicit_bzero(call->frame, PS_OUTBOUND_FRAME);
-		if (res == SHM_MQ_DETACHED)
-			return true;
-	}
-}
-
-void
-ps_outbound_ipc_release(PsOutboundCall *call)
-{
-	if (call->frame)
-		explicit_bzero(call->frame, PS_OUTBOUND_FRAME);
-	dsm_detach(call->seg);
-	MemoryContextDelete(call->cxt);
-	pfree(call);
 }

@@ -12,12 +12,12 @@
 
 #include "postgres.h"
 
+#include "port/atomics.h"
 #include "storage/dsm.h"
+#include "storage/proc.h"
 #include "storage/shm_mq.h"
 
 #include "outbound.h"
-#include "outbound_engine.h"
-#include "outbound_wire.h"
 
 extern int	ps_outbound_max_calls;	/* slots (provsecret.outbound_max_calls) */
 
@@ -34,48 +34,48 @@ extern void ps_outbound_shmem_startup(void);
 extern bool ps_outbound_ipc_call(const PsOutboundRequest *req,
 								 PsOutboundResponse *resp);
 
-/* One call as the worker holds it. */
-typedef struct PsOutboundCall
+/* Shared with the worker's side (outbound_serve.c). */
+typedef enum PsOutboundSlotState
 {
-	int			slot;
+	PS_SLOT_FREE = 0,
+	PS_SLOT_SUBMITTED,				/* waits for the worker */
+	PS_SLOT_TAKEN					/* the worker of generation taken_by has it */
+} PsOutboundSlotState;
+
+typedef struct PsOutboundSlot
+{
+	PsOutboundSlotState	state;
+	dsm_handle	handle;
 	uint64		call_id;
-	dsm_segment *seg;
-	shm_mq_handle *req_mqh;
-	shm_mq_handle *resp_mqh;
-	MemoryContext cxt;			/* the handles and the decoded request */
-	PsOutboundRequest req;		/* strings point into the segment */
-	PsOutboundTransfer *transfer;	/* the worker's, until answered */
-	/* the answer being sent, frame by frame */
-	PsOutboundWireResponse reply_head;
-	const char *reply_body;		/* the transfer's buffer */
-	Size		reply_offset;
-	char	   *frame;
-	bool		frame_pending;	/* sent in part */
-	bool		last_frame;
-} PsOutboundCall;
+	uint64		taken_by;
+} PsOutboundSlot;
 
-/* The worker announces itself; undone when it exits. */
-extern void ps_outbound_ipc_worker_attach(void);
+typedef struct PsOutboundShared
+{
+	LWLock	   *lock;
+	PGPROC	   *worker;			/* NULL while no worker runs */
+	uint64		generation;		/* of the running (or last) worker */
+	pg_atomic_uint64 next_call_id;
+	int			next_scan;
+	int			nslots;
+	PsOutboundSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} PsOutboundShared;
 
-/*
- * The next call waiting for the worker, attached and with its request
- * decoded (in a new context under parent); NULL when none waits.
- */
-extern PsOutboundCall *ps_outbound_ipc_take(MemoryContext parent);
+/* The head of a call's segment. */
+typedef struct PsOutboundSegment
+{
+	pg_atomic_uint32 users;		/* attached processes; 0: wiped, dead */
+	uint64		call_id;
+	Size		req_off;
+	Size		req_size;
+	Size		resp_off;
+	Size		resp_size;
+} PsOutboundSegment;
 
-/* Has the caller given up (detached)? */
-extern bool ps_outbound_ipc_caller_gone(PsOutboundCall *call);
+extern PsOutboundShared *ps_outbound_shared;
 
-/*
- * Answer the call.  True when the answer is all sent, or the caller left:
- * the call may be released.  False when the ring is full: call
- * ps_outbound_ipc_reply_more when the latch is set (the caller reading
- * sets it); result->body must stay valid until then.
- */
-extern bool ps_outbound_ipc_reply(PsOutboundCall *call, const PsOutboundResult *result);
-extern bool ps_outbound_ipc_reply_more(PsOutboundCall *call);
-
-/* Detach from the call and free it. */
-extern void ps_outbound_ipc_release(PsOutboundCall *call);
+extern void ps_outbound_unref_segment(dsm_segment *seg, Datum arg);
+extern bool ps_outbound_ref_segment(PsOutboundSegment *head);
+extern bool ps_outbound_in_segment(dsm_segment *seg, const void *data, Size len);
 
 #endif

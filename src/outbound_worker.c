@@ -28,6 +28,7 @@
 
 #include "outbound_engine.h"
 #include "outbound_ipc.h"
+#include "outbound_serve.h"
 #include "outbound_worker.h"
 
 bool		ps_outbound_in_worker = false;
@@ -69,7 +70,7 @@ end_call(PsOutboundEngine *engine, PsOutboundCall *call)
 	if (call->transfer)
 		ps_outbound_engine_finish(engine, call->transfer);
 	calls[call->slot] = NULL;
-	ps_outbound_ipc_release(call);
+	ps_outbound_serve_release(call);
 }
 
 static void
@@ -77,7 +78,7 @@ start_calls(PsOutboundEngine *engine, MemoryContext cxt)
 {
 	PsOutboundCall *call;
 
-	while ((call = ps_outbound_ipc_take(cxt)) != NULL)
+	while ((call = ps_outbound_serve_take(cxt)) != NULL)
 	{
 		PsOutboundResult failed = {0};
 
@@ -85,7 +86,7 @@ start_calls(PsOutboundEngine *engine, MemoryContext cxt)
 		call->transfer = ps_outbound_engine_start(engine, &call->req, call,
 												  failed.error, sizeof(failed.error));
 		/* one frame in an empty ring: sent at once */
-		if (call->transfer == NULL && ps_outbound_ipc_reply(call, &failed))
+		if (call->transfer == NULL && ps_outbound_serve_reply(call, &failed))
 			end_call(engine, call);
 	}
 }
@@ -103,8 +104,8 @@ drop_abandoned(PsOutboundEngine *engine)
 
 		if (call == NULL)
 			continue;
-		if (ps_outbound_ipc_caller_gone(call) ||
-			(call->frame && ps_outbound_ipc_reply_more(call)))
+		if (ps_outbound_serve_caller_gone(call) ||
+			(call->frame && ps_outbound_serve_reply_more(call)))
 			end_call(engine, call);
 	}
 }
@@ -118,7 +119,7 @@ answer_finished(PsOutboundEngine *engine)
 
 	/* the transfer (its buffer) lives until the whole answer is sent */
 	while ((t = ps_outbound_engine_next_done(engine, &result, &owner)) != NULL)
-		if (ps_outbound_ipc_reply((PsOutboundCall *) owner, &result))
+		if (ps_outbound_serve_reply((PsOutboundCall *) owner, &result))
 			end_call(engine, (PsOutboundCall *) owner);
 }
 
@@ -143,7 +144,7 @@ ps_outbound_worker_main(Datum main_arg)
 									 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(TopMemoryContext);
 	engine = ps_outbound_engine_create(max_connections);
-	ps_outbound_ipc_worker_attach();
+	ps_outbound_serve_attach_worker();
 	/* calls submitted before we attached */
 	SetLatch(MyLatch);
 
