@@ -16,6 +16,7 @@
 #include "provsecret.h"
 #include "audit.h"
 #include "external_guard.h"
+#include "resolver_metrics.h"
 #include "keyring.h"
 #include "redact.h"
 #include "rest_parse.h"
@@ -47,6 +48,7 @@ ps_shmem_request(void)
 		prev_shmem_request_hook();
 	ps_audit_shmem_request();
 	ps_breaker_shmem_request();
+	ps_resolver_metrics_shmem_request();
 }
 
 static void
@@ -57,6 +59,7 @@ ps_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	ps_audit_shmem_startup();
 	ps_breaker_shmem_startup();
+	ps_resolver_metrics_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
