@@ -42,6 +42,13 @@ typedef struct JwksCache
 
 static JwksCache cache;
 static bool source_changed = false;
+static uint32 cache_generation = 0;
+
+uint32
+ps_jwks_cache_generation(void)
+{
+	return cache_generation;
+}
 
 void
 ps_jwks_cache_invalidate(void)
@@ -53,6 +60,7 @@ static void
 cache_reset(const char *source, bool is_file)
 {
 	ps_jwks_free(cache.jwks);
+	cache_generation++;
 	if (cache.source)
 		pfree(cache.source);
 	memset(&cache, 0, sizeof(cache));
@@ -64,6 +72,7 @@ static void
 cache_install(PsJwks *jwks)
 {
 	ps_jwks_free(cache.jwks);
+	cache_generation++;
 	cache.jwks = jwks;
 	cache.loaded_at = GetCurrentTimestamp();
 }

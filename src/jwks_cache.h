@@ -19,6 +19,12 @@
  */
 extern const PsJwks *ps_jwks_cache_get(bool unknown_kid);
 
+/*
+ * Changes whenever the set is reset or reloaded, so what was verified with
+ * an earlier set (token_cache.c) can be told apart.
+ */
+extern uint32 ps_jwks_cache_generation(void);
+
 /* Forget the cached set (the source settings changed or were reloaded). */
 extern void ps_jwks_cache_invalidate(void);
 

@@ -24,6 +24,7 @@
 #include "outbound.h"
 #include "redact.h"
 #include "token.h"
+#include "token_cache.h"
 
 char	   *ps_jwt_issuer = NULL;
 char	   *ps_jwt_audience = NULL;
@@ -31,6 +32,21 @@ char	   *ps_jwt_jwks_url = NULL;
 char	   *ps_jwt_jwks_file = NULL;
 char	   *ps_jwt_algorithms = NULL;
 int			ps_jwt_leeway = 30;
+
+/* Bumped by every change of a setting the verifier reads (token_cache.c). */
+static uint32 settings_generation = 0;
+
+static void
+assign_verifier_setting(const char *newval, void *extra)
+{
+	settings_generation++;
+}
+
+static void
+assign_leeway(int newval, void *extra)
+{
+	settings_generation++;
+}
 
 static bool
 check_algorithms(char **newval, void **extra, GucSource source)
@@ -65,6 +81,7 @@ static void
 assign_jwks_source(const char *newval, void *extra)
 {
 	ps_jwks_cache_invalidate();
+	settings_generation++;
 }
 
 void
@@ -73,11 +90,11 @@ ps_token_define_gucs(void)
 	DefineCustomStringVariable("provsecret.jwt_issuer",
 							   "Issuer (iss) that bearer tokens must carry, e.g. https://keycloak.example.com/realms/prod.",
 							   NULL, &ps_jwt_issuer, "",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   PGC_SIGHUP, 0, NULL, assign_verifier_setting, NULL);
 	DefineCustomStringVariable("provsecret.jwt_audience",
 							   "Audience that bearer tokens must name in aud (or azp).",
 							   NULL, &ps_jwt_audience, "",
-							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+							   PGC_SIGHUP, 0, NULL, assign_verifier_setting, NULL);
 	DefineCustomStringVariable("provsecret.jwt_jwks_url",
 							   "URL of the issuer's JWKS (https, or http to loopback).",
 							   NULL, &ps_jwt_jwks_url, "",
@@ -92,11 +109,11 @@ ps_token_define_gucs(void)
 							   "Signature algorithms accepted for bearer tokens.",
 							   NULL, &ps_jwt_algorithms, "RS256,ES256,EdDSA",
 							   PGC_SIGHUP, 0,
-							   check_algorithms, NULL, NULL);
+							   check_algorithms, assign_verifier_setting, NULL);
 	DefineCustomIntVariable("provsecret.jwt_leeway",
 							"Clock skew tolerated when checking exp, nbf and iat.",
 							NULL, &ps_jwt_leeway, 30, 0, 3600,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+							PGC_SIGHUP, GUC_UNIT_S, NULL, assign_leeway, NULL);
 }
 
 /* "Bearer <token>" or the bare token. */
@@ -112,6 +129,32 @@ strip_scheme(const char *bearer)
 	return bearer;
 }
 
+/* The principals of a verified identity; id is malloc'd: freed on error. */
+static List *
+principals_of(PsJwtIdentity *id, char **subject)
+{
+	List	   *principals = NIL;
+
+	PG_TRY();
+	{
+		*subject = pstrdup(id->subject);
+		principals = lappend(principals, psprintf("user:%s", id->subject));
+		if (id->client)
+			principals = lappend(principals, psprintf("client:%s", id->client));
+		for (size_t i = 0; i < id->nroles; i++)
+			principals = lappend(principals, psprintf("role:%s", id->roles[i]));
+		for (size_t i = 0; i < id->ngroups; i++)
+			principals = lappend(principals, psprintf("group:%s", id->groups[i]));
+	}
+	PG_CATCH();
+	{
+		ps_jwt_identity_free(id);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return principals;
+}
+
 static List *
 verify_bearer(const char *bearer, char **subject)
 {
@@ -122,6 +165,8 @@ verify_bearer(const char *bearer, char **subject)
 	PsJwtIdentity id;
 	PsJwtStatus status;
 	List	   *principals = NIL;
+	int64		now;
+	uint64		epoch;
 
 	if (ps_jwt_issuer == NULL || ps_jwt_issuer[0] == '\0' ||
 		ps_jwt_audience == NULL || ps_jwt_audience[0] == '\0')
@@ -136,14 +181,20 @@ verify_bearer(const char *bearer, char **subject)
 	policy.leeway = ps_jwt_leeway;
 
 	jwks = ps_jwks_cache_get(false);
-	status = ps_jwt_verify(token, len, jwks, &policy, (int64) time(NULL), &id);
+	now = (int64) time(NULL);
+	epoch = ((uint64) ps_jwks_cache_generation() << 32) | settings_generation;
+	if (ps_token_cache_lookup(token, len, epoch, now, ps_jwt_leeway,
+							  &principals, subject))
+		return principals;
+	status = ps_jwt_verify(token, len, jwks, &policy, now, &id);
 	if (status == PS_JWT_UNKNOWN_KID)
 	{
 		/* Perhaps the issuer rotated its keys: one rate-limited refetch. */
 		const PsJwks *fresh = ps_jwks_cache_get(true);
 
 		if (fresh != jwks)
-			status = ps_jwt_verify(token, len, fresh, &policy, (int64) time(NULL), &id);
+			status = ps_jwt_verify(token, len, fresh, &policy, now, &id);
+		epoch = ((uint64) ps_jwks_cache_generation() << 32) | settings_generation;
 	}
 	if (status != PS_JWT_OK)
 		ereport(ERROR,
@@ -151,23 +202,10 @@ verify_bearer(const char *bearer, char **subject)
 				 errmsg("bearer token rejected: %s", ps_jwt_status_message(status)),
 				 errhidestmt(true)));
 
-	/* id is malloc'd: free it whatever palloc does. */
-	PG_TRY();
-	{
-		*subject = pstrdup(id.subject);
-		principals = lappend(principals, psprintf("user:%s", id.subject));
-		if (id.client)
-			principals = lappend(principals, psprintf("client:%s", id.client));
-		for (size_t i = 0; i < id.nroles; i++)
-			principals = lappend(principals, psprintf("role:%s", id.roles[i]));
-		for (size_t i = 0; i < id.ngroups; i++)
-			principals = lappend(principals, psprintf("group:%s", id.groups[i]));
-	}
-	PG_FINALLY();
-	{
-		ps_jwt_identity_free(&id);
-	}
-	PG_END_TRY();
+	principals = principals_of(&id, subject);
+	ps_token_cache_store(token, len, epoch, id.expires_at, *subject,
+						 principals);
+	ps_jwt_identity_free(&id);
 	return principals;
 }
 

@@ -221,6 +221,46 @@ COMMIT;
 like($stdout, qr/\nf$/, 'a failed authenticate() clears the earlier token');
 
 #
+# A long-lived process (a session here, the REST worker in production)
+# remembers the tokens it verified; that never outlives what made a token
+# valid: its exp, its key being published, the settings it was checked with.
+#
+set_conf('provsecret.jwt_leeway', '0');
+my $short = `node $fixtures/mint.mjs short $tmp '$issuer' provsecret 3`;
+my $short_exp = time() + 3;
+my $cached = $node->background_psql('postgres', on_error_stop => 0);
+sub cached_auth
+{
+	my ($tok) = @_;
+	$cached->{stderr} = '';
+	my ($o, $failed) = $cached->query("SELECT provsecret.authenticate('$tok')");
+	return $failed ? undef : $o;
+}
+is(cached_auth($short), 'short-lived', 'cache: short-lived token accepted');
+is(cached_auth($short), 'short-lived', 'cache: accepted again by the same process');
+sleep($short_exp + 1.5 - time()) if time() < $short_exp + 1.5;
+is(cached_auth($short), undef, 'cache: rejected once expired, though verified before');
+like($cached->{stderr}, qr/token has expired/, 'cache: ... as expired');
+
+my $subject_rs = 'f1b2c3d4-0000-4000-8000-00000000a11c';
+is(cached_auth($token), $subject_rs, 'cache: RS256 token accepted');
+my $published = decode_json(do { local (@ARGV, $/) = "$tmp/jwks.json"; <> });
+open my $wfh, '>', "$tmp/jwks.json.new" or die;
+print $wfh encode_json({ keys => [ grep { $_->{kid} ne 'rsa1' } @{ $published->{keys} } ] });
+close $wfh;
+copy("$tmp/jwks.json", "$tmp/jwks.json.orig") or die;
+move("$tmp/jwks.json.new", "$tmp/jwks.json") or die;
+is(cached_auth($token), undef, 'cache: rejected at once when its key is withdrawn');
+move("$tmp/jwks.json.orig", "$tmp/jwks.json") or die;
+is(cached_auth($token), $subject_rs, 'cache: accepted when the key is back');
+set_conf('provsecret.jwt_audience', 'another-api');
+is(cached_auth($token), undef, 'cache: rejected after the audience setting changed');
+set_conf('provsecret.jwt_audience', 'provsecret');
+is(cached_auth($token), $subject_rs, 'cache: accepted with the audience back');
+$cached->quit;
+set_conf('provsecret.jwt_leeway', '30s');
+
+#
 # File source: a rotated file is picked up without a reload.
 #
 my $rotated = $minted->{rotated};
