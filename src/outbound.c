@@ -329,6 +329,12 @@ transfer_setup(Transfer *t, const PsOutboundRequest *req)
 	curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (req->ca_file != NULL)
+	{
+		/* only this bundle: a private CA, not the system's as well */
+		curl_easy_setopt(t->easy, CURLOPT_CAINFO, req->ca_file);
+		curl_easy_setopt(t->easy, CURLOPT_CAPATH, NULL);
+	}
 	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);	/* the backend owns signals */
 	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) req->connect_timeout_ms);
 	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long) req->total_timeout_ms);

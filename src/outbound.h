@@ -24,6 +24,8 @@ typedef struct PsOutboundRequest
 	const char *method;			/* "PUT", "POST", "PATCH", "DELETE"; NULL: GET */
 	const char *body;			/* JSON request body, or NULL; the caller wipes it */
 	size_t		body_len;
+	const char *ca_file;		/* PEM CA bundle trusted instead of the
+								 * system's, or NULL; verification stays on */
 } PsOutboundRequest;
 
 typedef struct PsOutboundResponse

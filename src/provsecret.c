@@ -16,6 +16,7 @@
 #include "provsecret.h"
 #include "audit.h"
 #include "external_guard.h"
+#include "resolver_metrics.h"
 #include "keyring.h"
 #include "listing_cache.h"
 #include "redact.h"
@@ -49,6 +50,7 @@ ps_shmem_request(void)
 	ps_audit_shmem_request();
 	ps_breaker_shmem_request();
 	ps_listing_shmem_request();
+	ps_resolver_metrics_shmem_request();
 }
 
 static void
@@ -60,6 +62,7 @@ ps_shmem_startup(void)
 	ps_audit_shmem_startup();
 	ps_breaker_shmem_startup();
 	ps_listing_shmem_startup();
+	ps_resolver_metrics_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
