@@ -127,6 +127,8 @@ CREATE TABLE ai_provider_secret (
 );
 CREATE INDEX ai_provider_secret_project_idx ON ai_provider_secret (project, name);
 CREATE INDEX ai_provider_secret_company_idx ON ai_provider_secret (company, name);
+-- a data-key rotation finds the ciphertexts still under a retired key
+CREATE INDEX ai_provider_secret_data_key_idx ON ai_provider_secret (data_key_id);
 COMMENT ON TABLE ai_provider_secret IS 'managed secrets, one row per reference; values only as ciphertext sealed in C';
 COMMENT ON COLUMN ai_provider_secret.ciphertext IS 'format byte, data-key id, nonce, XChaCha20-Poly1305 ciphertext; bound to reference, scope and value_version';
 
@@ -141,6 +143,7 @@ CREATE TABLE ai_provider_secret_version (
     created_by     text NOT NULL,
     PRIMARY KEY (secret_id, value_version)
 );
+CREATE INDEX ai_provider_secret_version_data_key_idx ON ai_provider_secret_version (data_key_id);
 COMMENT ON TABLE ai_provider_secret_version IS 'earlier versions of managed secrets, pruned to provsecret.keep_versions';
 
 ------------------------------------------------------------------------------
@@ -385,10 +388,12 @@ CREATE VIEW key_status AS
            pg_catalog.sum((SELECT pg_catalog.count(*) FROM provsecret.ai_provider_secret s
                             WHERE s.data_key_id = k.id)) AS secrets,
            pg_catalog.sum((SELECT pg_catalog.count(*) FROM provsecret.ai_provider_secret_version v
-                            WHERE v.data_key_id = k.id)) AS kept_versions
+                            WHERE v.data_key_id = k.id)) AS kept_versions,
+           pg_catalog.count(*) FILTER (WHERE k.retired_at IS NOT NULL) AS retired_data_keys,
+           pg_catalog.array_agg(DISTINCT k.tenant) FILTER (WHERE k.retired_at IS NOT NULL) AS rotating_tenants
       FROM provsecret.data_key k
      GROUP BY k.root_key_fingerprint;
-COMMENT ON VIEW key_status IS 'per root-key fingerprint: whether the server holds that key, and how many data keys, secrets and kept versions depend on it';
+COMMENT ON VIEW key_status IS 'per root-key fingerprint: whether the server holds that key, how many data keys, secrets and kept versions depend on it, and the retired data keys of tenants whose data-key rotation is in progress';
 
 ALTER VIEW secrets OWNER TO provsecret_service;
 ALTER VIEW grants OWNER TO provsecret_service;
@@ -519,7 +524,14 @@ RETURNS integer
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'ps_rotate_data_key';
 COMMENT ON FUNCTION rotate_data_key(text) IS
-  'new data key for company/<c> or project/<p>, re-encrypting its secrets and kept versions; returns how many ciphertexts (manage permission)';
+  'new data key for company/<c> or project/<p>, re-encrypting its secrets and kept versions in one transaction (or finishing a batched rotation in progress); returns how many ciphertexts (manage permission)';
+
+CREATE FUNCTION rotate_data_key(target text, batch integer)
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ps_rotate_data_key_batch';
+COMMENT ON FUNCTION rotate_data_key(text, integer) IS
+  'batched data-key rotation of company/<c> or project/<p>: the first call starts it (new active key, old key retired), each call re-encrypts up to batch ciphertexts still under the retired key and returns how many; the call that finds none destroys the retired key and returns 0 (manage permission)';
 
 CREATE FUNCTION shred(target text, confirm text)
 RETURNS void
@@ -528,8 +540,10 @@ AS 'MODULE_PATHNAME', 'ps_shred';
 COMMENT ON FUNCTION shred(text, text) IS
   'irreversibly destroy a tenant''s secrets and data keys; confirm must repeat the target (manage permission)';
 
-REVOKE ALL ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION rewrap(integer), rotate_data_key(text), shred(text, text) TO PUBLIC;
+REVOKE ALL ON FUNCTION rewrap(integer), rotate_data_key(text), rotate_data_key(text, integer),
+    shred(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rewrap(integer), rotate_data_key(text), rotate_data_key(text, integer),
+    shred(text, text) TO PUBLIC;
 
 ------------------------------------------------------------------------------
 -- External resolvers (DESIGN §9): backends that external:<resolver>/<path>

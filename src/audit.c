@@ -76,8 +76,8 @@ ps_audit_define_gucs(void)
 							NULL, &ps_audit_queue_size, 1024, 16, 65536,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("provsecret.audit_summary_entries",
-							"Reveal counters held in shared memory for audit_level = summary; the worker writes them early when half are in use.",
-							NULL, &ps_audit_summary_entries_max, 4096, 64, 1048576,
+							"Reveal counters held in shared memory for audit_level = summary; the worker writes them early when three quarters are in use.",
+							NULL, &ps_audit_summary_entries_max, 16384, 64, 1048576,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("provsecret.audit_summary_interval",
 							"How often the audit worker writes summary counters.",

@@ -285,8 +285,10 @@ ps_record_forwarded_event(PG_FUNCTION_ARGS)
 	r.value_version = PG_ARGISNULL(9) ? 0 : PG_GETARG_INT32(9);
 	ps_audit_copy_field(r.outcome, PS_AUDIT_OUTCOME_LEN, TEXT_ARG(10));
 	r.count = Max(PG_GETARG_INT64(11), 1);
+	/* a denial's detail (the permission required) keeps its origin too */
 	ps_audit_copy_field(r.detail, PS_AUDIT_DETAIL_LEN,
-						PG_ARGISNULL(12) ? "forwarded by a standby" : TEXT_ARG(12));
+						PG_ARGISNULL(12) ? "forwarded by a standby"
+						: psprintf("%s; forwarded by a standby", TEXT_ARG(12)));
 #undef TEXT_ARG
 
 	ps_audit_queue_submit(&r);

@@ -7,6 +7,7 @@
 
 #include "audit_summary.h"
 
+#include "common/hashfn.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
@@ -14,18 +15,35 @@
 
 #define PS_SUMMARY_TRANCHE "provsecret_audit_summary"
 
+/*
+ * A small key, so a count hashes 24 bytes instead of a kilobyte; the
+ * strings themselves are in the entry and compared on every hit, so two
+ * counters whose strings collide in the key are never merged (the second
+ * one is recorded as its own event instead).
+ */
 typedef struct PsSummaryKey
 {
 	int64		minute;			/* TimestampTz truncated to the minute */
-	char		reference[PS_AUDIT_REFERENCE_LEN];
-	char		principal[PS_AUDIT_PRINCIPAL_LEN];
+	uint64		reference_hash;
+	uint64		principal_hash;
 } PsSummaryKey;
+
+/*
+ * Room for the usual strings only, so a counter takes about 550 bytes of
+ * shared memory instead of 1.3 kB; a reveal whose reference, principal or
+ * names are longer is recorded as its own event.
+ */
+#define SUMMARY_REFERENCE_LEN	256
+#define SUMMARY_PRINCIPAL_LEN	128
+#define SUMMARY_NAME_LEN		64
 
 typedef struct PsSummaryEntry
 {
 	PsSummaryKey key;
-	char		company[PS_AUDIT_NAME_LEN];
-	char		project[PS_AUDIT_NAME_LEN];
+	char		reference[SUMMARY_REFERENCE_LEN];
+	char		principal[SUMMARY_PRINCIPAL_LEN];
+	char		company[SUMMARY_NAME_LEN];
+	char		project[SUMMARY_NAME_LEN];
 	int32		value_version;
 	int64		count;
 } PsSummaryEntry;
@@ -38,7 +56,7 @@ typedef struct PsSummaryShared
 	int			entries;
 } PsSummaryShared;
 
-int			ps_audit_summary_entries_max = 4096;
+int			ps_audit_summary_entries_max = 16384;
 
 static PsSummaryShared *summary = NULL;
 static HTAB *counters = NULL;
@@ -87,26 +105,51 @@ minute_of(TimestampTz at)
 }
 
 static void
+key_of(PsSummaryKey *key, TimestampTz minute, const PsAuditRecord *record)
+{
+	memset(key, 0, sizeof(*key));
+	key->minute = minute;
+	key->reference_hash = hash_bytes_extended((const unsigned char *) record->reference,
+											  strnlen(record->reference, PS_AUDIT_REFERENCE_LEN), 0);
+	key->principal_hash = hash_bytes_extended((const unsigned char *) record->principal,
+											  strnlen(record->principal, PS_AUDIT_PRINCIPAL_LEN), 0);
+}
+
+static bool
+fits(const char *s, size_t room)
+{
+	return strnlen(s, room) < room;
+}
+
+static void
 add_count(const PsSummaryKey *key, const PsAuditRecord *record, int64 count,
 		  bool *ok)
 {
 	PsSummaryEntry *entry;
 	bool		found;
 
+	*ok = false;
+	if (!fits(record->reference, SUMMARY_REFERENCE_LEN) ||
+		!fits(record->principal, SUMMARY_PRINCIPAL_LEN) ||
+		!fits(record->company, SUMMARY_NAME_LEN) ||
+		!fits(record->project, SUMMARY_NAME_LEN))
+		return;
 	entry = hash_search(counters, key, HASH_ENTER_NULL, &found);
 	if (entry == NULL)
-	{
-		*ok = false;
 		return;
-	}
 	if (!found)
 	{
-		memcpy(entry->company, record->company, PS_AUDIT_NAME_LEN);
-		memcpy(entry->project, record->project, PS_AUDIT_NAME_LEN);
+		strlcpy(entry->reference, record->reference, SUMMARY_REFERENCE_LEN);
+		strlcpy(entry->principal, record->principal, SUMMARY_PRINCIPAL_LEN);
+		strlcpy(entry->company, record->company, SUMMARY_NAME_LEN);
+		strlcpy(entry->project, record->project, SUMMARY_NAME_LEN);
 		entry->value_version = record->value_version;
 		entry->count = 0;
 		summary->entries++;
 	}
+	else if (strcmp(entry->reference, record->reference) != 0 ||
+			 strcmp(entry->principal, record->principal) != 0)
+		return;
 	entry->count += count;
 	*ok = true;
 }
@@ -120,16 +163,14 @@ ps_audit_summary_count(const PsAuditRecord *record, bool *wake_worker)
 	*wake_worker = false;
 	if (summary == NULL)
 		return false;
-	memset(&key, 0, sizeof(key));
-	key.minute = minute_of(record->at);
-	memcpy(key.reference, record->reference, PS_AUDIT_REFERENCE_LEN);
-	memcpy(key.principal, record->principal, PS_AUDIT_PRINCIPAL_LEN);
+	key_of(&key, minute_of(record->at), record);
 
 	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
 	if (!summary->closed)
 		add_count(&key, record, 1, &ok);
+	/* early enough that reveals rarely find the table full meanwhile */
 	if (!summary->flush_requested &&
-		summary->entries > ps_audit_summary_entries_max / 2)
+		summary->entries > ps_audit_summary_entries_max / 4 * 3)
 		*wake_worker = summary->flush_requested = true;
 	LWLockRelease(summary->lock);
 	return ok;
@@ -169,10 +210,10 @@ ps_audit_summary_drain(PsAuditRecord **records, bool close)
 		r->value_version = entry->value_version;
 		r->count = entry->count;
 		strlcpy(r->action, "secret.resolved", PS_AUDIT_ACTION_LEN);
-		memcpy(r->reference, entry->key.reference, PS_AUDIT_REFERENCE_LEN);
-		memcpy(r->principal, entry->key.principal, PS_AUDIT_PRINCIPAL_LEN);
-		memcpy(r->company, entry->company, PS_AUDIT_NAME_LEN);
-		memcpy(r->project, entry->project, PS_AUDIT_NAME_LEN);
+		strlcpy(r->reference, entry->reference, PS_AUDIT_REFERENCE_LEN);
+		strlcpy(r->principal, entry->principal, PS_AUDIT_PRINCIPAL_LEN);
+		strlcpy(r->company, entry->company, PS_AUDIT_NAME_LEN);
+		strlcpy(r->project, entry->project, PS_AUDIT_NAME_LEN);
 		strlcpy(r->channel, "sql", PS_AUDIT_CHANNEL_LEN);
 		strlcpy(r->outcome, "ok", PS_AUDIT_OUTCOME_LEN);
 	}
@@ -195,10 +236,7 @@ ps_audit_summary_restore(const PsAuditRecord *records, int n)
 		PsSummaryKey key;
 		bool		ok;
 
-		memset(&key, 0, sizeof(key));
-		key.minute = records[i].at;
-		memcpy(key.reference, records[i].reference, PS_AUDIT_REFERENCE_LEN);
-		memcpy(key.principal, records[i].principal, PS_AUDIT_PRINCIPAL_LEN);
+		key_of(&key, records[i].at, &records[i]);
 		add_count(&key, &records[i], records[i].count, &ok);
 		if (!ok)
 			elog(WARNING, "provsecret audit: summary table full, %lld reveals of one counter dropped",

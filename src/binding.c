@@ -5,9 +5,12 @@
  * The caller (secret.c) has parsed the reference and authorized the
  * operation exactly as for managed storage; here the value goes to the
  * backend instead of ciphertext, and the metadata to bound_secret.  A
- * backend write is not transactional: it happens before the metadata row
- * is written, so a statement that fails afterwards leaves the backend
- * changed and the metadata as it was (the next seal or delete reconciles).
+ * backend write is not transactional, so it comes last: the metadata row is
+ * written (and so locked, which also queues concurrent writers of the same
+ * secret) before the backend is called, and an error up to then leaves the
+ * backend untouched.  What can still diverge: the transaction failing after
+ * the backend answered (its durable audit event, a later statement of the
+ * same transaction, the commit); the next seal or delete reconciles.
  */
 #include "postgres.h"
 
@@ -28,6 +31,7 @@
 #include "query.h"
 #include "resolver.h"
 #include "resolver_kinds.h"
+#include "resolver_metrics.h"
 
 static SPIPlanPtr plan_binding = NULL;
 static SPIPlanPtr plan_managed = NULL;
@@ -142,8 +146,7 @@ write_backend(const PsExternalCall *call, const char *project, PsWriteOp op,
 	{
 		free(url);
 		ps_resolver_free_body(body, body_len);
-		ps_external_fail(call, psprintf("backend unavailable, failing fast for %d s after %d consecutive failures",
-										retry_in_s, r->options.breaker_failures));
+		ps_external_fail_fast(call, retry_in_s);
 	}
 	PG_TRY();
 	{
@@ -242,7 +245,7 @@ ps_binding_seal(const PsReference *ref, const char *canonical,
 {
 	PsResolver	r;
 	PsExternalCall call;
-	int32		current;
+	int32		version;
 	char	   *path;
 	long		status;
 	bool		infisical;
@@ -255,27 +258,26 @@ ps_binding_seal(const PsReference *ref, const char *canonical,
 					 canonical) != NULL)
 		return false;			/* sealed before the binding: stays managed */
 
-	current = meta_version(canonical);
+	/* metadata first (see the top of the file): the backend is the last step */
+	version = meta_upsert(ref, tenant, r.name, description);
 	call = make_call(&r, tenant, canonical,
-					 current ? "secret.rotated" : "secret.sealed", current + 1);
+					 version > 1 ? "secret.rotated" : "secret.sealed", version);
 	path = backend_path(&r, ref);
 	infisical = r.kind == PS_KIND_INFISICAL;
 
-	status = write_backend(&call, ref->owner, current ? PS_WRITE_UPDATE : PS_WRITE_CREATE,
+	status = write_backend(&call, ref->owner, version > 1 ? PS_WRITE_UPDATE : PS_WRITE_CREATE,
 						   path, value, value_len);
 	/* metadata and backend disagree (written or deleted elsewhere): the other verb */
-	if (infisical && current == 0 && (status == 400 || status == 409))
+	if (infisical && version == 1 && (status == 400 || status == 409))
 		status = write_backend(&call, ref->owner, PS_WRITE_UPDATE, path, value, value_len);
-	else if (infisical && current != 0 && status == 404)
+	else if (infisical && version > 1 && status == 404)
 		status = write_backend(&call, ref->owner, PS_WRITE_CREATE, path, value, value_len);
 	if (status < 200 || status >= 300)
 		ps_external_fail(&call, psprintf("backend answered HTTP %ld", status));
 
-	result->value_version = meta_upsert(ref, tenant, r.name, description);
-	result->created = result->value_version == 1;
+	result->value_version = version;
+	result->created = version == 1;
 	result->reference = pstrdup(canonical);
-	call.action = result->created ? "secret.sealed" : "secret.rotated";
-	call.value_version = result->value_version;
 	ps_external_audit(&call, "ok", NULL);
 	return true;
 }
@@ -299,36 +301,43 @@ ps_binding_delete(const PsReference *ref, const char *canonical,
 {
 	PsResolver	r;
 	PsExternalCall call;
-	int32		current;
+	int32		current = 0;
 	long		status;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 	PsIdentity	identity;
+	bool		isnull;
 
 	if (!binding_of(ref->owner, &r))
 		return false;
-	current = meta_version(canonical);
+
+	/* metadata first (see the top of the file): the backend is the last step */
+	values[0] = CStringGetTextDatum(canonical);
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_forget,
+				  "DELETE FROM provsecret.bound_secret"
+				  " WHERE reference OPERATOR(pg_catalog.=) $1"
+				  " RETURNING value_version",
+				  1, argtypes);
+	ps_query_run(plan_forget, values, NULL, false, 1);
+	if (SPI_processed > 0)
+		current = DatumGetInt32(ps_query_datum(0, 1, &isnull));
+	SPI_finish();
+	ps_identity_leave(&identity);
+
 	call = make_call(&r, tenant, canonical, "secret.deleted", current);
 	status = write_backend(&call, ref->owner, PS_WRITE_DELETE, backend_path(&r, ref),
 						   NULL, 0);
 	if (status != 404 && (status < 200 || status >= 300))
 		ps_external_fail(&call, psprintf("backend answered HTTP %ld", status));
 
-	values[0] = CStringGetTextDatum(canonical);
-	ps_identity_enter(PS_ACT_SERVICE, &identity);
-	SPI_connect();
-	ps_query_plan(&plan_forget,
-				  "DELETE FROM provsecret.bound_secret"
-				  " WHERE reference OPERATOR(pg_catalog.=) $1",
-				  1, argtypes);
-	ps_query_run(plan_forget, values, NULL, false, 0);
-	SPI_finish();
-	ps_identity_leave(&identity);
-
 	/* Vault answers 204 whether or not the secret existed */
 	*deleted = current != 0 || (status != 404 && r.kind == PS_KIND_INFISICAL);
 	if (*deleted)
 		ps_external_audit(&call, "ok", NULL);
+	else
+		ps_resolver_metrics_count(r.name, PS_OUTCOME_NOT_FOUND);
 	return true;
 }
 

@@ -6,11 +6,15 @@
 #include <sodium.h>
 
 #include "catalog/namespace.h"
+#include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "storage/lock.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "provsecret.h"
 #include "datakey.h"
@@ -20,6 +24,16 @@
 #include "seal.h"
 
 #define PS_DATAKEY_CACHE_SIZE 128
+
+/*
+ * Tenant locks are advisory locks in this database on one of a few stripes
+ * (a transaction sealing many tenants holds at most PS_TENANT_STRIPES
+ * locks); the first key and the last field keep them apart from
+ * pg_advisory_lock()'s, which use 1 or 2 there.
+ */
+#define PS_TENANT_STRIPES 32
+#define PS_TENANT_LOCK_KEY 0x70737263	/* "psrc" */
+#define PS_TENANT_LOCK_FIELD4 0x7073
 
 typedef struct PsCachedKey
 {
@@ -44,6 +58,18 @@ ps_datakey_forget_all(void)
 	if (ps_cache != NULL)
 		sodium_memzero(ps_cache, sizeof(PsCachedKey) * PS_DATAKEY_CACHE_SIZE);
 	ps_cache_next = 0;
+}
+
+void
+ps_datakey_lock_tenant(const char *tenant, LOCKMODE mode)
+{
+	LOCKTAG		tag;
+	uint32		stripe = hash_bytes((const unsigned char *) tenant,
+									(int) strlen(tenant)) % PS_TENANT_STRIPES;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, PS_TENANT_LOCK_KEY, stripe,
+						 PS_TENANT_LOCK_FIELD4);
+	(void) LockAcquire(&tag, mode, false, false);
 }
 
 static void
@@ -134,7 +160,8 @@ ps_lookup_active(const char *tenant, const unsigned char **key)
 				  "  FROM provsecret.data_key"
 				  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
 				  1, argtypes);
-	ps_query_run(plan_active, values, NULL, false, 1);
+	/* the newest committed key, even under REPEATABLE READ (rotate.c) */
+	ps_query_run_latest(plan_active, values, NULL, 1);
 	if (SPI_processed == 0)
 		return 0;
 	id = DatumGetInt64(ps_query_datum(0, 1, &isnull));
@@ -155,6 +182,12 @@ ps_datakey_active(const char *tenant, const char *company, const char *project,
 
 	ps_cache_init();
 	ps_note_relid();
+	/*
+	 * Held until commit: a data-key rotation of this tenant waits for this
+	 * transaction before it destroys a retired key we might be sealing
+	 * with, and we wait for a rotation's batch before reading the active key.
+	 */
+	ps_datakey_lock_tenant(tenant, ShareLock);
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
 

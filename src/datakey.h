@@ -12,6 +12,8 @@
 
 #include "postgres.h"
 
+#include "storage/lockdefs.h"
+
 /*
  * The tenant's active data key, created if missing.  *key points into the
  * locked cache and stays valid until the next ps_datakey_* call.
@@ -21,6 +23,13 @@ extern int64 ps_datakey_active(const char *tenant, const char *company,
 
 /* The data key with this id (55000 / XX001 when it cannot be unwrapped). */
 extern const unsigned char *ps_datakey_by_id(int64 id);
+
+/*
+ * Transaction-scoped lock on a tenant's keys: writers of ciphertexts take
+ * ShareLock (ps_datakey_active does), a data-key rotation ExclusiveLock.
+ * Readers take none.
+ */
+extern void ps_datakey_lock_tenant(const char *tenant, LOCKMODE mode);
 
 /* Forget every cached key (wipes them). */
 extern void ps_datakey_forget_all(void);

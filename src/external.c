@@ -11,24 +11,31 @@
 #include "postgres.h"
 
 #include "mb/pg_wchar.h"
+#include "utils/timestamp.h"
 
 #include <stdlib.h>
 
 #include "audit.h"
 #include "authz.h"
 #include "external.h"
+#include "external_auth.h"
 #include "external_guard.h"
 #include "outbound.h"
 #include "provsecret.h"
 #include "resolver.h"
 #include "resolver_kinds.h"
+#include "resolver_metrics.h"
 #include "secret.h"
 #include "tenant.h"
 
+/* Count the call's outcome on /metrics, then audit it durably. */
 static void
-audit_call(const PsExternalCall *call, const char *outcome, const char *what)
+audit_call(const PsExternalCall *call, const char *outcome, const char *what,
+		   PsResolverOutcome metric)
 {
 	PsAuditEvent event = {0};
+
+	ps_resolver_metrics_count(call->resolver->name, metric);
 
 	event.action = call->action ? call->action : "secret.revealed";
 	event.reference = call->reference;
@@ -46,7 +53,19 @@ audit_call(const PsExternalCall *call, const char *outcome, const char *what)
 void
 ps_external_fail(const PsExternalCall *call, const char *what)
 {
-	audit_call(call, "error", what);
+	audit_call(call, "error", what, PS_OUTCOME_ERROR);
+	ereport(ERROR,
+			(errcode(ERRCODE_IO_ERROR),
+			 errmsg("external resolver %s: %s", call->resolver->name, what)));
+}
+
+void
+ps_external_fail_fast(const PsExternalCall *call, int retry_in_s)
+{
+	const char *what = psprintf("backend unavailable, failing fast for %d s after %d consecutive failures",
+								retry_in_s, call->resolver->options.breaker_failures);
+
+	audit_call(call, "error", what, PS_OUTCOME_REJECTED);
 	ereport(ERROR,
 			(errcode(ERRCODE_IO_ERROR),
 			 errmsg("external resolver %s: %s", call->resolver->name, what)));
@@ -55,7 +74,19 @@ ps_external_fail(const PsExternalCall *call, const char *what)
 void
 ps_external_audit(const PsExternalCall *call, const char *outcome, const char *what)
 {
-	audit_call(call, outcome, what);
+	audit_call(call, outcome, what,
+			   strcmp(outcome, "ok") == 0 ? PS_OUTCOME_OK :
+			   strcmp(outcome, "not_found") == 0 ? PS_OUTCOME_NOT_FOUND :
+			   PS_OUTCOME_ERROR);
+}
+
+void
+ps_external_request_init(const PsResolver *r, PsOutboundRequest *req)
+{
+	req->connect_timeout_ms = r->options.timeout_ms;
+	req->total_timeout_ms = r->options.timeout_ms;
+	req->max_response_bytes = PS_RESOLVER_RESPONSE_MAX;
+	req->ca_file = r->options.ca_file[0] ? r->options.ca_file : NULL;
 }
 
 static bool
@@ -87,58 +118,87 @@ wipe_string(char *s)
 		explicit_bzero(s, strlen(s));
 }
 
-/*
- * Call the URL with the resolver's token (GET when method is NULL).
- * Returns the response; the token and the header carrying it are wiped
- * whatever happens.
- */
-bool
-ps_external_send(const PsExternalCall *call, const char *method, const char *url,
-				 const char *body, size_t body_len, PsOutboundResponse *resp)
+/* One request with this token (NULL: none); the header line is wiped. */
+static bool
+send_with_token(const PsExternalCall *call, const char *method, const char *url,
+				const char *body, size_t body_len, const char *token,
+				Size token_len, PsOutboundResponse *resp)
 {
 	const PsResolver *r = call->resolver;
-	char	   *volatile token = NULL;
 	char	   *volatile header = NULL;
-	Size		token_len = 0;
 	const char *headers[3] = {NULL, NULL, NULL};
 	int			n = 0;
 	PsOutboundRequest req = {0};
 	volatile bool ok = false;
 
-	if (r->auth_reference != NULL)
+	if (token != NULL)
 	{
-		token = ps_secret_resolve_internal(r->auth_reference, &token_len);
-		if (token == NULL)
-			ps_external_fail(call, "its auth_reference names no secret");
+		header = auth_header(r, token, token_len);
+		if (header == NULL)
+			ps_external_fail(call, "its token contains characters not allowed in an HTTP header");
+		headers[n++] = header;
 	}
+	if (r->kind == PS_KIND_VAULT_KV2 && r->options.vault_namespace[0])
+		headers[n++] = psprintf("X-Vault-Namespace: %s", r->options.vault_namespace);
+	ps_external_request_init(r, &req);
+	req.url = url;
+	req.headers = headers;
+	req.method = method;
+	req.body = body;
+	req.body_len = body_len;
 	PG_TRY();
 	{
-		if (token != NULL)
-		{
-			header = auth_header(r, token, token_len);
-			if (header == NULL)
-				ps_external_fail(call, "its token contains characters not allowed in an HTTP header");
-			headers[n++] = header;
-		}
-		if (r->kind == PS_KIND_VAULT_KV2 && r->options.vault_namespace[0])
-			headers[n++] = psprintf("X-Vault-Namespace: %s", r->options.vault_namespace);
-		req.url = url;
-		req.headers = headers;
-		req.connect_timeout_ms = r->options.timeout_ms;
-		req.total_timeout_ms = r->options.timeout_ms;
-		req.max_response_bytes = PS_RESOLVER_RESPONSE_MAX;
-		req.method = method;
-		req.body = body;
-		req.body_len = body_len;
 		ok = ps_outbound_request(&req, resp);
+	}
+	PG_FINALLY();
+	{
+		wipe_string(header);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * Call the URL with the resolver's token (GET when method is NULL).  A 401
+ * to a cached universal-auth access token (revoked, or expired early) logs
+ * in once more and repeats the call.  The token is wiped whatever happens;
+ * the time taken goes to the resolver's latency on /metrics.
+ */
+bool
+ps_external_send(const PsExternalCall *call, const char *method, const char *url,
+				 const char *body, size_t body_len, PsOutboundResponse *resp)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	char	   *volatile token = NULL;
+	volatile Size token_len = 0;
+	volatile bool ok = false;
+	Size		len;
+	bool		cached;
+
+	token = ps_external_token(call, false, &len, &cached);
+	token_len = len;
+	PG_TRY();
+	{
+		ok = send_with_token(call, method, url, body, body_len, token, token_len, resp);
+		if (ok && resp->status == 401 && cached)
+		{
+			explicit_bzero(resp->body, resp->body_len);
+			explicit_bzero(token, token_len);
+			token = NULL;
+			ps_external_token_forget(call->resolver);
+			token = ps_external_token(call, true, &len, &cached);
+			token_len = len;
+			ok = send_with_token(call, method, url, body, body_len, token, token_len, resp);
+		}
 	}
 	PG_FINALLY();
 	{
 		if (token != NULL)
 			explicit_bzero(token, token_len);
-		wipe_string(header);
 	}
 	PG_END_TRY();
+	ps_resolver_metrics_observe(call->resolver->name,
+								(GetCurrentTimestamp() - start) / 1e6);
 	return ok;
 }
 
@@ -196,7 +256,7 @@ fetch_value(const PsExternalCall *callp, const char *path, const char *field,
 		free(url);
 		PG_TRY();
 		{
-			audit_call(&call, "ok", "cached");
+			audit_call(&call, "ok", "cached", PS_OUTCOME_CACHE_HIT);
 		}
 		PG_CATCH();
 		{
@@ -210,8 +270,7 @@ fetch_value(const PsExternalCall *callp, const char *path, const char *field,
 	if (!ps_breaker_admit(r.name, r.tag, &retry_in_s))
 	{
 		free(url);
-		ps_external_fail(&call, psprintf("backend unavailable, failing fast for %d s after %d consecutive failures",
-							 retry_in_s, r.options.breaker_failures));
+		ps_external_fail_fast(&call, retry_in_s);
 	}
 
 	PG_TRY();
@@ -247,7 +306,7 @@ fetch_value(const PsExternalCall *callp, const char *path, const char *field,
 	}
 	if (resp.status == 404)
 	{
-		audit_call(&call, "not_found", NULL);
+		audit_call(&call, "not_found", NULL, PS_OUTCOME_NOT_FOUND);
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("secret %s not found by resolver %s", canonical, r.name)));
@@ -285,7 +344,7 @@ fetch_value(const PsExternalCall *callp, const char *path, const char *field,
 		memcpy(result, value, value_len + 1);
 		if (use_cache && r.options.cache_ttl_s > 0)
 			ps_value_cache_put(canonical, r.tag, r.options.cache_ttl_s, value, value_len);
-		audit_call(&call, "ok", NULL);
+		audit_call(&call, "ok", NULL, PS_OUTCOME_OK);
 	}
 	PG_CATCH();
 	{
@@ -323,5 +382,11 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 char *
 ps_external_fetch(const PsExternalCall *call, const char *path, Size *len)
 {
-	return fetch_value(call, path, "", false, len);
+	PsResolver	latest = *call->resolver;
+	PsExternalCall c = *call;
+
+	/* a bound workspace reads what it last wrote */
+	latest.options.vault_version = 0;
+	c.resolver = &latest;
+	return fetch_value(&c, path, "", false, len);
 }

@@ -40,6 +40,9 @@ extern bool ps_external_send(const PsExternalCall *call, const char *method,
 							 const char *url, const char *body,
 							 size_t body_len, PsOutboundResponse *resp);
 
+/* Timeouts, size cap and CA file of a request to r's backend. */
+extern void ps_external_request_init(const PsResolver *r, PsOutboundRequest *req);
+
 /* Audit the call durably with this outcome and optional reason. */
 extern void ps_external_audit(const PsExternalCall *call, const char *outcome,
 							  const char *what);
@@ -48,10 +51,15 @@ extern void ps_external_audit(const PsExternalCall *call, const char *outcome,
 extern void ps_external_fail(const PsExternalCall *call, const char *what)
 			pg_attribute_noreturn();
 
+/* The same when the circuit breaker refused the call (retry_in_s left). */
+extern void ps_external_fail_fast(const PsExternalCall *call, int retry_in_s)
+			pg_attribute_noreturn();
+
 /*
  * GET path from a bound workspace's backend (no authorization: the caller
- * did it; no cache) and return the value, palloc'd, audited as
- * call->action.  58030 on failure, P0002 on a clean 404.
+ * did it; no cache; the latest version, whatever the resolver's version
+ * option) and return the value, palloc'd, audited as call->action.  58030
+ * on failure, P0002 on a clean 404.
  */
 extern char *ps_external_fetch(const PsExternalCall *call, const char *path,
 							   Size *len);

@@ -1,7 +1,7 @@
 /*
  * keys.c: key operations for operators: rewrap() after a root-key
- * rotation, rotate_data_key() for one tenant, shred() to destroy a tenant's
- * keys and secrets.
+ * rotation, shred() to destroy a tenant's keys and secrets (data-key
+ * rotation is in rotate.c).
  */
 #include "postgres.h"
 
@@ -19,6 +19,7 @@
 #include "datakey.h"
 #include "identity.h"
 #include "keyring.h"
+#include "keys.h"
 #include "query.h"
 #include "seal.h"
 #include "secret.h"
@@ -26,17 +27,12 @@
 
 static SPIPlanPtr plan_stale_keys = NULL;
 static SPIPlanPtr plan_rewrap = NULL;
-static SPIPlanPtr plan_retire = NULL;
-static SPIPlanPtr plan_tenant_secrets = NULL;
-static SPIPlanPtr plan_reseal_secret = NULL;
-static SPIPlanPtr plan_reseal_version = NULL;
-static SPIPlanPtr plan_drop_retired = NULL;
 static SPIPlanPtr plan_shred_secrets = NULL;
 static SPIPlanPtr plan_shred_keys = NULL;
 
-static void
-ps_audit_key_event(const char *action, const PsTenant *tenant, int64 count,
-				   const char *detail)
+void
+ps_keys_audit_event(const char *action, const PsTenant *tenant, int64 count,
+					const char *detail)
 {
 	PsAuditEvent event = {0};
 
@@ -141,15 +137,14 @@ ps_rewrap(PG_FUNCTION_ARGS)
 	PG_END_TRY();
 
 	if (done > 0)
-		ps_audit_key_event("key.rotated", NULL, done,
+		ps_keys_audit_event("key.rotated", NULL, done,
 						   psprintf("rewrapped %lld data keys under root key %s",
 									(long long) done, current->fingerprint));
 	PG_RETURN_INT32((int32) done);
 }
 
-/* Resolve a target to its tenant and require manage there. */
-static PsTenant
-ps_managed_target(FunctionCallInfo fcinfo, PsTarget *target, char **target_text)
+PsTenant
+ps_keys_managed_target(FunctionCallInfo fcinfo, PsTarget *target, char **target_text)
 {
 	PsTenant	tenant;
 
@@ -159,142 +154,6 @@ ps_managed_target(FunctionCallInfo fcinfo, PsTarget *target, char **target_text)
 	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_MANAGE))
 		ps_authz_deny(PS_PERM_MANAGE, tenant.company, tenant.project, NULL);
 	return tenant;
-}
-
-/* Re-encrypt one ciphertext from its data key to the tenant's new one. */
-static bytea *
-ps_reseal(const PsSealBinding *binding, const bytea *ciphertext, int64 new_key_id)
-{
-	Size		len;
-	char	   *plaintext = ps_secret_open(binding, ciphertext, &len, CurrentMemoryContext);
-	bytea	   *volatile result = NULL;
-
-	PG_TRY();
-	{
-		result = ps_seal_encrypt(ps_datakey_by_id(new_key_id), new_key_id,
-								 binding, plaintext, len);
-	}
-	PG_FINALLY();
-	{
-		sodium_memzero(plaintext, len);
-	}
-	PG_END_TRY();
-	return result;
-}
-
-PG_FUNCTION_INFO_V1(ps_rotate_data_key);
-Datum
-ps_rotate_data_key(PG_FUNCTION_ARGS)
-{
-	PsTarget	target;
-	char	   *target_text;
-	PsTenant	tenant = ps_managed_target(fcinfo, &target, &target_text);
-	char	   *key_owner = ps_tenant_key_owner(&tenant);
-	PsIdentity	identity;
-	Oid			argtypes[4] = {TEXTOID, INT8OID, BYTEAOID, INT4OID};
-	Datum		values[4];
-	const unsigned char *unused;
-	int64		new_id;
-	int64		done = 0;
-	uint64		rows;
-	SPITupleTable *secrets;
-
-	if (strcmp(key_owner, target_text) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s has no data key of its own: its secrets use the data key of %s",
-						target_text, key_owner),
-				 errhint("Rotate %s instead.", key_owner)));
-
-	ps_identity_enter(PS_ACT_OWNER, &identity);
-	SPI_connect();
-	values[0] = CStringGetTextDatum(key_owner);
-	ps_query_plan(&plan_retire,
-				  "UPDATE provsecret.data_key SET retired_at = pg_catalog.now()"
-				  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
-				  1, argtypes);
-	ps_query_run(plan_retire, values, NULL, false, 0);
-
-	new_id = ps_datakey_active(key_owner, tenant.company, tenant.project, &unused);
-	values[1] = Int64GetDatum(new_id);
-
-	/* every current and kept ciphertext of the tenant under another key */
-	ps_query_plan(&plan_tenant_secrets,
-				  "SELECT s.id, s.reference, s.scope, s.value_version, s.ciphertext, false"
-				  "  FROM provsecret.ai_provider_secret s"
-				  "  JOIN provsecret.data_key k ON k.id OPERATOR(pg_catalog.=) s.data_key_id"
-				  " WHERE k.tenant OPERATOR(pg_catalog.=) $1"
-				  "   AND s.data_key_id OPERATOR(pg_catalog.<>) $2"
-				  " UNION ALL "
-				  "SELECT s.id, s.reference, s.scope, v.value_version, v.ciphertext, true"
-				  "  FROM provsecret.ai_provider_secret_version v"
-				  "  JOIN provsecret.ai_provider_secret s ON s.id OPERATOR(pg_catalog.=) v.secret_id"
-				  "  JOIN provsecret.data_key k ON k.id OPERATOR(pg_catalog.=) v.data_key_id"
-				  " WHERE k.tenant OPERATOR(pg_catalog.=) $1"
-				  "   AND v.data_key_id OPERATOR(pg_catalog.<>) $2",
-				  2, argtypes);
-	ps_query_run(plan_tenant_secrets, values, NULL, false, 0);
-	rows = SPI_processed;
-	secrets = SPI_tuptable;
-	for (uint64 row = 0; row < rows; row++)
-	{
-		bool		isnull;
-		HeapTuple	tuple = secrets->vals[row];
-		TupleDesc	desc = secrets->tupdesc;
-		PsSealBinding binding;
-		Datum		upd[4];
-		Oid			upd_types[4] = {INT8OID, INT8OID, BYTEAOID, INT4OID};
-		bool		is_version = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
-
-		binding.reference = SPI_getvalue(tuple, desc, 2);
-		binding.scope = SPI_getvalue(tuple, desc, 3);
-		binding.value_version = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
-		upd[0] = SPI_getbinval(tuple, desc, 1, &isnull);
-		upd[1] = Int64GetDatum(new_id);
-		upd[2] = PointerGetDatum(ps_reseal(&binding,
-										   DatumGetByteaPP(SPI_getbinval(tuple, desc, 5, &isnull)),
-										   new_id));
-		upd[3] = Int32GetDatum(binding.value_version);
-		if (is_version)
-		{
-			ps_query_plan(&plan_reseal_version,
-						  "UPDATE provsecret.ai_provider_secret_version"
-						  "   SET data_key_id = $2, ciphertext = $3"
-						  " WHERE secret_id OPERATOR(pg_catalog.=) $1"
-						  "   AND value_version OPERATOR(pg_catalog.=) $4",
-						  4, upd_types);
-			ps_query_run(plan_reseal_version, upd, NULL, false, 0);
-		}
-		else
-		{
-			ps_query_plan(&plan_reseal_secret,
-						  "UPDATE provsecret.ai_provider_secret"
-						  "   SET data_key_id = $2, ciphertext = $3"
-						  " WHERE id OPERATOR(pg_catalog.=) $1"
-						  "   AND value_version OPERATOR(pg_catalog.=) $4",
-						  4, upd_types);
-			ps_query_run(plan_reseal_secret, upd, NULL, false, 0);
-		}
-		done++;
-	}
-
-	/* nothing refers to the retired keys any more: destroy them */
-	ps_query_plan(&plan_drop_retired,
-				  "DELETE FROM provsecret.data_key k"
-				  " WHERE k.tenant OPERATOR(pg_catalog.=) $1 AND k.retired_at IS NOT NULL"
-				  "   AND NOT EXISTS (SELECT 1 FROM provsecret.ai_provider_secret s"
-				  "                    WHERE s.data_key_id OPERATOR(pg_catalog.=) k.id)"
-				  "   AND NOT EXISTS (SELECT 1 FROM provsecret.ai_provider_secret_version v"
-				  "                    WHERE v.data_key_id OPERATOR(pg_catalog.=) k.id)",
-				  1, argtypes);
-	ps_query_run(plan_drop_retired, values, NULL, false, 0);
-	SPI_finish();
-	ps_identity_leave(&identity);
-
-	ps_audit_key_event("key.rotated", &tenant, done,
-					   psprintf("new data key %lld for %s; %lld ciphertexts re-encrypted",
-								(long long) new_id, key_owner, (long long) done));
-	PG_RETURN_INT32((int32) done);
 }
 
 /*
@@ -315,7 +174,7 @@ ps_shred(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	int64		secrets;
 
-	tenant = ps_managed_target(fcinfo, &target, &target_text);
+	tenant = ps_keys_managed_target(fcinfo, &target, &target_text);
 	if (confirm == NULL || strcmp(confirm, target_text) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -325,6 +184,8 @@ ps_shred(PG_FUNCTION_ARGS)
 
 	values[0] = CStringGetTextDatum(ps_scope_name(target.scope));
 	values[1] = CStringGetTextDatum(target.owner);
+	/* no seal in flight may commit a secret under the key we destroy */
+	ps_datakey_lock_tenant(ps_tenant_key_owner(&tenant), ExclusiveLock);
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
 	ps_query_plan(&plan_shred_secrets,
@@ -349,7 +210,7 @@ ps_shred(PG_FUNCTION_ARGS)
 	ps_identity_leave(&identity);
 	ps_datakey_forget_all();
 
-	ps_audit_key_event("tenant.shredded", &tenant, secrets,
+	ps_keys_audit_event("tenant.shredded", &tenant, secrets,
 					   psprintf("%lld secrets and the data keys of %s destroyed",
 								(long long) secrets, target_text));
 	PG_RETURN_VOID();

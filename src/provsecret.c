@@ -16,6 +16,7 @@
 #include "provsecret.h"
 #include "audit.h"
 #include "external_guard.h"
+#include "resolver_metrics.h"
 #include "keyring.h"
 #include "listing_cache.h"
 #include "outbound_ipc.h"
@@ -52,6 +53,7 @@ ps_shmem_request(void)
 	ps_breaker_shmem_request();
 	ps_outbound_shmem_request();
 	ps_listing_shmem_request();
+	ps_resolver_metrics_shmem_request();
 }
 
 static void
@@ -64,6 +66,7 @@ ps_shmem_startup(void)
 	ps_breaker_shmem_startup();
 	ps_outbound_shmem_startup();
 	ps_listing_shmem_startup();
+	ps_resolver_metrics_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

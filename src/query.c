@@ -5,6 +5,7 @@
 
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 
 #include "provsecret.h"
 #include "query.h"
@@ -35,6 +36,21 @@ ps_query_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 			 long count)
 {
 	int			rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+
+	if (rc < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("provsecret: an internal statement failed: %s",
+						SPI_result_code_string(rc))));
+	return rc;
+}
+
+int
+ps_query_run_latest(SPIPlanPtr plan, Datum *values, const char *nulls,
+					long count)
+{
+	int			rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+										  InvalidSnapshot, false, true, count);
 
 	if (rc < 0)
 		ereport(ERROR,

@@ -23,6 +23,13 @@ extern SPIPlanPtr ps_query_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 extern int	ps_query_run(SPIPlanPtr plan, Datum *values, const char *nulls,
 						 bool read_only, long count);
 
+/*
+ * Run a kept plan (a SELECT) under the newest committed data, even in a
+ * REPEATABLE READ transaction, as foreign-key checks do.
+ */
+extern int	ps_query_run_latest(SPIPlanPtr plan, Datum *values,
+								const char *nulls, long count);
+
 /* Text helpers for result rows of the last statement. */
 extern char *ps_query_text(int row, int col);	/* NULL for SQL NULL */
 extern Datum ps_query_datum(int row, int col, bool *isnull);

@@ -134,6 +134,26 @@ check_base_url(const char *url)
 				 errhint("Use https://, or plain http:// to a loopback address only.")));
 }
 
+/* universal-auth logs in with auth_reference as the client secret */
+static void
+check_login_secret(const ResolverSpec *spec)
+{
+	PsResolverOptions opts;
+	char		err[256];
+
+	if (spec->kind != PS_KIND_INFISICAL || spec->auth_reference != NULL)
+		return;
+	if (ps_resolver_options_parse(spec->kind, spec->options_json,
+								  strlen(spec->options_json), &opts,
+								  err, sizeof(err)) &&
+		opts.client_id[0] != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("resolver %s has the option client_id (universal-auth) but no auth_reference",
+						spec->name),
+				 errhint("Name the machine identity's client secret in auth_reference.")));
+}
+
 /* manage on the target, and read when a token will be sent to base_url */
 static void
 authorize_spec(const ResolverSpec *spec)
@@ -309,6 +329,7 @@ store_resolver(ResolverSpec *spec, bool created)
 {
 	PsIdentity	identity;
 
+	check_login_secret(spec);
 	authorize_spec(spec);
 	ps_tenant_ensure_registered(&spec->tenant);
 

@@ -154,6 +154,27 @@ check_pointer(const char *s, size_t max)
 	return is_pointer(s, max);
 }
 
+static bool
+check_client_id(const char *s, size_t max)
+{
+	return is_token(s, max, "_.-");
+}
+
+/* An absolute path of printable ASCII, without . or .. segments. */
+static bool
+check_ca_file(const char *s, size_t max)
+{
+	size_t		len = strlen(s);
+
+	if (len < 2 || len > max || s[0] != '/')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return strstr(s, "/./") == NULL && strstr(s, "/../") == NULL &&
+		strcmp(s + len - 2, "/.") != 0 && (len < 3 || strcmp(s + len - 3, "/..") != 0);
+}
+
 /* One option; false with err set when the key is unknown or its value bad. */
 static bool
 parse_option(PsResolverKind kind, const char *key, json_t *v,
@@ -168,6 +189,25 @@ parse_option(PsResolverKind kind, const char *key, json_t *v,
 		return get_int(v, key, 0, 1000, &out->breaker_failures, err, errlen);
 	if (strcmp(key, "breaker_cooldown_s") == 0)
 		return get_int(v, key, 1, 3600, &out->breaker_cooldown_s, err, errlen);
+	if (strcmp(key, "ca_file") == 0)
+		return get_string(v, key, out->ca_file, sizeof(out->ca_file), check_ca_file,
+						  "an absolute path of printable ASCII without . or .. segments",
+						  err, errlen);
+	if (kind == PS_KIND_VAULT_KV2 && strcmp(key, "version") == 0)
+		return get_int(v, key, 1, PS_VAULT_VERSION_MAX, &out->vault_version, err, errlen);
+	if (kind == PS_KIND_VAULT_KV2 && strcmp(key, "soft_delete") == 0)
+	{
+		if (!json_is_boolean(v))
+		{
+			snprintf(err, errlen, "option %s must be true or false", key);
+			return false;
+		}
+		out->soft_delete = json_is_true(v);
+		return true;
+	}
+	if (kind == PS_KIND_INFISICAL && strcmp(key, "client_id") == 0)
+		return get_string(v, key, out->client_id, sizeof(out->client_id),
+						  check_client_id, "1 to 128 of [A-Za-z0-9_.-]", err, errlen);
 	if (kind == PS_KIND_VAULT_KV2 && strcmp(key, "mount") == 0)
 		return get_string(v, key, out->mount, sizeof(out->mount), check_mount,
 						  "segments of [A-Za-z0-9_.-] separated by /", err, errlen);
@@ -255,16 +295,25 @@ ps_resolver_options_json(PsResolverKind kind, const PsResolverOptions *opts)
 
 	if (o == NULL)
 		return NULL;
+	/* options that are off by default are shown only when set */
+	if (opts->ca_file[0])
+		json_object_set_new(o, "ca_file", json_string(opts->ca_file));
 	switch (kind)
 	{
 		case PS_KIND_VAULT_KV2:
 			json_object_set_new(o, "mount", json_string(opts->mount));
 			if (opts->vault_namespace[0])
 				json_object_set_new(o, "namespace", json_string(opts->vault_namespace));
+			if (opts->vault_version)
+				json_object_set_new(o, "version", json_integer(opts->vault_version));
+			if (opts->soft_delete)
+				json_object_set_new(o, "soft_delete", json_true());
 			break;
 		case PS_KIND_INFISICAL:
 			json_object_set_new(o, "project_id", json_string(opts->project_id));
 			json_object_set_new(o, "environment", json_string(opts->environment));
+			if (opts->client_id[0])
+				json_object_set_new(o, "client_id", json_string(opts->client_id));
 			break;
 		case PS_KIND_HTTP_JSON:
 			json_object_set_new(o, "pointer", json_string(opts->pointer));
@@ -360,6 +409,13 @@ ps_resolver_url(PsResolverKind kind, const PsResolverOptions *opts,
 			buf_encoded(&b, opts->mount, strlen(opts->mount), true);
 			buf_str(&b, "/data/");
 			buf_encoded(&b, path, strlen(path), true);
+			if (opts->vault_version > 0)
+			{
+				char		version[24];
+
+				snprintf(version, sizeof(version), "?version=%d", opts->vault_version);
+				buf_str(&b, version);
+			}
 			break;
 		case PS_KIND_INFISICAL:
 			if (field[0] != '\0')
@@ -579,7 +635,8 @@ ps_resolver_write_request(PsResolverKind kind, const PsResolverOptions *opts,
 	{
 		buf_str(&b, "/v1/");
 		buf_encoded(&b, opts->mount, strlen(opts->mount), true);
-		buf_str(&b, "/data/");
+		/* metadata/: every version and the key itself, not only the latest */
+		buf_str(&b, op == PS_WRITE_DELETE && !opts->soft_delete ? "/metadata/" : "/data/");
 		buf_encoded(&b, path, strlen(path), true);
 		if (op == PS_WRITE_DELETE)
 			*method = "DELETE";
@@ -628,4 +685,76 @@ ps_resolver_write_request(PsResolverKind kind, const PsResolverOptions *opts,
 	}
 	*url = b.data;
 	return true;
+}
+
+bool
+ps_resolver_login_request(const PsResolverOptions *opts, const char *base_url,
+						  const char *client_secret, size_t secret_len,
+						  char **url, char **body, size_t *body_len,
+						  char *err, size_t errlen)
+{
+	Buf			b = {NULL, 0, 0, true};
+	size_t		base_len = strlen(base_url);
+	json_t	   *o;
+
+	*url = NULL;
+	*body = NULL;
+	*body_len = 0;
+	while (base_len > 0 && base_url[base_len - 1] == '/')
+		base_len--;
+	buf_add(&b, base_url, base_len);
+	buf_str(&b, "/api/v1/auth/universal-auth/login");
+	o = json_pack("{s:s, s:s%}", "clientId", opts->client_id,
+				  "clientSecret", client_secret, secret_len);
+	if (o != NULL)
+		*body = dump_body(o, body_len);
+	if (!b.ok || *body == NULL)
+	{
+		snprintf(err, errlen, "the client secret cannot be sent as JSON");
+		ps_resolver_free_body(*body, *body_len);
+		*body = NULL;
+		free(b.data);
+		return false;
+	}
+	*url = b.data;
+	return true;
+}
+
+PsExtractResult
+ps_resolver_login_parse(const char *body, size_t len, char **token,
+						size_t *token_len, long *expires_in)
+{
+	json_error_t jerr;
+	json_t	   *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t	   *t;
+	json_t	   *e;
+	PsExtractResult result = PS_EXTRACT_OK;
+
+	*token = NULL;
+	*token_len = 0;
+	*expires_in = -1;
+	if (!json_is_object(root))
+		result = PS_EXTRACT_MALFORMED;
+	else if ((t = json_object_get(root, "accessToken")) == NULL || json_is_null(t))
+		result = PS_EXTRACT_MISSING;
+	else if (!json_is_string(t) || json_string_length(t) == 0)
+		result = PS_EXTRACT_NOT_STRING;
+	else
+	{
+		e = json_object_get(root, "expiresIn");
+		if (json_is_integer(e) && json_integer_value(e) > 0 &&
+			json_integer_value(e) <= 10L * 365 * 86400)
+			*expires_in = (long) json_integer_value(e);
+		*token_len = json_string_length(t);
+		*token = malloc(*token_len + 1);
+		if (*token == NULL)
+			result = PS_EXTRACT_MALFORMED;
+		else
+		{
+			memcpy(*token, json_string_value(t), *token_len);
+			(*token)[*token_len] = '\0';
+		}
+	}
+	json_decref(root);
+	return result;
 }

@@ -28,18 +28,24 @@ typedef enum PsResolverKind
 #define PS_RESOLVER_BREAKER_COOLDOWN 30 /* s */
 #define PS_RESOLVER_RESPONSE_MAX (1024 * 1024)
 #define PS_WRITE_PATH_MAX 400	/* a project and a secret name, with room */
+#define PS_CA_FILE_MAX 1024
+#define PS_VAULT_VERSION_MAX 1000000000
 
 typedef struct PsResolverOptions
 {
 	char		mount[129];		/* vault-kv2 */
 	char		vault_namespace[129];	/* vault-kv2, "" when unset */
+	int			vault_version;	/* vault-kv2: read this version; 0 latest */
+	bool		soft_delete;	/* vault-kv2: delete the latest version only */
 	char		project_id[129];	/* infisical */
 	char		environment[65];	/* infisical */
+	char		client_id[129]; /* infisical universal-auth; "" service token */
 	char		pointer[257];	/* http-json, RFC 6901 */
 	int			timeout_ms;
 	int			cache_ttl_s;
 	int			breaker_failures;	/* consecutive failures that open it; 0 off */
 	int			breaker_cooldown_s;
+	char		ca_file[PS_CA_FILE_MAX + 1];	/* absolute path; "" system CAs */
 } PsResolverOptions;
 
 typedef enum PsExtractResult
@@ -96,8 +102,9 @@ typedef enum PsWriteOp
 
 /*
  * URL (malloc'd), method and JSON body of a write of path's value:
- * vault-kv2 POST {"data":{"value":…}} to (or DELETE) {base}/v1/{mount}/data/
- * {path}; infisical POST (create) / PATCH (update) / DELETE
+ * vault-kv2 POST {"data":{"value":…}} to {base}/v1/{mount}/data/{path};
+ * its delete is DELETE {base}/v1/{mount}/metadata/{path} (every version,
+ * for good) or, with soft_delete, DELETE …/data/{path}; infisical POST (create) / PATCH (update) / DELETE
  * {base}/api/v3/secrets/raw/{name} with workspaceId, environment,
  * secretPath (and secretValue).  *body is NULL when none is sent, else the
  * caller hands it to ps_resolver_free_body.  false with err set for an
@@ -114,5 +121,26 @@ extern bool ps_resolver_write_request(PsResolverKind kind,
 
 /* Wipe and free a body from ps_resolver_write_request (it holds a value). */
 extern void ps_resolver_free_body(char *body, size_t len);
+
+/*
+ * Infisical universal-auth: the login URL (malloc'd) and JSON body
+ * {"clientId","clientSecret"} (for ps_resolver_free_body).  false with err
+ * set when the secret cannot be sent as JSON.
+ */
+extern bool ps_resolver_login_request(const PsResolverOptions *opts,
+									  const char *base_url,
+									  const char *client_secret,
+									  size_t secret_len, char **url,
+									  char **body, size_t *body_len,
+									  char *err, size_t errlen);
+
+/*
+ * The accessToken and expiresIn (seconds; -1 when absent or not a positive
+ * integer) of a 2xx login response.  On PS_EXTRACT_OK, *token is malloc'd
+ * and NUL-terminated; the caller wipes and frees it.
+ */
+extern PsExtractResult ps_resolver_login_parse(const char *body, size_t len,
+											   char **token, size_t *token_len,
+											   long *expires_in);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "audit_queue.h"
 #include "provsecret.h"
+#include "resolver_metrics.h"
 #include "rest_metrics.h"
 
 static const int status_codes[] = {
@@ -206,4 +207,5 @@ ps_rest_metrics_render(StringInfo out)
 						 "provsecret_audit_events_written_total " INT64_FORMAT "\n",
 						 audit.queue_depth, audit.in_flight, audit.events_written);
 	}
+	ps_resolver_metrics_render(out);
 }

@@ -18,6 +18,7 @@
 #include "executor/tuptable.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -28,35 +29,78 @@
 #define PS_SECRET_TABLE "ai_provider_secret"
 #define PS_SECRET_REFERENCE_INDEX "ai_provider_secret_reference_key"
 
+/*
+ * The table's and index's OIDs and the two column numbers, looked up once
+ * per backend: four catalog lookups per call were a visible part of a
+ * resolve.  Any invalidation of either relation (DROP, ALTER, a reset of
+ * the whole relcache) forgets them.
+ */
+typedef struct SecretTable
+{
+	Oid			relid;
+	Oid			indexid;
+	AttrNumber	ciphertext_attnum;
+	AttrNumber	version_attnum;
+} SecretTable;
+
+static SecretTable secret_table;
+static bool callback_registered = false;
+
+static void
+secret_table_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == secret_table.relid ||
+		relid == secret_table.indexid)
+		memset(&secret_table, 0, sizeof(secret_table));
+}
+
+static const SecretTable *
+secret_table_get(void)
+{
+	Oid			namespace;
+	SecretTable found;
+
+	if (OidIsValid(secret_table.relid))
+		return &secret_table;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(secret_table_invalidate, (Datum) 0);
+		callback_registered = true;
+	}
+	namespace = get_namespace_oid("provsecret", false);
+	found.relid = get_relname_relid(PS_SECRET_TABLE, namespace);
+	found.indexid = get_relname_relid(PS_SECRET_REFERENCE_INDEX, namespace);
+	if (!OidIsValid(found.relid) || !OidIsValid(found.indexid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("provsecret's secret table or its reference index is missing")));
+	found.ciphertext_attnum = get_attnum(found.relid, "ciphertext");
+	found.version_attnum = get_attnum(found.relid, "value_version");
+	if (found.ciphertext_attnum == InvalidAttrNumber ||
+		found.version_attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("provsecret's secret table lacks its ciphertext or value_version column")));
+	secret_table = found;
+	return &secret_table;
+}
+
 bytea *
 ps_secret_fetch(const char *canonical, int32 *value_version,
 				MemoryContext context)
 {
-	Oid			namespace = get_namespace_oid("provsecret", false);
-	Oid			relid = get_relname_relid(PS_SECRET_TABLE, namespace);
-	Oid			indexid = get_relname_relid(PS_SECRET_REFERENCE_INDEX, namespace);
+	SecretTable table = *secret_table_get();
 	Relation	rel;
 	Relation	index;
-	AttrNumber	ciphertext_attnum;
-	AttrNumber	version_attnum;
 	Snapshot	snapshot;
 	ScanKeyData key;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	bytea	   *result = NULL;
 
-	if (!OidIsValid(relid) || !OidIsValid(indexid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("provsecret's secret table or its reference index is missing")));
-	rel = table_open(relid, AccessShareLock);
-	index = index_open(indexid, AccessShareLock);
-	ciphertext_attnum = get_attnum(relid, "ciphertext");
-	version_attnum = get_attnum(relid, "value_version");
-	if (ciphertext_attnum == InvalidAttrNumber || version_attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("provsecret's secret table lacks its ciphertext or value_version column")));
+	/* opening takes in invalidations: a stale OID fails here, not later */
+	rel = table_open(table.relid, AccessShareLock);
+	index = index_open(table.indexid, AccessShareLock);
 
 	/* as SPI does for a volatile function: see this transaction's writes */
 	CommandCounterIncrement();
@@ -71,10 +115,10 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		bool		isnull;
-		Datum		ciphertext = slot_getattr(slot, ciphertext_attnum, &isnull);
+		Datum		ciphertext = slot_getattr(slot, table.ciphertext_attnum, &isnull);
 		MemoryContext old;
 
-		*value_version = DatumGetInt32(slot_getattr(slot, version_attnum, &isnull));
+		*value_version = DatumGetInt32(slot_getattr(slot, table.version_attnum, &isnull));
 		old = MemoryContextSwitchTo(context);
 		result = DatumGetByteaPCopy(ciphertext);
 		MemoryContextSwitchTo(old);

@@ -6,31 +6,48 @@
 // fault modes.  No dependencies beyond Node.
 //
 //   node secret_backends.mjs --vault-token T --infisical-token T --json-token T
+//        [--infisical-client-id I --infisical-client-secret S
+//         --infisical-token-ttl SECONDS] [--tls-cert PEM --tls-key PEM]
 //
-// prints one line {"port":N,"refused":M} (M: a loopback port nothing
-// listens on) and serves until stdin closes or SIGTERM.
+// prints one line {"port":N,"refused":M[,"tlsPort":P]} (M: a loopback port
+// nothing listens on; P: the same routes over HTTPS with the given
+// certificate) and serves until stdin closes or SIGTERM.
 //
 // Routes:
 //   /v1/<mount>/data/<path>        Vault KV v2: GET [?version=N], POST/PUT
-//                                  {"data":{...}}, DELETE (soft delete);
-//                                  X-Vault-Token, X-Vault-Namespace
+//                                  {"data":{...}}, DELETE (soft delete of
+//                                  the latest version); X-Vault-Token,
+//                                  X-Vault-Namespace
+//   /v1/<mount>/metadata/<path>    Vault KV v2: GET (versions), DELETE (every
+//                                  version and the key, for good)
 //   /api/v3/secrets/raw/<name>     Infisical: GET ?workspaceId&environment
 //                                  &secretPath, POST (create), PATCH (update);
-//                                  Authorization: Bearer
+//                                  Authorization: Bearer <service token or
+//                                  universal-auth access token>
+//   POST /api/v1/auth/universal-auth/login  Infisical universal-auth:
+//                                  {clientId, clientSecret} -> {accessToken,
+//                                  expiresIn, accessTokenMaxTTL, tokenType};
+//                                  access tokens lapse after expiresIn
 //   /json/<path>                   http-json: GET, PUT any JSON; Bearer
 //   /fault/<mode>/<route above>    the route, with a fault: slow-<ms>, hang,
 //                                  500, 503, reset, truncated, bad-json,
 //                                  huge, html, drip, redirect
 //   /switch/<route above>          the fault set by POST /_control/switch
 //                                  {"mode": "<mode>" | "ok"}
-//   GET /_control/stats            {"requests": {"<prefix>": n},
-//                                   "connections": {"<user agent>": n},
-//                                   "open": {"<user agent>": n}}
+//   GET /_control/stats            {"requests": {"<prefix>": n}, "logins": n,
+//                                  "loginFailures": n, "unauthorized": n
+//                                  (Infisical 401s), "writes": {"vault": n,
+//                                  "infisical": n}, "connections": {"<user
+//                                  agent>": n}, "open": {"<user agent>": n}}
 //                                  (TCP connections that served a request of
 //                                  that client, ever and now open)
+//   POST /_control/infisical       {"tokenTtl": s} for later logins,
+//                                  {"revoke": true} ends every access token
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 const VAULT_MOUNTS = new Set(['secret', 'kv', 'team/kv']);
 
@@ -50,12 +67,18 @@ function readBody(req) {
   });
 }
 
-export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
+export function createBackends({
+  vaultToken, infisicalToken, jsonToken, infisicalClientId, infisicalClientSecret,
+  infisicalTokenTtl = 7200,
+}) {
   const vault = new Map(); // "<ns>|<mount>|<path>" -> { versions: [...] }
   const infisical = new Map(); // "<ws>|<env>|<secretPath>|<name>" -> secret
+  const accessTokens = new Map(); // universal-auth access token -> expiry (ms)
+  let tokenTtl = infisicalTokenTtl;
   const docs = new Map(); // path -> JSON document
   const stats = {};
   const connections = {};
+  const counters = { logins: 0, loginFailures: 0, unauthorized: 0, writes: { vault: 0, infisical: 0 } };
   const sockets = new Set();
   let switchMode = 'ok';
 
@@ -65,6 +88,8 @@ export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
     if (!token) return json(res, 403, { errors: ['permission denied'] });
     if (token !== vaultToken) return json(res, 403, { errors: ['permission denied'] });
     const ns = (req.headers['x-vault-namespace'] || '').replace(/^\/+|\/+$/g, '');
+    const meta = /^(.+?)\/metadata\/(.+)$/.exec(rest);
+    if (meta && VAULT_MOUNTS.has(meta[1])) return serveVaultMetadata(req, res, `${ns}|${meta[1]}|${decodeURIComponent(meta[2])}`);
     const m = /^(.+?)\/data\/(.+)$/.exec(rest);
     if (!m || !VAULT_MOUNTS.has(m[1])) {
       return json(res, 404, { errors: [`no handler for route "${rest}". route entry not found.`] });
@@ -85,6 +110,7 @@ export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
       return json(res, 200, { request_id: crypto.randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: { data: v.data, metadata }, wrap_info: null, warnings: null, auth: null, mount_type: 'kv' });
     }
     if (req.method === 'POST' || req.method === 'PUT') {
+      counters.writes.vault += 1;
       const body = await readBody(req);
       if (!body || typeof body.data !== 'object' || body.data === null) {
         return json(res, 400, { errors: ['no data provided'] });
@@ -99,7 +125,29 @@ export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
       return json(res, 200, { request_id: crypto.randomUUID(), data: { created_time: now, custom_metadata: null, deletion_time: '', destroyed: false, version: e.versions.length } });
     }
     if (req.method === 'DELETE') {
+      counters.writes.vault += 1;
       if (entry) entry.versions[entry.versions.length - 1].deletion_time = now;
+      res.writeHead(204);
+      return res.end();
+    }
+    return json(res, 405, { errors: ['1 error occurred:\n\t* unsupported operation\n\n'] });
+  }
+
+  // metadata/<path>: every version of a key; DELETE removes them all
+  function serveVaultMetadata(req, res, key) {
+    const entry = vault.get(key);
+    if (req.method === 'GET') {
+      if (!entry) return json(res, 404, { errors: [] });
+      const versions = {};
+      entry.versions.forEach((v, i) => {
+        versions[String(i + 1)] = { created_time: v.created_time, deletion_time: v.deletion_time, destroyed: v.destroyed };
+      });
+      const n = entry.versions.length;
+      return json(res, 200, { request_id: crypto.randomUUID(), data: { cas_required: false, created_time: entry.versions[0].created_time, current_version: n, custom_metadata: null, delete_version_after: '0s', max_versions: 0, oldest_version: 0, updated_time: entry.versions[n - 1].created_time, versions } });
+    }
+    if (req.method === 'DELETE') {
+      counters.writes.vault += 1;
+      vault.delete(key);
       res.writeHead(204);
       return res.end();
     }
@@ -111,11 +159,44 @@ export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
     return json(res, status, { reqId: `req-${crypto.randomUUID()}`, statusCode: status, message, error });
   }
 
-  async function serveInfisical(req, res, url, name) {
+  async function serveLogin(req, res) {
+    if (req.method !== 'POST') return infisicalError(res, 405, 'MethodNotAllowed', 'Method not allowed');
+    const body = await readBody(req);
+    if (!body || typeof body.clientId !== 'string' || typeof body.clientSecret !== 'string') {
+      counters.loginFailures += 1;
+      return infisicalError(res, 422, 'ValidationFailure', 'clientId and clientSecret are required');
+    }
+    if (!infisicalClientId || body.clientId !== infisicalClientId || body.clientSecret !== infisicalClientSecret) {
+      counters.loginFailures += 1;
+      return infisicalError(res, 401, 'UnauthorizedError', 'Invalid credentials');
+    }
+    counters.logins += 1;
+    const accessToken = `ua.${crypto.randomBytes(24).toString('base64url')}`;
+    accessTokens.set(accessToken, Date.now() + tokenTtl * 1000);
+    return json(res, 200, { accessToken, expiresIn: tokenTtl, accessTokenMaxTTL: 2592000, tokenType: 'Bearer' });
+  }
+
+  // a service token, or a live universal-auth access token
+  function infisicalAuthorized(req) {
     const auth = req.headers.authorization || '';
-    if (auth !== `Bearer ${infisicalToken}`) {
+    if (!auth.startsWith('Bearer ')) return false;
+    const t = auth.slice(7);
+    if (infisicalToken && t === infisicalToken) return true;
+    const until = accessTokens.get(t);
+    if (until === undefined) return false;
+    if (Date.now() >= until) {
+      accessTokens.delete(t);
+      return false;
+    }
+    return true;
+  }
+
+  async function serveInfisical(req, res, url, name) {
+    if (!infisicalAuthorized(req)) {
+      counters.unauthorized += 1;
       return infisicalError(res, 401, 'UnauthorizedError', 'Failed to authenticate');
     }
+    if (req.method !== 'GET') counters.writes.infisical += 1;
     const body = req.method === 'GET' ? {} : await readBody(req);
     if (body === undefined) return infisicalError(res, 400, 'BadRequest', 'Malformed JSON body');
     const q = (k) => url.searchParams.get(k) ?? body[k];
@@ -170,6 +251,7 @@ export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
     let m;
     if ((m = /^\/v1\/(.+)$/.exec(path))) return serveVault(req, res, url, m[1]);
     if ((m = /^\/api\/v3\/secrets\/raw\/([^/]+)$/.exec(path))) return serveInfisical(req, res, url, m[1]);
+    if (path === '/api/v1/auth/universal-auth/login') return serveLogin(req, res);
     if ((m = /^\/json\/(.+)$/.exec(path))) return serveJson(req, res, decodeURIComponent(m[1]));
     return json(res, 404, { error: 'no such route' });
   }
@@ -219,14 +301,20 @@ export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
     }
   }
 
-  const server = http.createServer(async (req, res) => {
+  async function handle(req, res) {
     const url = new URL(req.url, 'http://127.0.0.1');
     const path = url.pathname;
     let m;
     if (path === '/_control/stats') {
       const open = {};
       for (const s of sockets) if (s.psAgent) open[s.psAgent] = (open[s.psAgent] || 0) + 1;
-      return json(res, 200, { requests: stats, connections, open });
+      return json(res, 200, { requests: stats, ...counters, connections, open });
+    }
+    if (path === '/_control/infisical' && req.method === 'POST') {
+      const body = (await readBody(req)) || {};
+      if (Number.isInteger(body.tokenTtl)) tokenTtl = body.tokenTtl;
+      if (body.revoke) accessTokens.clear();
+      return json(res, 200, { tokenTtl, live: accessTokens.size });
     }
     // keep-alive checks: count each connection once, by its client
     const agent = String(req.headers['user-agent'] || '').split('/')[0];
@@ -244,17 +332,27 @@ export function createBackends({ vaultToken, infisicalToken, jsonToken }) {
     if ((m = /^\/fault\/([^/]+)(\/.*)$/.exec(path))) return fault(m[1], req, res, url, m[2]);
     if ((m = /^\/switch(\/.*)$/.exec(path))) return fault(switchMode, req, res, url, m[1]);
     return route(req, res, url, path);
-  });
-  server.on('connection', (s) => {
+  }
+  const track = (srv) => srv.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
+  const server = http.createServer(handle);
+  track(server);
+  let tlsServer = null;
 
   return {
     server,
     listen: () => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port))),
+    // the same routes over HTTPS with this certificate and key (PEM text)
+    listenTls: ({ cert, key }) => new Promise((resolve) => {
+      tlsServer = https.createServer({ cert, key }, handle);
+      track(tlsServer);
+      tlsServer.listen(0, '127.0.0.1', () => resolve(tlsServer.address().port));
+    }),
     close: () => new Promise((resolve) => {
       for (const s of sockets) s.destroy();
+      if (tlsServer) tlsServer.close();
       server.close(() => resolve());
     }),
   };
@@ -278,10 +376,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   };
   const b = createBackends({
     vaultToken: arg('vault-token'), infisicalToken: arg('infisical-token'), jsonToken: arg('json-token'),
+    infisicalClientId: arg('infisical-client-id'), infisicalClientSecret: arg('infisical-client-secret'),
+    infisicalTokenTtl: arg('infisical-token-ttl') ? Number(arg('infisical-token-ttl')) : undefined,
   });
   const port = await b.listen();
   const refused = await refusedPort();
-  process.stdout.write(`${JSON.stringify({ port, refused })}\n`);
+  const info = { port, refused };
+  if (arg('tls-cert')) {
+    info.tlsPort = await b.listenTls({ cert: readFileSync(arg('tls-cert')), key: readFileSync(arg('tls-key')) });
+  }
+  process.stdout.write(`${JSON.stringify(info)}\n`);
   const stop = () => b.close().then(() => process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -29,7 +29,8 @@ SELECT columns_are('provsecret', 'audit_log',
           'client_addr', 'request_id', 'value_version', 'outcome', 'count', 'detail'],
     'audit_log has exactly the columns of the contract');
 SELECT columns_are('provsecret', 'key_status',
-    ARRAY['root_key_fingerprint', 'root_key', 'data_keys', 'secrets', 'kept_versions'],
+    ARRAY['root_key_fingerprint', 'root_key', 'data_keys', 'secrets', 'kept_versions',
+          'retired_data_keys', 'rotating_tenants'],
     'key_status has the columns of docs/DESIGN.md');
 SELECT is((SELECT count(*) FROM information_schema.columns
             WHERE table_schema = 'provsecret'

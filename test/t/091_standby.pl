@@ -4,6 +4,9 @@
 # principal, and the chain verifies there.  Without a reachable primary, or
 # when the primary refuses the forwarding role, the reveal fails closed
 # (55000).  Writes on the standby fail with the read-only error (25006).
+# A denied reveal on the standby fails as on the primary (42501), its
+# access.denied event recorded on the primary.  After promotion, reveals
+# are recorded locally and the continued chain verifies.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -62,6 +65,22 @@ is($primary->safe_psql('postgres', q{
 is($primary->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'),
 	't', 'the chain verifies on the primary');
 
+# 1b. A denied reveal: the same SQLSTATE as on the primary, and the same
+# access.denied event, recorded on the primary before the error returns.
+my $denied_sql = q{SET ROLE plain; SELECT provsecret.resolve('managed:project/p1/standby_a')};
+my $on_primary = ps_try($primary, $denied_sql);
+my $on_standby = ps_try($standby, $denied_sql);
+is($on_primary->{sqlstate}, '42501', "a denied reveal on the primary: 42501 ($on_primary->{message})");
+is($on_standby->{sqlstate}, $on_primary->{sqlstate}, 'on the standby: the same SQLSTATE');
+is($on_standby->{message}, $on_primary->{message}, 'and the same message');
+unlike($on_standby->{out}, qr/standby-canary/, 'no value returned');
+is($primary->safe_psql('postgres', q{
+	SELECT string_agg(outcome || '|' || detail, ',' ORDER BY id) FROM provsecret.audit_log
+	WHERE action = 'access.denied' AND reference = 'managed:project/p1/standby_a'
+	  AND principal = 'db:plain'}),
+	'denied|read permission required,denied|read permission required; forwarded by a standby',
+	'both denials are in the primary\'s audit_log, the standby\'s marked as forwarded');
+
 # 2. Writes on the standby: PostgreSQL's read-only error.
 for my $w (
 	[ seal   => q{SELECT provsecret.seal('managed:project/p1/standby_a', 'x')} ],
@@ -107,6 +126,36 @@ is($r->{sqlstate}, '55000', 'silent primary: 55000');
 like($r->{message}, qr/within provsecret.audit_timeout/, $r->{message});
 cmp_ok($took, '>=', 2.5, sprintf('waited for the timeout (%.1f s)', $took));
 cmp_ok($took, '<', 3 + 2, 'and no longer');
+
+# 5. Promotion: the standby becomes a primary.  Its reveals are recorded
+# by its own audit worker (primary_conninfo still names the silent
+# listener: a forwarded reveal would take the timeout and fail), and the
+# chain it continues verifies.
+$silent->blocking(0);
+1 while defined $silent->accept;    # the timed-out attempt above
+$standby->promote;
+is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), 'f', 'the standby is promoted');
+$t0 = time;
+($principal, $value) = split /\|/, $standby->safe_psql('postgres', $sql);
+$took = time - $t0;
+is($value, 'standby-canary', 'a reveal on the promoted server resolves');
+cmp_ok($took, '<', 2.5, sprintf('without waiting on the old primary (%.1f s)', $took));
+is($standby->safe_psql('postgres', qq{
+	SELECT count(*) || '|' || coalesce(min(detail), 'local') FROM provsecret.audit_log
+	WHERE action = 'secret.revealed' AND reference = 'managed:project/p1/standby_a'
+	  AND principal = '$principal' AND at > now() - interval '1 minute'
+	  AND detail IS DISTINCT FROM 'forwarded by a standby'}),
+	'1|local', 'its event is written locally, not forwarded');
+is($standby->safe_psql('postgres', q{
+	SELECT count(*) FROM provsecret.audit_log
+	WHERE action = 'secret.revealed' AND reference = 'managed:project/p1/standby_a'
+	  AND detail = 'forwarded by a standby'}),
+	'5', 'the events the standby forwarded before, replicated back from the old primary');
+is($standby->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'),
+	't', 'the chain verifies on the promoted server');
+ok(!defined $silent->accept, 'nothing connected to the silent primary after the promotion');
+is($standby->safe_psql('postgres', q{SELECT provsecret.seal('managed:project/p1/standby_a', 'promoted-canary')}),
+	'managed:project/p1/standby_a', 'and it accepts writes');
 
 $standby->stop;
 done_testing();

@@ -46,6 +46,17 @@ reveal_as('alice', $a, 250);
 reveal_as('bob', $a, 40);
 reveal_as('alice', $b, 7);
 is(events_for($node, $a, 'secret.revealed'), '0', 'no individual events in summary mode');
+
+# A counter keeps short strings only: a reference of 256 bytes or more is
+# recorded event by event instead, and nothing is lost or merged.
+my $long_project = 'q' x 128;
+my $long = "managed:project/$long_project/" . ('n' x 128);
+seal_secret($node, $long);
+$node->safe_psql('postgres',
+	"SELECT provsecret.grant('db:alice', 'project/$long_project', ARRAY['read'])");
+reveal_as('alice', $long, 3);
+is(events_for($node, $long, 'secret.revealed'), '3',
+	'a reveal too long for a counter is its own event');
 cmp_ok($node->safe_psql('postgres', 'SELECT summary_counters FROM provsecret.audit_worker_status'),
 	'>=', 3, 'counters held in shared memory');
 

@@ -145,6 +145,116 @@ test_options(void)
 }
 
 static void
+test_new_options(void)
+{
+	char		err[200];
+	int			parsed;
+	PsResolverOptions o;
+	char	   *json;
+
+	o = opts_of(PS_KIND_INFISICAL, "{\"project_id\":\"p1\",\"client_id\":\"4bd5-a1.b_c\"}", &parsed, err);
+	ok(parsed && strcmp(o.client_id, "4bd5-a1.b_c") == 0, "infisical accepts client_id");
+	ok(!options_ok(PS_KIND_INFISICAL, "{\"project_id\":\"p1\",\"client_id\":\"a b\"}"), "client_id with a space is refused");
+	ok(!options_ok(PS_KIND_VAULT_KV2, "{\"client_id\":\"x\"}"), "client_id is not a vault-kv2 option");
+
+	o = opts_of(PS_KIND_HTTP_JSON, "{\"ca_file\":\"/etc/provsecret/ca.pem\"}", &parsed, err);
+	ok(parsed && strcmp(o.ca_file, "/etc/provsecret/ca.pem") == 0, "ca_file: an absolute path, every kind");
+	ok(!options_ok(PS_KIND_HTTP_JSON, "{\"ca_file\":\"ca.pem\"}"), "ca_file: a relative path is refused");
+	ok(!options_ok(PS_KIND_HTTP_JSON, "{\"ca_file\":\"/\"}"), "ca_file: / alone is refused");
+	ok(!options_ok(PS_KIND_HTTP_JSON, "{\"ca_file\":\"/etc/../ca.pem\"}"), "ca_file: a .. segment is refused");
+	ok(!options_ok(PS_KIND_HTTP_JSON, "{\"ca_file\":\"/etc/ca.pem\\n\"}"), "ca_file: a newline is refused");
+	ok(!options_ok(PS_KIND_HTTP_JSON, "{\"ca_file\":1}"), "ca_file: a number is refused");
+	(void) opts_of(PS_KIND_HTTP_JSON, "{\"ca_file\":\"ca.pem\"}", &parsed, err);
+	ok(strstr(err, "absolute path") != NULL, "ca_file: the error says it must be absolute");
+
+	o = opts_of(PS_KIND_VAULT_KV2, "{\"version\":3,\"soft_delete\":true}", &parsed, err);
+	ok(parsed && o.vault_version == 3 && o.soft_delete, "vault-kv2 accepts version and soft_delete");
+	ok(!options_ok(PS_KIND_VAULT_KV2, "{\"version\":0}"), "version 0 is refused");
+	ok(!options_ok(PS_KIND_VAULT_KV2, "{\"version\":\"2\"}"), "version as a string is refused");
+	ok(!options_ok(PS_KIND_VAULT_KV2, "{\"soft_delete\":\"yes\"}"), "soft_delete must be a boolean");
+	ok(!options_ok(PS_KIND_INFISICAL, "{\"project_id\":\"p\",\"version\":1}"), "version is not an infisical option");
+
+	json = ps_resolver_options_json(PS_KIND_VAULT_KV2, &o);
+	ok(json != NULL && strstr(json, "\"soft_delete\":true") && strstr(json, "\"version\":3"),
+	   "canonical JSON shows version and soft_delete when set");
+	free(json);
+	o = opts_of(PS_KIND_VAULT_KV2, "{}", &parsed, err);
+	json = ps_resolver_options_json(PS_KIND_VAULT_KV2, &o);
+	ok(json != NULL && strstr(json, "soft_delete") == NULL && strstr(json, "version") == NULL &&
+	   strstr(json, "ca_file") == NULL, "... and not when unset");
+	free(json);
+}
+
+static PsExtractResult
+login_parse(const char *body, char **token, size_t *token_len, long *expires)
+{
+	return ps_resolver_login_parse(body, strlen(body), token, token_len, expires);
+}
+
+static void
+test_writes_and_login(void)
+{
+	char		err[200];
+	int			parsed;
+	PsResolverOptions o;
+	char	   *url;
+	char	   *body;
+	size_t		body_len;
+	const char *method;
+	char	   *token;
+	size_t		token_len;
+	long		expires;
+
+	o = opts_of(PS_KIND_VAULT_KV2, "{}", &parsed, err);
+	ok(ps_resolver_write_request(PS_KIND_VAULT_KV2, &o, "http://127.0.0.1:1", "a/b", PS_WRITE_DELETE,
+								 NULL, 0, &url, &method, &body, &body_len, err, sizeof(err)) &&
+	   strcmp(url, "http://127.0.0.1:1/v1/secret/metadata/a/b") == 0 && strcmp(method, "DELETE") == 0 &&
+	   body == NULL, "vault-kv2 delete: DELETE metadata/<path> (every version)");
+	free(url);
+	o = opts_of(PS_KIND_VAULT_KV2, "{\"soft_delete\":true}", &parsed, err);
+	ok(ps_resolver_write_request(PS_KIND_VAULT_KV2, &o, "http://127.0.0.1:1", "a/b", PS_WRITE_DELETE,
+								 NULL, 0, &url, &method, &body, &body_len, err, sizeof(err)) &&
+	   strcmp(url, "http://127.0.0.1:1/v1/secret/data/a/b") == 0,
+	   "vault-kv2 delete with soft_delete: DELETE data/<path>");
+	free(url);
+	o = opts_of(PS_KIND_VAULT_KV2, "{\"version\":7}", &parsed, err);
+	ok(ps_resolver_write_request(PS_KIND_VAULT_KV2, &o, "http://127.0.0.1:1", "a", PS_WRITE_CREATE,
+								 "v", 1, &url, &method, &body, &body_len, err, sizeof(err)) &&
+	   strcmp(url, "http://127.0.0.1:1/v1/secret/data/a") == 0, "vault-kv2 writes ignore version");
+	free(url);
+	ps_resolver_free_body(body, body_len);
+
+	o = opts_of(PS_KIND_INFISICAL, "{\"project_id\":\"p\",\"client_id\":\"cid\"}", &parsed, err);
+	ok(ps_resolver_login_request(&o, "https://app.infisical.com/", "s\"e\\c", 5, &url, &body, &body_len,
+								 err, sizeof(err)) &&
+	   strcmp(url, "https://app.infisical.com/api/v1/auth/universal-auth/login") == 0 &&
+	   strcmp(body, "{\"clientId\":\"cid\",\"clientSecret\":\"s\\\"e\\\\c\"}") == 0,
+	   "universal-auth login: URL and JSON body, the secret escaped");
+	free(url);
+	ps_resolver_free_body(body, body_len);
+	ok(!ps_resolver_login_request(&o, "https://x", "\xff", 1, &url, &body, &body_len, err, sizeof(err)),
+	   "universal-auth login: a secret that is not UTF-8 is refused");
+
+	ok(login_parse("{\"accessToken\":\"ey.a\",\"expiresIn\":7200,\"tokenType\":\"Bearer\"}",
+							   &token, &token_len, &expires) == PS_EXTRACT_OK &&
+	   strcmp(token, "ey.a") == 0 && token_len == 4 && expires == 7200,
+	   "login response: accessToken and expiresIn");
+	free(token);
+	ok(login_parse("{\"accessToken\":\"t\"}", &token, &token_len, &expires) == PS_EXTRACT_OK &&
+	   expires == -1, "login response without expiresIn: not cached (-1)");
+	free(token);
+	ok(login_parse("{\"accessToken\":\"t\",\"expiresIn\":-5}", &token, &token_len, &expires) == PS_EXTRACT_OK &&
+	   expires == -1, "login response with a negative expiresIn: -1");
+	free(token);
+	ok(login_parse("{\"expiresIn\":5}", &token, &token_len, &expires) == PS_EXTRACT_MISSING,
+	   "login response without accessToken is missing");
+	ok(login_parse("{\"accessToken\":5}", &token, &token_len, &expires) == PS_EXTRACT_NOT_STRING,
+	   "login response with a number as accessToken");
+	ok(login_parse("<html>", &token, &token_len, &expires) == PS_EXTRACT_MALFORMED,
+	   "login response that is not JSON is malformed");
+}
+
+static void
 test_urls(void)
 {
 	char		err[200];
@@ -163,6 +273,8 @@ test_urls(void)
 	ok(url_is(PS_KIND_INFISICAL, "{\"project_id\":\"p1\",\"environment\":\"dev\"}", "http://127.0.0.1:1/base", "team/llm/OPENAI", "",
 			  "http://127.0.0.1:1/base/api/v3/secrets/raw/OPENAI?workspaceId=p1&environment=dev&secretPath=%2Fteam%2Fllm"),
 	   "infisical URL with folders");
+	ok(url_is(PS_KIND_VAULT_KV2, "{\"version\":2}", "http://127.0.0.1:8200", "team/openai", "",
+			  "http://127.0.0.1:8200/v1/secret/data/team/openai?version=2"), "vault-kv2 URL with version");
 	ok(url_is(PS_KIND_HTTP_JSON, "{}", "http://localhost:9/secrets", "a/b", "",
 			  "http://localhost:9/secrets/a/b"), "http-json URL");
 
@@ -218,6 +330,8 @@ main(void)
 {
 	test_kinds();
 	test_options();
+	test_new_options();
+	test_writes_and_login();
 	test_urls();
 	test_extract();
 	printf("1..%d\n", tests);

@@ -2,8 +2,14 @@
 # Infisical and http-json stand-ins with fault modes) from a TAP test.
 #
 #   my $fb = FakeBackends->start(vault_token => ..., infisical_token => ...,
-#                                json_token => ...);
+#                                json_token => ...,
+#                                # optional: universal-auth, HTTPS
+#                                infisical_client_id => ..., infisical_client_secret => ...,
+#                                infisical_token_ttl => 7200,
+#                                tls_cert => 'server.pem', tls_key => 'server.key');
 #   $fb->url('/fault/hang')   # http://127.0.0.1:<port>/fault/hang
+#   $fb->tls_url              # https://127.0.0.1:<tls port>
+#   $fb->counter('logins')    # logins, loginFailures, writes.vault, ...
 #   $fb->refused_url          # a loopback port nothing listens on
 #   $fb->vault_put('secret', 'team/openai', { value => 'x' });
 #   $fb->stop;                # also done when the object goes away
@@ -24,12 +30,21 @@ sub start
 	my $script = File::Spec->catfile(dirname(__FILE__), '..', '..',
 		'fake-backends', 'secret_backends.mjs');
 	my ($in, $out, $err) = ('', '', '');
+	my @extra;
+	for my $o (qw(infisical_client_id infisical_client_secret infisical_token_ttl
+		tls_cert tls_key))
+	{
+		next unless defined $opt{$o};
+		(my $flag = "--$o") =~ tr/_/-/;
+		push @extra, $flag, $opt{$o};
+	}
 	my $h = IPC::Run::start(
 		[
 			'node', $script,
 			'--vault-token', $opt{vault_token},
 			'--infisical-token', $opt{infisical_token},
-			'--json-token', $opt{json_token}
+			'--json-token', $opt{json_token},
+			@extra
 		],
 		'<', \$in, '>', \$out, '2>', \$err,
 		IPC::Run::timeout(20));
@@ -40,6 +55,7 @@ sub start
 		in => \$in,
 		port => $info->{port},
 		refused => $info->{refused},
+		tls_port => $info->{tlsPort},
 		http => HTTP::Tiny->new(timeout => 10),
 		%opt
 	}, $class;
@@ -52,6 +68,8 @@ sub url
 }
 
 sub refused_url { return "http://127.0.0.1:$_[0]{refused}"; }
+
+sub tls_url { return "https://127.0.0.1:$_[0]{tls_port}"; }
 
 sub _request
 {
@@ -118,6 +136,34 @@ sub open_connections
 {
 	my ($self, $agent) = @_;
 	return $self->_request('GET', '/_control/stats', {})->{open}{$agent} // 0;
+}
+
+# A counter of /_control/stats: "logins", "loginFailures", "writes.vault", ...
+sub counter
+{
+	my ($self, $name) = @_;
+	my $v = $self->_request('GET', '/_control/stats', {});
+	$v = $v->{$_} for split /\./, $name;
+	return $v // 0;
+}
+
+# Infisical universal-auth: tokenTtl => s for later logins, revoke => 1.
+sub infisical_control
+{
+	my ($self, %body) = @_;
+	$body{revoke} = JSON::PP::true if $body{revoke};
+	return $self->_request('POST', '/_control/infisical', {}, \%body);
+}
+
+# Vault KV v2 metadata of a path (undef when Vault has none).
+sub vault_metadata
+{
+	my ($self, $mount, $path) = @_;
+	my $r = $self->{http}->request('GET', $self->url("/v1/$mount/metadata/$path"),
+		{ headers => { 'x-vault-token' => $self->{vault_token} } });
+	return undef if $r->{status} == 404;
+	die "fake backend: metadata $path: $r->{status}" unless $r->{success};
+	return decode_json($r->{content});
 }
 
 sub stop

@@ -1,0 +1,243 @@
+/*
+ * external_auth.c: auth_reference values and Infisical universal-auth
+ * access tokens for external resolvers.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+
+#include "utils/timestamp.h"
+
+#include "external.h"
+#include "external_auth.h"
+#include "external_guard.h"
+#include "outbound.h"
+#include "provsecret.h"
+#include "resolver_kinds.h"
+#include "secret.h"
+
+#define TOKEN_SLOTS 8
+#define TOKEN_TAG_MAX 32
+#define TOKEN_MARGIN_MAX_S 60	/* refresh at most this long before expiry */
+
+/* sodium_malloc'd: locked in RAM, guard pages, wiped by sodium_free. */
+typedef struct TokenEntry
+{
+	TimestampTz refresh_at;
+	char		resolver[PS_NAME_MAX + 1];
+	char		tag[TOKEN_TAG_MAX];
+	Size		len;
+	char		token[FLEXIBLE_ARRAY_MEMBER];
+} TokenEntry;
+
+static TokenEntry *tokens[TOKEN_SLOTS];
+
+static void
+token_drop(int i)
+{
+	sodium_free(tokens[i]);
+	tokens[i] = NULL;
+}
+
+/* The cached token of r, palloc'd, or NULL; stale entries are dropped. */
+static char *
+token_get(const PsResolver *r, Size *len)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int i = 0; i < TOKEN_SLOTS; i++)
+	{
+		TokenEntry *e = tokens[i];
+		char	   *copy;
+
+		if (e == NULL)
+			continue;
+		if (e->refresh_at <= now)
+		{
+			token_drop(i);
+			continue;
+		}
+		if (strcmp(e->resolver, r->name) != 0)
+			continue;
+		if (strcmp(e->tag, r->tag) != 0)
+		{
+			/* the resolver was altered: its client may have changed */
+			token_drop(i);
+			return NULL;
+		}
+		copy = palloc(e->len + 1);
+		memcpy(copy, e->token, e->len + 1);
+		*len = e->len;
+		return copy;
+	}
+	return NULL;
+}
+
+void
+ps_external_token_forget(const PsResolver *r)
+{
+	for (int i = 0; i < TOKEN_SLOTS; i++)
+		if (tokens[i] != NULL && strcmp(tokens[i]->resolver, r->name) == 0)
+			token_drop(i);
+}
+
+/*
+ * Keep a token that lives expires_in seconds, until a margin before it
+ * expires (a tenth of its life, at least 1 s, at most a minute) so it is
+ * never sent when about to lapse.  Best effort.
+ */
+static void
+token_put(const PsResolver *r, const char *token, Size len, long expires_in)
+{
+	long		margin = Max(1, Min(TOKEN_MARGIN_MAX_S, expires_in / 10));
+	int			victim = -1;
+	TokenEntry *e;
+
+	ps_external_token_forget(r);
+	if (expires_in <= margin)
+		return;
+	for (int i = 0; i < TOKEN_SLOTS; i++)
+	{
+		if (tokens[i] == NULL)
+		{
+			victim = i;
+			break;
+		}
+		if (victim < 0 || tokens[i]->refresh_at < tokens[victim]->refresh_at)
+			victim = i;
+	}
+	if (tokens[victim] != NULL)
+		token_drop(victim);
+	e = sodium_malloc(offsetof(TokenEntry, token) + len + 1);
+	if (e == NULL)
+		return;
+	e->refresh_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												(expires_in - margin) * 1000);
+	strlcpy(e->resolver, r->name, sizeof(e->resolver));
+	strlcpy(e->tag, r->tag, sizeof(e->tag));
+	e->len = len;
+	memcpy(e->token, token, len);
+	e->token[len] = '\0';
+	tokens[victim] = e;
+}
+
+static void
+breaker_failed(const PsResolver *r)
+{
+	ps_breaker_report(r->name, r->tag, true, r->options.breaker_failures,
+					  r->options.breaker_cooldown_s);
+}
+
+/*
+ * POST the client id and secret to the login endpoint; the access token,
+ * palloc'd.  Everything that held the secret or the token is wiped.
+ */
+static char *
+login(const PsExternalCall *call, Size *len)
+{
+	const PsResolver *r = call->resolver;
+	char	   *volatile secret;
+	Size		secret_len = 0;
+	char	   *volatile url = NULL;
+	char	   *volatile body = NULL;
+	size_t		body_len = 0;
+	char		err[256];
+	PsOutboundRequest req = {0};
+	PsOutboundResponse resp;
+	volatile bool answered = false;
+	char	   *token;
+	size_t		token_len;
+	long		expires_in;
+	PsExtractResult parsed;
+	char	   *result;
+
+	secret = ps_secret_resolve_internal(r->auth_reference, &secret_len);
+	if (secret == NULL)
+		ps_external_fail(call, "its auth_reference names no secret");
+	PG_TRY();
+	{
+		char	   *u;
+		char	   *b;
+
+		if (!ps_resolver_login_request(&r->options, r->base_url, secret,
+									   secret_len, &u, &b, &body_len,
+									   err, sizeof(err)))
+			ps_external_fail(call, err);
+		url = u;
+		body = b;
+		explicit_bzero(secret, secret_len);
+		ps_external_request_init(r, &req);
+		req.url = url;
+		req.method = "POST";
+		req.body = body;
+		req.body_len = body_len;
+		answered = ps_outbound_request(&req, &resp);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(secret, secret_len);
+		free(url);
+		ps_resolver_free_body(body, body_len);
+	}
+	PG_END_TRY();
+
+	if (!answered)
+	{
+		breaker_failed(r);
+		ps_external_fail(call, psprintf("universal-auth login failed (%s)", resp.error));
+	}
+	if (resp.status < 200 || resp.status >= 300)
+	{
+		explicit_bzero(resp.body, resp.body_len);
+		if (resp.status >= 400 && resp.status < 500)
+			ps_breaker_report(r->name, r->tag, false, r->options.breaker_failures,
+							  r->options.breaker_cooldown_s);
+		else
+			breaker_failed(r);
+		if (resp.status == 400 || resp.status == 401 || resp.status == 403)
+			ps_external_fail(call, psprintf("universal-auth login refused the client credentials (HTTP %ld)",
+											resp.status));
+		ps_external_fail(call, psprintf("universal-auth login answered HTTP %ld", resp.status));
+	}
+	parsed = ps_resolver_login_parse(resp.body, resp.body_len, &token, &token_len,
+									 &expires_in);
+	explicit_bzero(resp.body, resp.body_len);
+	if (parsed != PS_EXTRACT_OK)
+	{
+		breaker_failed(r);
+		ps_external_fail(call, "the universal-auth login response has no accessToken");
+	}
+	result = palloc(token_len + 1);
+	memcpy(result, token, token_len + 1);
+	token_put(r, token, token_len, expires_in);
+	explicit_bzero(token, token_len);
+	free(token);
+	*len = token_len;
+	return result;
+}
+
+char *
+ps_external_token(const PsExternalCall *call, bool fresh, Size *len, bool *cached)
+{
+	const PsResolver *r = call->resolver;
+	char	   *token;
+
+	*cached = false;
+	*len = 0;
+	if (r->auth_reference == NULL)
+		return NULL;
+	if (r->kind != PS_KIND_INFISICAL || r->options.client_id[0] == '\0')
+	{
+		token = ps_secret_resolve_internal(r->auth_reference, len);
+		if (token == NULL)
+			ps_external_fail(call, "its auth_reference names no secret");
+		return token;
+	}
+	if (!fresh && (token = token_get(r, len)) != NULL)
+	{
+		*cached = true;
+		return token;
+	}
+	return login(call, len);
+}

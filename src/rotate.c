@@ -1,0 +1,311 @@
+/*
+ * rotate.c: data-key rotation of one tenant, rotate_data_key(target) in one
+ * transaction and rotate_data_key(target, batch) in as many as the caller
+ * likes.
+ *
+ * A rotation is "in progress" while the tenant has a retired data key: new
+ * seals already use the new active key, reads still unwrap the retired one,
+ * and each call re-encrypts ciphertexts still under it.  A call that finds
+ * none destroys the retired key.  Every call holds the tenant's lock
+ * exclusively (datakey.c) until it commits: writers of the tenant hold it
+ * shared, so no seal that read the old key as active is still uncommitted
+ * when we look for ciphertexts under it, and two rotations never overlap.
+ * Readers take no lock.
+ */
+#include "postgres.h"
+
+#include <sodium.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "provsecret.h"
+#include "datakey.h"
+#include "identity.h"
+#include "keys.h"
+#include "query.h"
+#include "seal.h"
+#include "secret.h"
+#include "tenant.h"
+
+static SPIPlanPtr plan_in_progress = NULL;
+static SPIPlanPtr plan_retire = NULL;
+static SPIPlanPtr plan_pending = NULL;
+static SPIPlanPtr plan_reseal_secret = NULL;
+static SPIPlanPtr plan_reseal_version = NULL;
+static SPIPlanPtr plan_drop_retired = NULL;
+
+typedef struct PsRotation
+{
+	int64		new_key_id;		/* the tenant's active data key */
+	int64		done;			/* ciphertexts re-encrypted by this call */
+	bool		started;		/* this call retired the old key */
+	bool		finished;		/* this call destroyed the retired key(s) */
+} PsRotation;
+
+/* Re-encrypt one ciphertext from its data key to the tenant's new one. */
+static bytea *
+ps_reseal(const PsSealBinding *binding, const bytea *ciphertext, int64 new_key_id)
+{
+	Size		len;
+	char	   *plaintext = ps_secret_open(binding, ciphertext, &len, CurrentMemoryContext);
+	bytea	   *volatile result = NULL;
+
+	PG_TRY();
+	{
+		result = ps_seal_encrypt(ps_datakey_by_id(new_key_id), new_key_id,
+								 binding, plaintext, len);
+	}
+	PG_FINALLY();
+	{
+		sodium_memzero(plaintext, len);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* Retired keys of the tenant, as of the newest committed data. */
+static int64
+ps_retired_keys(Datum tenant)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	bool		isnull;
+
+	ps_query_plan(&plan_in_progress,
+				  "SELECT pg_catalog.count(*) FROM provsecret.data_key"
+				  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NOT NULL",
+				  1, argtypes);
+	ps_query_run_latest(plan_in_progress, &tenant, NULL, 1);
+	return DatumGetInt64(ps_query_datum(0, 1, &isnull));
+}
+
+/*
+ * Re-encrypt up to limit (0: all) ciphertexts of the tenant still under a
+ * retired key; returns how many.  SPI connected.
+ */
+static int64
+ps_reseal_pending(Datum tenant, int64 new_id, int64 limit)
+{
+	Oid			argtypes[2] = {TEXTOID, INT8OID};
+	Datum		values[2] = {tenant, Int64GetDatum(limit)};
+	char		nulls[3] = {' ', limit > 0 ? ' ' : 'n', '\0'};
+	uint64		rows;
+	SPITupleTable *pending;
+	int64		done = 0;
+
+	/*
+	 * Newest committed rows even under REPEATABLE READ, so the call that
+	 * finds none may destroy the key; an update that then misses its row
+	 * is a serialization failure below rather than a lost secret.
+	 */
+	ps_query_plan(&plan_pending,
+				  "SELECT * FROM ("
+				  " SELECT s.id, s.reference, s.scope, s.value_version, s.ciphertext,"
+				  "        false, s.data_key_id"
+				  "   FROM provsecret.data_key k"
+				  "   JOIN provsecret.ai_provider_secret s"
+				  "     ON s.data_key_id OPERATOR(pg_catalog.=) k.id"
+				  "  WHERE k.tenant OPERATOR(pg_catalog.=) $1 AND k.retired_at IS NOT NULL"
+				  " UNION ALL"
+				  " SELECT s.id, s.reference, s.scope, v.value_version, v.ciphertext,"
+				  "        true, v.data_key_id"
+				  "   FROM provsecret.data_key k"
+				  "   JOIN provsecret.ai_provider_secret_version v"
+				  "     ON v.data_key_id OPERATOR(pg_catalog.=) k.id"
+				  "   JOIN provsecret.ai_provider_secret s"
+				  "     ON s.id OPERATOR(pg_catalog.=) v.secret_id"
+				  "  WHERE k.tenant OPERATOR(pg_catalog.=) $1 AND k.retired_at IS NOT NULL"
+				  ") pending LIMIT $2",
+				  2, argtypes);
+	ps_query_run_latest(plan_pending, values, nulls, 0);
+	rows = SPI_processed;
+	pending = SPI_tuptable;
+	for (uint64 row = 0; row < rows; row++)
+	{
+		bool		isnull;
+		HeapTuple	tuple = pending->vals[row];
+		TupleDesc	desc = pending->tupdesc;
+		PsSealBinding binding;
+		Datum		upd[5];
+		Oid			upd_types[5] = {INT8OID, INT8OID, BYTEAOID, INT4OID, INT8OID};
+		bool		kept = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
+
+		binding.reference = SPI_getvalue(tuple, desc, 2);
+		binding.scope = SPI_getvalue(tuple, desc, 3);
+		binding.value_version = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
+		upd[0] = SPI_getbinval(tuple, desc, 1, &isnull);
+		upd[1] = Int64GetDatum(new_id);
+		upd[2] = PointerGetDatum(ps_reseal(&binding,
+										   DatumGetByteaPP(SPI_getbinval(tuple, desc, 5, &isnull)),
+										   new_id));
+		upd[3] = Int32GetDatum(binding.value_version);
+		upd[4] = SPI_getbinval(tuple, desc, 7, &isnull);
+		if (kept)
+		{
+			ps_query_plan(&plan_reseal_version,
+						  "UPDATE provsecret.ai_provider_secret_version"
+						  "   SET data_key_id = $2, ciphertext = $3"
+						  " WHERE secret_id OPERATOR(pg_catalog.=) $1"
+						  "   AND value_version OPERATOR(pg_catalog.=) $4"
+						  "   AND data_key_id OPERATOR(pg_catalog.=) $5",
+						  5, upd_types);
+			ps_query_run(plan_reseal_version, upd, NULL, false, 0);
+		}
+		else
+		{
+			ps_query_plan(&plan_reseal_secret,
+						  "UPDATE provsecret.ai_provider_secret"
+						  "   SET data_key_id = $2, ciphertext = $3"
+						  " WHERE id OPERATOR(pg_catalog.=) $1"
+						  "   AND value_version OPERATOR(pg_catalog.=) $4"
+						  "   AND data_key_id OPERATOR(pg_catalog.=) $5",
+						  5, upd_types);
+			ps_query_run(plan_reseal_secret, upd, NULL, false, 0);
+		}
+		if (SPI_processed == 1)
+			done++;
+		else if (IsolationUsesXactSnapshot())
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not re-encrypt a secret changed after this transaction began"),
+					 errhint("Call rotate_data_key again in a new transaction.")));
+		/* else (READ COMMITTED) the secret was deleted meanwhile */
+	}
+	return done;
+}
+
+/*
+ * One call of a rotation of tenant key_owner: start one unless in progress,
+ * re-encrypt up to limit ciphertexts (0: all), and destroy the retired keys
+ * when this call re-encrypted nothing or (finish_always) in any case.
+ */
+static PsRotation
+ps_rotate(const PsTenant *tenant, const char *key_owner, int64 limit,
+		  bool finish_always)
+{
+	PsRotation	r = {0};
+	PsIdentity	identity;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		owner = CStringGetTextDatum(key_owner);
+	const unsigned char *unused;
+
+	/* waits for the tenant's uncommitted seals and for other rotations */
+	ps_datakey_lock_tenant(key_owner, ExclusiveLock);
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+
+	if (ps_retired_keys(owner) == 0)
+	{
+		ps_query_plan(&plan_retire,
+					  "UPDATE provsecret.data_key SET retired_at = pg_catalog.now()"
+					  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
+					  1, argtypes);
+		ps_query_run(plan_retire, &owner, NULL, false, 0);
+		r.started = true;
+	}
+	/* created by the start above (or, for a tenant without one, now) */
+	r.new_key_id = ps_datakey_active(key_owner, tenant->company, tenant->project, &unused);
+
+	r.done = ps_reseal_pending(owner, r.new_key_id, limit);
+	if (r.done == 0 || finish_always)
+	{
+		/* a retired key still used (a race lost under REPEATABLE READ) stays */
+		ps_query_plan(&plan_drop_retired,
+					  "DELETE FROM provsecret.data_key k"
+					  " WHERE k.tenant OPERATOR(pg_catalog.=) $1 AND k.retired_at IS NOT NULL"
+					  "   AND NOT EXISTS (SELECT 1 FROM provsecret.ai_provider_secret s"
+					  "                    WHERE s.data_key_id OPERATOR(pg_catalog.=) k.id)"
+					  "   AND NOT EXISTS (SELECT 1 FROM provsecret.ai_provider_secret_version v"
+					  "                    WHERE v.data_key_id OPERATOR(pg_catalog.=) k.id)",
+					  1, argtypes);
+		ps_query_run(plan_drop_retired, &owner, NULL, false, 0);
+		if (ps_retired_keys(owner) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not finish the data-key rotation of %s: its retired key is still in use",
+							key_owner),
+					 errhint("Call rotate_data_key again in a new transaction.")));
+		r.finished = true;
+	}
+	SPI_finish();
+	ps_identity_leave(&identity);
+	return r;
+}
+
+/* The target's tenant, which must own its data key (22023 otherwise). */
+static char *
+ps_rotation_owner(FunctionCallInfo fcinfo, PsTenant *tenant)
+{
+	PsTarget	target;
+	char	   *target_text;
+	char	   *key_owner;
+
+	*tenant = ps_keys_managed_target(fcinfo, &target, &target_text);
+	key_owner = ps_tenant_key_owner(tenant);
+	if (strcmp(key_owner, target_text) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has no data key of its own: its secrets use the data key of %s",
+						target_text, key_owner),
+				 errhint("Rotate %s instead.", key_owner)));
+	return key_owner;
+}
+
+/*
+ * rotate_data_key(target): the whole rotation in this transaction, or the
+ * rest of a batched one in progress (no second key is started then).
+ */
+PG_FUNCTION_INFO_V1(ps_rotate_data_key);
+Datum
+ps_rotate_data_key(PG_FUNCTION_ARGS)
+{
+	PsTenant	tenant;
+	char	   *key_owner = ps_rotation_owner(fcinfo, &tenant);
+	PsRotation	r = ps_rotate(&tenant, key_owner, 0, true);
+
+	ps_keys_audit_event("key.rotated", &tenant, r.done,
+						r.started
+						? psprintf("new data key %lld for %s; %lld ciphertexts re-encrypted",
+								   (long long) r.new_key_id, key_owner, (long long) r.done)
+						: psprintf("rotation finished: data key %lld for %s; %lld ciphertexts re-encrypted, the retired key destroyed",
+								   (long long) r.new_key_id, key_owner, (long long) r.done));
+	PG_RETURN_INT32((int32) r.done);
+}
+
+/*
+ * rotate_data_key(target, batch): one step of an online rotation; the
+ * caller repeats it, one transaction each, until it returns 0.
+ */
+PG_FUNCTION_INFO_V1(ps_rotate_data_key_batch);
+Datum
+ps_rotate_data_key_batch(PG_FUNCTION_ARGS)
+{
+	PsTenant	tenant;
+	char	   *key_owner;
+	PsRotation	r;
+	const char *step;
+
+	if (PG_ARGISNULL(1) || PG_GETARG_INT32(1) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch must be positive")));
+	key_owner = ps_rotation_owner(fcinfo, &tenant);
+	r = ps_rotate(&tenant, key_owner, PG_GETARG_INT32(1), false);
+
+	if (r.started && r.finished)
+		step = "rotation started and finished";
+	else if (r.started)
+		step = "rotation started";
+	else if (r.finished)
+		step = "rotation finished, the retired key destroyed";
+	else
+		step = "rotation continued";
+	ps_keys_audit_event("key.rotated", &tenant, r.done,
+						psprintf("%s: data key %lld for %s; %lld ciphertexts re-encrypted",
+								 step, (long long) r.new_key_id, key_owner,
+								 (long long) r.done));
+	PG_RETURN_INT32((int32) r.done);
+}

@@ -1,0 +1,38 @@
+# DROP EXTENSION and CREATE EXTENSION again, while sessions stay connected:
+# what a backend remembers about provsecret's tables (the secret table's
+# OIDs for resolve, kept across calls) must follow the new tables, in the
+# session that reinstalled and in one that was connected all along.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ProvsecretTest;
+
+my $node = ps_node('reinstall', 8);
+ok(ps_start($node, key => random_key()), 'server starts with a key');
+ps_sql($node, q{CREATE EXTENSION provsecret;
+  SELECT provsecret.seal('managed:project/re/k', 'first-install');});
+
+my $other = $node->background_psql('postgres');
+is($other->query_safe(q{SELECT provsecret.resolve('managed:project/re/k')}),
+	'first-install', 'a connected session resolves');
+
+is( ps_sql(
+		$node, q{
+SELECT provsecret.resolve('managed:project/re/k');
+DROP EXTENSION provsecret CASCADE;
+CREATE EXTENSION provsecret;
+SELECT provsecret.seal('managed:project/re/k', 'second-install');
+SELECT provsecret.resolve('managed:project/re/k');}),
+	"first-install\nmanaged:project/re/k\nsecond-install",
+	'the reinstalling session resolves from the new tables');
+
+is($other->query_safe(q{SELECT provsecret.resolve('managed:project/re/k')}),
+	'second-install', 'the session connected all along follows too');
+$other->quit;
+
+$node->stop;
+done_testing();
