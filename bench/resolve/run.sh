@@ -16,6 +16,10 @@
 #   PG_BINDIR       binaries (staged .build install if it holds provsecret,
 #                   else `pg_config --bindir`)
 #   BENCH_FSYNC     fsync/synchronous_commit of the cluster (on)
+#   BENCH_ROUNDS    rounds of every peer, interleaved; medians reported (1, at most 5)
+#
+# Every peer starts after a CHECKPOINT, so one peer's writes (the audited
+# ones write a lot) are not flushed during the next peer's measurement.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +29,8 @@ warmup=${BENCH_WARMUP:-1}
 clients=${BENCH_CLIENTS:-2 16}
 port=${BENCH_PORT:-55449}
 fsync=${BENCH_FSYNC:-on}
+rounds=${BENCH_ROUNDS:-1}
+case $rounds in [1-5]) ;; *) echo "BENCH_ROUNDS must be 1 to 5" >&2; exit 2 ;; esac
 rows=10000
 
 staged="$repo/.build/root/usr/lib/postgresql/15"
@@ -138,9 +144,31 @@ prepare_peer() {
 	sleep 1
 }
 
+# results lines "peer clients tps latency", one per round, to the median of
+# each (peer, clients) in the order first seen
+medians() {
+	awk '
+	function med(s,   a, m, i, j, t) {
+		m = split(s, a, " ")
+		for (i = 2; i <= m; i++) {
+			t = a[i]; j = i - 1
+			while (j > 0 && a[j] + 0 > t + 0) { a[j + 1] = a[j]; j-- }
+			a[j + 1] = t
+		}
+		return a[int((m + 1) / 2)]
+	}
+	{
+		k = $1 " " $2
+		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		tps[k] = tps[k] " " $3; lat[k] = lat[k] " " $4
+	}
+	END { for (i = 1; i <= n; i++) print order[i], med(tps[order[i]]), med(lat[order[i]]) }' "$1"
+}
+
 ncpu=$(nproc)
 results="$tmp/results"
 : >"$results"
+for round in $(seq 1 "$rounds"); do
 for c in $clients; do
 	threads=$((c < ncpu ? c : ncpu))
 	for peer in $peers; do
@@ -149,6 +177,7 @@ for c in $clients; do
 			*) echo "$peer $c n/a n/a" >>"$results"; continue ;;
 		esac
 		prepare_peer "$peer"
+		psql_bench -c CHECKPOINT >/dev/null
 		# Warm caches (plans, buffers, data keys) outside the measurement.
 		as_pg "$PG_BINDIR/pgbench" -n -M prepared -c "$c" -j "$threads" \
 			-T "$warmup" -h "$tmp" -p "$port" \
@@ -163,12 +192,16 @@ for c in $clients; do
 		tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
 		lat=$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p')
 		echo "$peer $c $tps $lat" >>"$results"
-		echo "# $peer, $c clients: $tps tps" >&2
+		echo "# round $round: $peer, $c clients: $tps tps" >&2
 	done
 done
+done
+medians "$results" >"$results.median"
+results="$results.median"
 
 # --- report ------------------------------------------------------------------
 echo
+[ "$rounds" -gt 1 ] && echo "medians of $rounds interleaved rounds"
 echo "provsecret resolve benchmark: pgbench -M prepared, ${seconds}s per peer," \
 	"$rows rows/secrets, fsync=$fsync, $ncpu CPUs, $("$PG_BINDIR/postgres" --version)"
 awk '
