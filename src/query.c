@@ -31,12 +31,10 @@ ps_query_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
 	return *slot;
 }
 
-int
-ps_query_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
-			 long count)
+/* An SPI result, or the error every internal statement raises. */
+static int
+checked(int rc)
 {
-	int			rc = SPI_execute_plan(plan, values, nulls, read_only, count);
-
 	if (rc < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -46,18 +44,18 @@ ps_query_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 }
 
 int
+ps_query_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+			 long count)
+{
+	return checked(SPI_execute_plan(plan, values, nulls, read_only, count));
+}
+
+int
 ps_query_run_latest(SPIPlanPtr plan, Datum *values, const char *nulls,
 					long count)
 {
-	int			rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
-										  InvalidSnapshot, false, true, count);
-
-	if (rc < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("provsecret: an internal statement failed: %s",
-						SPI_result_code_string(rc))));
-	return rc;
+	return checked(SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+										InvalidSnapshot, false, true, count));
 }
 
 char *
