@@ -211,13 +211,36 @@ canonical_addr(const char *addr)
 											   DirectFunctionCall1(inet_in, CStringGetDatum(addr))));
 }
 
+/*
+ * The session's own address in canonical form, worked out once: it cannot
+ * change, and formatting and re-parsing it cost more than the rest of a
+ * summarized reveal.
+ */
+static const char *
+session_addr_canonical(void)
+{
+	static bool known = false;
+	static char *canonical = NULL;
+
+	if (!known)
+	{
+		const char *addr = canonical_addr(session_client_addr());
+
+		canonical = addr ? MemoryContextStrdup(TopMemoryContext, addr) : NULL;
+		known = true;
+	}
+	return canonical;
+}
+
 static void
 fill_record(PsAuditRecord *r, const PsAuditEvent *event)
 {
-	const char *client_addr = context_client_addr;
+	const char *client_addr;
 
-	if (client_addr == NULL && context_channel == NULL)
-		client_addr = session_client_addr();
+	if (context_client_addr == NULL && context_channel == NULL)
+		client_addr = session_addr_canonical();
+	else
+		client_addr = canonical_addr(context_client_addr);
 
 	memset(r, 0, sizeof(*r));
 	r->at = GetCurrentTimestamp();
@@ -230,7 +253,7 @@ fill_record(PsAuditRecord *r, const PsAuditEvent *event)
 	ps_audit_copy_field(r->principal, PS_AUDIT_PRINCIPAL_LEN, ps_authz_audit_principal());
 	ps_audit_copy_field(r->channel, PS_AUDIT_CHANNEL_LEN,
 						context_channel ? context_channel : "sql");
-	ps_audit_copy_field(r->client_addr, PS_AUDIT_ADDR_LEN, canonical_addr(client_addr));
+	ps_audit_copy_field(r->client_addr, PS_AUDIT_ADDR_LEN, client_addr);
 	ps_audit_copy_field(r->request_id, PS_AUDIT_REQUEST_ID_LEN, context_request_id);
 	ps_audit_copy_field(r->outcome, PS_AUDIT_OUTCOME_LEN,
 						event->outcome ? event->outcome : "ok");

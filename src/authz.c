@@ -24,6 +24,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "audit.h"
 #include "authz.h"
@@ -124,6 +125,16 @@ ps_authz_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* "db:<role>" of the caller, kept (see ps_db_principal) */
+static Oid	db_principal_role = InvalidOid;
+static char *db_principal = NULL;
+
+static void
+ps_db_principal_forget(Datum arg, int cacheid, uint32 hashvalue)
+{
+	db_principal_role = InvalidOid;
+}
+
 static void
 ps_authz_relcache_callback(Datum arg, Oid relid)
 {
@@ -146,6 +157,7 @@ ps_authz_init(void)
 											 ALLOCSET_SMALL_SIZES);
 	RegisterXactCallback(ps_authz_xact_callback, NULL);
 	CacheRegisterRelcacheCallback(ps_authz_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, ps_db_principal_forget, (Datum) 0);
 }
 
 void
@@ -164,10 +176,27 @@ ps_authz_set_token_principals(List *principals, bool token_only)
 	ps_token_only = token_only;
 }
 
+/*
+ * "db:<role>" of the caller, kept while the caller and the role's name stay
+ * the same (every reveal names it twice: authorization and audit).
+ */
 static char *
 ps_db_principal(void)
 {
-	return psprintf("db:%s", GetUserNameFromId(ps_identity_caller(), false));
+	Oid			role = ps_identity_caller();
+
+	ps_authz_init();
+	if (role != db_principal_role || db_principal == NULL)
+	{
+		char	   *name = psprintf("db:%s", GetUserNameFromId(role, false));
+
+		if (db_principal != NULL)
+			pfree(db_principal);
+		db_principal = MemoryContextStrdup(ps_authz_context, name);
+		pfree(name);
+		db_principal_role = role;
+	}
+	return pstrdup(db_principal);	/* the caller's: the kept one may go */
 }
 
 const char *

@@ -103,5 +103,31 @@ is(events_for($node, $a, 'secret.revealed'), '3', 'audit_level = all records eac
 is($node->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'),
 	't', 'summary rows are part of the verified chain');
 
+# A session's own principal is kept between reveals, but follows a rename
+# of its role made by another session.
+$node->safe_psql('postgres', 'CREATE ROLE dave LOGIN IN ROLE provsecret_admin');
+my $dave = $node->background_psql('postgres', extra_params => [ '-U', 'dave' ]);
+$dave->query_safe(reveal_sql($b));
+$node->safe_psql('postgres', 'ALTER ROLE dave RENAME TO david');
+$dave->query_safe(reveal_sql($b));
+$dave->quit;
+is( $node->safe_psql('postgres', qq(
+SELECT string_agg(principal, ',' ORDER BY id) FROM provsecret.audit_log
+ WHERE action = 'secret.revealed' AND principal IN ('db:dave', 'db:david'))),
+	'db:dave,db:david', 'the audit principal follows a rename of the role');
+
+# A session over TCP: every reveal carries its address (worked out once
+# per session, so the second reveal reuses it).
+$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'");
+audit_restart($node);
+$node->safe_psql('postgres', join(';', (reveal_sql($b)) x 2),
+	connstr => 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres');
+is( $node->safe_psql('postgres', qq(
+SELECT string_agg(host(client_addr), ',') FROM (
+  SELECT client_addr FROM provsecret.audit_log
+   WHERE action = 'secret.revealed' AND reference = '$b'
+   ORDER BY id DESC LIMIT 2) r)),
+	'127.0.0.1,127.0.0.1', 'reveals over TCP record the session\'s address');
+
 $node->stop;
 done_testing();
