@@ -1,16 +1,8 @@
 -- catalog.sql: the shape of the SQL API (DESIGN §4): signatures and return
 -- types, a COMMENT on every function and view, search_path fixed on every
 -- SECURITY DEFINER function, the two roles, every table in pg_dump.
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-\set VERBOSITY terse
-\set ON_ERROR_ROLLBACK on
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS provsecret;
-BEGIN;
--- pg_temp.sqlstate_of() and pg_temp.error_of(): see test/data/helpers.psql
+-- psql settings, extensions, BEGIN, pg_temp.sqlstate_of() and
+-- pg_temp.error_of(): test/data/helpers.psql
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set helpers :abs_srcdir '/data/helpers.psql'
 \i :helpers

@@ -3,16 +3,8 @@
 -- are 42501; the root-key variables never resolve, listed or not.  The test
 -- runner starts the server with PS_TEST_ENV_CANARY=env-canary-value and
 -- PS_TEST_ENV_UNLISTED=env-unlisted-canary in its environment.
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-\set VERBOSITY terse
-\set ON_ERROR_ROLLBACK on
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS provsecret;
-BEGIN;
--- pg_temp.sqlstate_of() and pg_temp.error_of(): see test/data/helpers.psql
+-- psql settings, extensions, BEGIN, pg_temp.sqlstate_of() and
+-- pg_temp.error_of(): test/data/helpers.psql
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set helpers :abs_srcdir '/data/helpers.psql'
 \i :helpers

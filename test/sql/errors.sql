@@ -7,16 +7,8 @@
 --   55000 a data key wrapped by a root key the server does not hold
 -- (a missing key, deployed mode without a key and the development key need
 -- a restart: see test/t).
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-\set VERBOSITY terse
-\set ON_ERROR_ROLLBACK on
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS provsecret;
-BEGIN;
--- pg_temp.sqlstate_of() and pg_temp.error_of(): see test/data/helpers.psql
+-- psql settings, extensions, BEGIN, pg_temp.sqlstate_of() and
+-- pg_temp.error_of(): test/data/helpers.psql
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set helpers :abs_srcdir '/data/helpers.psql'
 \i :helpers

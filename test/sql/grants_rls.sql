@@ -3,16 +3,8 @@
 -- table access; company grants cover the company's projects; the auditor
 -- sees metadata and never a value; tables grant nothing to PUBLIC and have
 -- row-level security enabled and forced.
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-\set VERBOSITY terse
-\set ON_ERROR_ROLLBACK on
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS provsecret;
-BEGIN;
--- pg_temp.sqlstate_of() and pg_temp.error_of(): see test/data/helpers.psql
+-- psql settings, extensions, BEGIN, pg_temp.sqlstate_of() and
+-- pg_temp.error_of(): test/data/helpers.psql
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set helpers :abs_srcdir '/data/helpers.psql'
 \i :helpers

@@ -3,16 +3,8 @@
 -- (DESIGN §6: the environment block is scrubbed in place).  The test
 -- runner starts the server with the fake root key 0011...eeff
 -- (scripts/lib/common.sh) and PS_TEST_ENV_CANARY=env-canary-value.
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-\set VERBOSITY terse
-\set ON_ERROR_ROLLBACK on
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS provsecret;
-BEGIN;
--- pg_temp.sqlstate_of() and pg_temp.error_of(): see test/data/helpers.psql
+-- psql settings, extensions, BEGIN, pg_temp.sqlstate_of() and
+-- pg_temp.error_of(): test/data/helpers.psql
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set helpers :abs_srcdir '/data/helpers.psql'
 \i :helpers
