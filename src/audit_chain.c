@@ -118,7 +118,9 @@ provsecret_audit_guard(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "provsecret_audit_guard: not called by trigger manager");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret_audit_guard: not called by trigger manager")));
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) && delete_allowed)
 		return PointerGetDatum(NULL);
 	ereport(ERROR,
@@ -164,7 +166,9 @@ chain_start(const PsAuditKeyEpoch *epochs, int nepochs, int64 *next_seq,
 	*next_seq = 1;
 	if (SPI_execute("SELECT through_seq, last_hash, dropped, mac, key_epoch FROM provsecret.audit_checkpoint "
 					"ORDER BY through_seq DESC LIMIT 1", true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "provsecret audit: reading checkpoints failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: reading checkpoints failed")));
 	if (SPI_processed == 0)
 		return true;
 	through = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -439,7 +443,9 @@ provsecret_audit_retain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 							  "                             (SELECT pg_catalog.max(chain_seq) OPERATOR(pg_catalog.+) 1 FROM provsecret.audit_event)) "
 							  "ORDER BY e.chain_seq DESC LIMIT 1",
 							  1, &cuttype, &cutarg, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "provsecret audit: choosing the retention cut failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: choosing the retention cut failed")));
 	if (SPI_processed == 0)
 	{
 		sodium_memzero(key, PS_AUDIT_CHAIN_KEY_LEN);
@@ -471,14 +477,18 @@ provsecret_audit_retain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 							  "(through_seq, last_hash, dropped, retained_by, mac, key_epoch) "
 							  "VALUES ($1, $2, $3, session_user, $4, $5)",
 							  5, types, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "provsecret audit: writing the checkpoint failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: writing the checkpoint failed")));
 
 	PG_TRY();
 	{
 		ps_audit_allow_delete(true);
 		if (SPI_execute_with_args("DELETE FROM provsecret.audit_event WHERE chain_seq OPERATOR(pg_catalog.<=) $1",
 								  1, types, args, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "provsecret audit: dropping old events failed");
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("provsecret audit: dropping old events failed")));
 	}
 	PG_FINALLY();
 	{

@@ -46,7 +46,9 @@ ps_audit_key_epochs(int *count)
 	if (SPI_execute("SELECT epoch, first_seq, wrapped, root_key_fingerprint "
 					"FROM provsecret.audit_chain_key ORDER BY first_seq, epoch",
 					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "provsecret audit: reading the chain keys failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: reading the chain keys failed")));
 	epochs = palloc0(sizeof(PsAuditKeyEpoch) * Max(SPI_processed, 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -100,7 +102,9 @@ store_new_epoch(int32 epoch, int64 first_seq, unsigned char *key)
 	if (SPI_execute_with_args("INSERT INTO provsecret.audit_chain_key "
 							  "(epoch, first_seq, wrapped, root_key_fingerprint) VALUES ($1, $2, $3, $4)",
 							  4, types, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "provsecret audit: storing a chain key failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: storing a chain key failed")));
 }
 
 int32
@@ -174,7 +178,9 @@ ps_audit_rewrap_chain_key(void)
 									  "root_key_fingerprint = $3, rewrapped_at = pg_catalog.now() "
 									  "WHERE epoch OPERATOR(pg_catalog.=) $1",
 									  3, types, args, NULL, false, 0) != SPI_OK_UPDATE)
-				elog(ERROR, "provsecret audit: rewrapping a chain key failed");
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("provsecret audit: rewrapping a chain key failed")));
 			done++;
 		}
 	}

@@ -239,8 +239,9 @@ ps_audit_summary_restore(const PsAuditRecord *records, int n)
 		key_of(&key, records[i].at, &records[i]);
 		add_count(&key, &records[i], records[i].count, &ok);
 		if (!ok)
-			elog(WARNING, "provsecret audit: summary table full, %lld reveals of one counter dropped",
-				 (long long) records[i].count);
+			ereport(WARNING,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("provsecret audit: summary table full, %lld reveals of one counter dropped", (long long) records[i].count)));
 	}
 	LWLockRelease(summary->lock);
 }

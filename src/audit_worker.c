@@ -98,11 +98,15 @@ load_head(void)
 	memset(head_hash, 0, sizeof(head_hash));
 	if (SPI_execute("SELECT chain_seq, hash, id FROM provsecret.audit_event ORDER BY chain_seq DESC LIMIT 1",
 					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "provsecret audit: reading the chain head failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: reading the chain head failed")));
 	if (SPI_processed == 0 &&
 		SPI_execute("SELECT through_seq, last_hash, NULL::bigint FROM provsecret.audit_checkpoint "
 					"ORDER BY through_seq DESC LIMIT 1", true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "provsecret audit: reading the chain checkpoint failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: reading the chain checkpoint failed")));
 	if (SPI_processed == 1)
 	{
 		bytea	   *h;
@@ -180,7 +184,9 @@ prepare_insert(void)
 					   "$12, $13, $14, $15, $16, $17)",
 					   17, types);
 	if (plan == NULL)
-		elog(ERROR, "provsecret audit: preparing the event insert failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: preparing the event insert failed")));
 	SPI_keepplan(plan);
 	return plan;
 }
@@ -248,7 +254,9 @@ next_event_id(void)
 		id_sequence = get_relname_relid("audit_event_id_seq",
 										get_namespace_oid("provsecret", false));
 	if (!OidIsValid(id_sequence))
-		elog(ERROR, "provsecret audit: sequence provsecret.audit_event_id_seq is missing");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: sequence provsecret.audit_event_id_seq is missing")));
 	return nextval_internal(id_sequence, false);
 }
 
@@ -295,7 +303,9 @@ append_row(PsAuditBatch *batch, PsAuditChainRow *row)
 	values[15] = hash_datum(batch->prev);
 	values[16] = hash_datum(hash);
 	if (SPI_execute_plan(batch->plan, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "provsecret audit: inserting an event failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: inserting an event failed")));
 	memcpy(batch->prev, hash, PS_AUDIT_HASH_LEN);
 }
 
@@ -314,7 +324,9 @@ move_pending(PsAuditBatch *batch)
 						"SELECT at, action, reference, company, project, principal, channel, "
 						"client_addr, request_id, value_version, outcome, count, detail, id "
 						"FROM moved ORDER BY id", false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "provsecret audit: reading pending events failed");
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("provsecret audit: reading pending events failed")));
 	}
 	PG_FINALLY();
 	{
@@ -564,7 +576,9 @@ provsecret_audit_worker_state(PG_FUNCTION_ARGS)
 	bool		nulls[9] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("return type must be a row type")));
 	tupdesc = BlessTupleDesc(tupdesc);
 	ps_audit_queue_status(&st);
 	values[0] = Int32GetDatum(st.worker_pid);

@@ -80,8 +80,9 @@ binding_of(const char *project, PsResolver *out)
 	if (name == NULL)
 		return false;
 	if (!ps_resolver_lookup(name, out))
-		elog(ERROR, "workspace %s is bound to resolver %s, which does not exist",
-			 project, name);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("workspace %s is bound to resolver %s, which does not exist", project, name)));
 	return true;
 }
 

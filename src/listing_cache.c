@@ -83,9 +83,24 @@ listing_release_callback(ResourceReleasePhase phase, bool isCommit,
 	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel || !xact_changed)
 		return;
 	xact_changed = false;
-	/* an abort changed nothing others can see; a commit (or prepare) did */
+	/* an abort changed nothing others can see (prepare is refused above) */
 	if (isCommit && shared != NULL)
 		pg_atomic_fetch_add_u64(&shared->generation, 1);
+}
+
+/*
+ * COMMIT PREPARED would make the change visible later, in a session that
+ * runs no callback of ours, and kept listings would not learn of it: such a
+ * transaction may not be prepared (as PostgreSQL refuses for temporary
+ * tables).
+ */
+static void
+listing_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_PRE_PREPARE && xact_changed)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot PREPARE a transaction that changed provsecret secrets, bindings, grants or projects")));
 }
 
 void
@@ -94,6 +109,7 @@ ps_listing_changed(void)
 	if (!callback_registered)
 	{
 		RegisterResourceReleaseCallback(listing_release_callback, NULL);
+		RegisterXactCallback(listing_xact_callback, NULL);
 		callback_registered = true;
 	}
 	xact_changed = true;

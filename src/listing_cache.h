@@ -9,7 +9,9 @@
  * An answer is kept with the generation read before it was computed and is
  * used only while the counter still shows that generation, and never for
  * longer than PS_LISTING_MAX_AGE_S (a write that fired no trigger, such as
- * one made with session_replication_role = replica, is seen by then).
+ * one made with session_replication_role = replica, or DROP EXTENSION, is
+ * seen by then).  A transaction that changed listed metadata cannot be
+ * prepared for two-phase commit.
  */
 #ifndef PROVSECRET_LISTING_CACHE_H
 #define PROVSECRET_LISTING_CACHE_H

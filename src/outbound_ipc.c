@@ -211,7 +211,9 @@ await_answer(dsm_segment *seg, shm_mq_handle *resp_mqh, int slot, uint64 call_id
 			int			taken;
 
 			if (!ps_outbound_in_segment(seg, data, len))
-				elog(ERROR, "outbound answer was copied out of shared memory");
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("outbound answer was copied out of shared memory")));
 			taken = ps_outbound_wire_take_frame(reader, data, len);
 			if (taken < 0)
 			{
@@ -315,7 +317,9 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 		buf = palloc(req_len);
 		ps_outbound_wire_encode_request(req, buf);
 		if (shm_mq_send(req_mqh, req_len, buf, true, true) != SHM_MQ_SUCCESS)
-			elog(ERROR, "outbound request does not fit its queue");
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("outbound request does not fit its queue")));
 		explicit_bzero(buf, req_len);
 
 		/* the worker checks it: a handle may be reused after we leave */
@@ -340,10 +344,11 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 			explicit_bzero(buf, req_len);
 			pfree(buf);
 		}
-		if (slot >= 0)
-			release_slot(slot, call_id);
+		/* detach first: the slot must not be reused while we are attached */
 		if (seg)
 			dsm_detach(seg);
+		if (slot >= 0)
+			release_slot(slot, call_id);
 	}
 	PG_END_TRY();
 	pfree(reader);

@@ -87,7 +87,9 @@ attach_call(int slot, dsm_handle handle, uint64 call_id, MemoryContext parent)
 	}
 	if (!ps_outbound_in_segment(seg, data, len))
 	{
-		elog(WARNING, "outbound request was copied out of shared memory");
+		ereport(WARNING,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("outbound request was copied out of shared memory")));
 		ps_outbound_serve_release(call);
 		return NULL;
 	}

@@ -69,7 +69,8 @@ end_call(PsOutboundEngine *engine, PsOutboundCall *call)
 {
 	if (call->transfer)
 		ps_outbound_engine_finish(engine, call->transfer);
-	calls[call->slot] = NULL;
+	if (calls[call->slot] == call)
+		calls[call->slot] = NULL;
 	ps_outbound_serve_release(call);
 }
 
@@ -82,6 +83,12 @@ start_calls(PsOutboundEngine *engine, MemoryContext cxt)
 	{
 		PsOutboundResult failed = {0};
 
+		/*
+		 * A caller that gave up frees its slot; a new call may take it before
+		 * the old one was noticed as abandoned.  The old one is over.
+		 */
+		if (calls[call->slot] != NULL)
+			end_call(engine, calls[call->slot]);
 		calls[call->slot] = call;
 		call->transfer = ps_outbound_engine_start(engine, &call->req, call,
 												  failed.error, sizeof(failed.error));

@@ -238,7 +238,9 @@ fetch_resolver(const char *name, bool lock, PsResolver *out, MemoryContext conte
 	out->project = text_in(3, context);
 	out->owner = out->scope == PS_SCOPE_COMPANY ? out->company : out->project;
 	if (!ps_resolver_kind_parse(ps_query_text(0, 4), &out->kind))
-		elog(ERROR, "resolver %s has an unknown kind", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("resolver %s has an unknown kind", name)));
 	out->base_url = text_in(5, context);
 	options = ps_query_text(0, 6);
 	if (!ps_resolver_options_parse(out->kind, options, strlen(options),

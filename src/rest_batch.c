@@ -53,6 +53,7 @@ answer_error(PsHttpRequest *req, ErrorData *edata)
 			status = 404;
 			break;
 		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+		case ERRCODE_LOCK_NOT_AVAILABLE:	/* lock_timeout, see rest_worker.c */
 			status = 503;
 			break;
 		case ERRCODE_IO_ERROR:

@@ -25,8 +25,9 @@ keep_plan(SPIPlanPtr *plan, const char *query)
 		SPIPlanPtr	p = SPI_prepare(query, 1, argtypes);
 
 		if (p == NULL)
-			elog(ERROR, "could not prepare a REST metadata query: %s",
-				 SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("could not prepare a REST metadata query: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(p);
 		*plan = p;
 	}
@@ -66,7 +67,9 @@ ps_rest_sql_secret(const char *reference, PsSecretMeta *out)
 					 "SELECT name, reference, description, value_version "
 					 "FROM provsecret.secrets WHERE reference OPERATOR(pg_catalog.=) $1");
 	if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read secret metadata");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("could not read secret metadata")));
 	found = SPI_processed == 1;
 	if (found)
 		fill(out, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, cxt);
@@ -93,7 +96,9 @@ ps_rest_sql_list(bool company, const char *owner)
 				  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'project' "
 				  "AND project OPERATOR(pg_catalog.=) $1 ORDER BY name");
 	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list secrets");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("could not list secrets")));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		PsSecretMeta *m = MemoryContextAllocZero(cxt, sizeof(PsSecretMeta));

@@ -245,6 +245,12 @@ ps_rest_worker_main(Datum main_arg)
 	 * a cycle quickly (the losing request is run again in the next batch).
 	 */
 	SetConfigOption("deadlock_timeout", "50ms", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * One process serves every client: a request that would wait long for a
+	 * lock (a seal behind a rotation batch left open) answers 503 instead of
+	 * holding up everyone else's.
+	 */
+	SetConfigOption("lock_timeout", "2s", PGC_SUSET, PGC_S_OVERRIDE);
 	ps_routes_init();
 	check_ready();
 

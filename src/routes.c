@@ -339,13 +339,14 @@ list_secrets(PsHttpRequest *req, List *principals)
 	}
 	text = serialize(json_pack("{s:o}", with_references ? "providerSecrets" : "secrets",
 							   items));
+	/* the request owns text from here, whatever happens next */
+	ps_http_set_malloced_body(req, 200, "application/json", text, strlen(text));
 	if (keep)
 	{
 		PopActiveSnapshot();
 		ps_listing_store(req->match.route, req->match.owner, principals,
 						 generation, text, strlen(text));
 	}
-	ps_http_set_malloced_body(req, 200, "application/json", text, strlen(text));
 }
 
 static void
@@ -473,6 +474,8 @@ ps_routes_execute(PsHttpRequest *req)
 			resolve(req);
 			break;
 		default:
-			elog(ERROR, "route %d does not use the database", req->match.route);
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("route %d does not use the database", req->match.route)));
 	}
 }

@@ -9,7 +9,7 @@
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set helpers :abs_srcdir '/data/helpers.psql'
 \i :helpers
-SELECT plan(67);
+SELECT plan(75);
 
 CREATE FUNCTION pg_temp.active_key(t text) RETURNS bigint LANGUAGE sql AS $$
     SELECT id FROM provsecret.data_key WHERE tenant = t AND retired_at IS NULL $$;
@@ -152,6 +152,19 @@ SELECT is(ARRAY[(SELECT count(*) FROM provsecret.data_key WHERE tenant = 'compan
           ARRAY[1, 0]::bigint[], 'one active key, no retired key: the rotation finished');
 SELECT ok((SELECT detail FROM provsecret.audit_log WHERE action = 'key.rotated' AND company = 'rempty')
           LIKE 'rotation started and finished%', 'audited as started and finished');
+
+-- A project in the middle of its own rotation cannot join a company (the
+-- company's rotation would never reach its retired key).
+SELECT lives_ok($$SELECT provsecret.seal('managed:project/rsolo/A', 'solo-a')$$, 'seal into standalone project rsolo');
+SELECT lives_ok($$SELECT provsecret.seal('managed:project/rsolo/B', 'solo-b')$$, 'seal a second secret into rsolo');
+SELECT is(provsecret.rotate_data_key('project/rsolo', 1), 1, 'start a rotation of project/rsolo with batch 1');
+SELECT is(pg_temp.sqlstate_of($$SELECT provsecret.register_project('rsolo', 'rco')$$), '55000',
+          'joining a company mid-rotation is refused (55000)');
+SELECT ok(provsecret.rotate_data_key('project/rsolo', 5) > 0, 'the rotation goes on');
+SELECT is(provsecret.rotate_data_key('project/rsolo', 5), 0, 'and finishes');
+SELECT lives_ok($$SELECT provsecret.register_project('rsolo', 'rco')$$, 'then the project joins the company');
+SELECT is(provsecret.resolve('managed:project/rsolo/A') || ',' || provsecret.resolve('managed:project/rsolo/B'),
+          'solo-a,solo-b', 'its secrets resolve');
 
 SELECT * FROM finish();
 ROLLBACK;
