@@ -173,6 +173,27 @@ ok(poll(sub { $fb_hang->open_connections('provsecret') == 0 }, 3),
 is(ps_sql($node, $resolve_fast), $value, 'the worker serves the next call');
 is(worker_pid(), $pid, '... the same worker');
 
+# A caller that gives up frees its slot at once; the next call (here from
+# the same session, so it takes the same slot) must not be mixed up with
+# the abandoned one the worker has not noticed yet: a 1 MB answer needs
+# many frames, which only a call the worker still tracks receives.
+my $mixups = 0;
+for my $round (1 .. 8)
+{
+	my $script = qq{SET statement_timeout = '150ms';
+SELECT provsecret.resolve('external:hang/team/openai');
+SET statement_timeout = '20s';
+SELECT provsecret.resolve('external:big/big');
+};
+	my ($out2, $err2) = ('', '');
+	IPC::Run::run([ 'psql', '-XAtq', '-d', $node->connstr('postgres') ],
+		'<', \$script, '>', \$out2, '2>', \$err2);
+	next if $out2 =~ /\Q$big\E/;
+	$mixups++;
+	diag "round $round: " . ($err2 =~ /(ERROR:[^\n]*)/g)[-1];
+}
+is($mixups, 0, 'a call right after an abandoned one in the same slot gets its whole answer');
+
 # --- the worker stops mid-call ------------------------------------------------------
 ($h, $out, $err) = start_hanging_call();
 $t0 = time;
