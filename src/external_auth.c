@@ -208,11 +208,19 @@ login(const PsExternalCall *call, Size *len)
 		breaker_failed(r);
 		ps_external_fail(call, "the universal-auth login response has no accessToken");
 	}
-	result = palloc(token_len + 1);
-	memcpy(result, token, token_len + 1);
-	token_put(r, token, token_len, expires_in);
-	explicit_bzero(token, token_len);
-	free(token);
+	/* token is malloc'd: wiped and freed whatever palloc does */
+	PG_TRY();
+	{
+		result = palloc(token_len + 1);
+		memcpy(result, token, token_len + 1);
+		token_put(r, token, token_len, expires_in);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(token, token_len);
+		free(token);
+	}
+	PG_END_TRY();
 	*len = token_len;
 	return result;
 }

@@ -31,6 +31,7 @@
 #include "secret.h"
 #include "tenant.h"
 
+static SPIPlanPtr plan_active_latest = NULL;
 static SPIPlanPtr plan_in_progress = NULL;
 static SPIPlanPtr plan_retire = NULL;
 static SPIPlanPtr plan_pending = NULL;
@@ -204,6 +205,24 @@ ps_rotate(const PsTenant *tenant, const char *key_owner, int64 limit,
 					  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
 					  1, argtypes);
 		ps_query_run(plan_retire, &owner, NULL, false, 0);
+		/*
+		 * Under REPEATABLE READ a key created after our snapshot is not
+		 * retired by the UPDATE above: we would "rotate" onto that very key.
+		 */
+		if (SPI_processed == 0 && IsolationUsesXactSnapshot())
+		{
+			ps_query_plan(&plan_active_latest,
+						  "SELECT 1 FROM provsecret.data_key"
+						  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
+						  1, argtypes);
+			if (ps_query_run_latest(plan_active_latest, &owner, NULL, 1) > 0 &&
+				SPI_processed > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not start the data-key rotation of %s: its key was created after this transaction's snapshot",
+								key_owner),
+						 errhint("Call rotate_data_key again in a new transaction.")));
+		}
 		r.started = true;
 	}
 	/* created by the start above (or, for a tenant without one, now) */

@@ -216,5 +216,24 @@ all_resolve('after the rotation that survived the crashes');
 is(ps_sql($node, q{SELECT provsecret.resolve('managed:project/other/X')}), 'rot-other', 'another tenant is untouched');
 is(ps_sql($node, 'SELECT ok FROM provsecret.verify_audit_chain()'), 't', 'the audit chain verifies');
 
+# REPEATABLE READ: a tenant whose first key was created after the caller's
+# snapshot is not "rotated" onto that same key; the caller retries.
+my $rr = $node->background_psql('postgres', on_error_stop => 0);
+$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$rr->query_safe('SELECT 1');
+ps_sql($node, q{SELECT provsecret.seal('managed:project/rr-late/K', 'rr-late')});
+my $late_key = ps_sql($node, q{SELECT id FROM provsecret.data_key WHERE tenant = 'project/rr-late'});
+$rr->{stderr} = '';
+$rr->query(q{SELECT provsecret.rotate_data_key('project/rr-late', 10)});
+like($rr->{stderr}, qr/could not start the data-key rotation/,
+	'a key newer than the snapshot: 40001, not a rotation onto it');
+$rr->{stderr} = '';
+$rr->query('ROLLBACK');
+$rr->quit;
+is(ps_sql($node, q{SELECT provsecret.rotate_data_key('project/rr-late', 10)}), '1',
+	'in a new transaction the rotation starts');
+isnt(ps_sql($node, q{SELECT id FROM provsecret.data_key WHERE tenant = 'project/rr-late' AND retired_at IS NULL}),
+	$late_key, '... onto a new key');
+
 $node->stop;
 done_testing();
