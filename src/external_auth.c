@@ -4,7 +4,6 @@
  */
 #include "postgres.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 
 #include "utils/timestamp.h"
@@ -12,74 +11,22 @@
 #include "external.h"
 #include "external_auth.h"
 #include "external_guard.h"
+#include "locked_cache.h"
 #include "outbound.h"
 #include "provsecret.h"
 #include "resolver_kinds.h"
 #include "secret.h"
 
 #define TOKEN_SLOTS 8
-#define TOKEN_TAG_MAX 32
 #define TOKEN_MARGIN_MAX_S 60	/* refresh at most this long before expiry */
 
-/* sodium_malloc'd: locked in RAM, guard pages, wiped by sodium_free. */
-typedef struct TokenEntry
-{
-	TimestampTz refresh_at;
-	char		resolver[PS_NAME_MAX + 1];
-	char		tag[TOKEN_TAG_MAX];
-	Size		len;
-	char		token[FLEXIBLE_ARRAY_MEMBER];
-} TokenEntry;
-
-static TokenEntry *tokens[TOKEN_SLOTS];
-
-static void
-token_drop(int i)
-{
-	sodium_free(tokens[i]);
-	tokens[i] = NULL;
-}
-
-/* The cached token of r, palloc'd, or NULL; stale entries are dropped. */
-static char *
-token_get(const PsResolver *r, Size *len)
-{
-	TimestampTz now = GetCurrentTimestamp();
-
-	for (int i = 0; i < TOKEN_SLOTS; i++)
-	{
-		TokenEntry *e = tokens[i];
-		char	   *copy;
-
-		if (e == NULL)
-			continue;
-		if (e->refresh_at <= now)
-		{
-			token_drop(i);
-			continue;
-		}
-		if (strcmp(e->resolver, r->name) != 0)
-			continue;
-		if (strcmp(e->tag, r->tag) != 0)
-		{
-			/* the resolver was altered: its client may have changed */
-			token_drop(i);
-			return NULL;
-		}
-		copy = palloc(e->len + 1);
-		memcpy(copy, e->token, e->len + 1);
-		*len = e->len;
-		return copy;
-	}
-	return NULL;
-}
+/* Universal-auth access tokens, by resolver name. */
+PS_LOCKED_CACHE(tokens, TOKEN_SLOTS);
 
 void
 ps_external_token_forget(const PsResolver *r)
 {
-	for (int i = 0; i < TOKEN_SLOTS; i++)
-		if (tokens[i] != NULL && strcmp(tokens[i]->resolver, r->name) == 0)
-			token_drop(i);
+	ps_locked_cache_forget(&tokens, r->name);
 }
 
 /*
@@ -91,35 +38,14 @@ static void
 token_put(const PsResolver *r, const char *token, Size len, long expires_in)
 {
 	long		margin = Max(1, Min(TOKEN_MARGIN_MAX_S, expires_in / 10));
-	int			victim = -1;
-	TokenEntry *e;
 
 	ps_external_token_forget(r);
 	if (expires_in <= margin)
 		return;
-	for (int i = 0; i < TOKEN_SLOTS; i++)
-	{
-		if (tokens[i] == NULL)
-		{
-			victim = i;
-			break;
-		}
-		if (victim < 0 || tokens[i]->refresh_at < tokens[victim]->refresh_at)
-			victim = i;
-	}
-	if (tokens[victim] != NULL)
-		token_drop(victim);
-	e = sodium_malloc(offsetof(TokenEntry, token) + len + 1);
-	if (e == NULL)
-		return;
-	e->refresh_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												(expires_in - margin) * 1000);
-	strlcpy(e->resolver, r->name, sizeof(e->resolver));
-	strlcpy(e->tag, r->tag, sizeof(e->tag));
-	e->len = len;
-	memcpy(e->token, token, len);
-	e->token[len] = '\0';
-	tokens[victim] = e;
+	ps_locked_cache_put(&tokens, r->name, r->tag,
+						TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													(expires_in - margin) * 1000),
+						token, len);
 }
 
 static void
@@ -242,7 +168,7 @@ ps_external_token(const PsExternalCall *call, bool fresh, Size *len, bool *cache
 			ps_external_fail(call, "its auth_reference names no secret");
 		return token;
 	}
-	if (!fresh && (token = token_get(r, len)) != NULL)
+	if (!fresh && (token = ps_locked_cache_get(&tokens, r->name, r->tag, len)) != NULL)
 	{
 		*cached = true;
 		return token;

@@ -1,10 +1,9 @@
 /*
  * external_guard.c: the per-resolver circuit breaker (shared memory) and
- * the per-backend value cache (locked memory) of external resolves.
+ * the per-backend value cache (locked memory, locked_cache.c) of external
+ * resolves.
  */
 #include "postgres.h"
-
-#include <sodium.h>
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -14,6 +13,7 @@
 #include "utils/timestamp.h"
 
 #include "external_guard.h"
+#include "locked_cache.h"
 #include "provsecret.h"
 #include "reference.h"
 
@@ -145,93 +145,19 @@ ps_breaker_report(const char *resolver, const char *tag, bool failed,
 	SpinLockRelease(&breakers->mutex);
 }
 
-/*
- * Cache entries live in sodium_malloc'd blocks: locked in RAM (never
- * swapped), guard pages around them, wiped by sodium_free.
- */
-typedef struct CacheEntry
-{
-	TimestampTz expires;
-	char		reference[PS_REFERENCE_MAX + 1];
-	char		tag[TAG_MAX];
-	Size		len;
-	char		value[FLEXIBLE_ARRAY_MEMBER];
-} CacheEntry;
-
-static CacheEntry *cache[CACHE_SLOTS];
-
-static void
-cache_drop(int i)
-{
-	sodium_free(cache[i]);
-	cache[i] = NULL;
-}
+PS_LOCKED_CACHE(value_cache, CACHE_SLOTS);
 
 char *
 ps_value_cache_get(const char *reference, const char *tag, Size *len)
 {
-	TimestampTz now = GetCurrentTimestamp();
-
-	for (int i = 0; i < CACHE_SLOTS; i++)
-	{
-		CacheEntry *e = cache[i];
-		char	   *copy;
-
-		if (e == NULL)
-			continue;
-		if (e->expires <= now)
-		{
-			cache_drop(i);
-			continue;
-		}
-		if (strcmp(e->reference, reference) != 0)
-			continue;
-		if (strcmp(e->tag, tag) != 0)
-		{
-			cache_drop(i);
-			return NULL;
-		}
-		copy = palloc(e->len + 1);
-		memcpy(copy, e->value, e->len + 1);
-		*len = e->len;
-		return copy;
-	}
-	return NULL;
+	return ps_locked_cache_get(&value_cache, reference, tag, len);
 }
 
 void
 ps_value_cache_put(const char *reference, const char *tag, int ttl_s,
 				   const char *value, Size len)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	int			victim = -1;
-	CacheEntry *e;
-
-	for (int i = 0; i < CACHE_SLOTS; i++)
-		if (cache[i] != NULL && (cache[i]->expires <= now ||
-								 strcmp(cache[i]->reference, reference) == 0))
-			cache_drop(i);
-	/* a free slot, else the entry closest to expiry */
-	for (int i = 0; i < CACHE_SLOTS; i++)
-	{
-		if (cache[i] == NULL)
-		{
-			victim = i;
-			break;
-		}
-		if (victim < 0 || cache[i]->expires < cache[victim]->expires)
-			victim = i;
-	}
-	if (cache[victim] != NULL)
-		cache_drop(victim);
-	e = sodium_malloc(offsetof(CacheEntry, value) + len + 1);
-	if (e == NULL)
-		return;					/* no locked memory left: do not cache */
-	e->expires = TimestampTzPlusMilliseconds(now, ttl_s * 1000);
-	strlcpy(e->reference, reference, sizeof(e->reference));
-	strlcpy(e->tag, tag, sizeof(e->tag));
-	e->len = len;
-	memcpy(e->value, value, len);
-	e->value[len] = '\0';
-	cache[victim] = e;
+	ps_locked_cache_put(&value_cache, reference, tag,
+						TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ttl_s * 1000),
+						value, len);
 }
