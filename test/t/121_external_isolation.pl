@@ -10,7 +10,6 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use IPC::Run;
 use Time::HiRes qw(time sleep);
 
 use PostgreSQL::Test::Utils;
@@ -44,17 +43,6 @@ ps_sql($node, qq{
 		'{"cache_ttl_s":60}', 'managed:project/ws1/vault-token');
 });
 
-# A psql running in the background; returns the harness and its output refs.
-sub background
-{
-	my ($sql) = @_;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'), '-c', $sql ],
-		'>', \$out, '2>', \$err);
-	return ($h, \$out, \$err);
-}
-
 sub wait_for_waiting_resolve
 {
 	return $node->poll_query_until('postgres',
@@ -64,7 +52,7 @@ sub wait_for_waiting_resolve
 }
 
 # --- a hanging backend holds up only its own caller ---------------------------
-my ($h, $out, $err) = background("SELECT provsecret.resolve('external:hang/team/openai')");
+my ($h, $out, $err) = ps_background($node, "SELECT provsecret.resolve('external:hang/team/openai')");
 ok(wait_for_waiting_resolve(), 'a resolve is waiting on the hanging backend');
 my $t0 = time;
 is(ps_sql($node, "SELECT provsecret.resolve('managed:project/ws1/LOCAL')"), 'canary-local',
@@ -83,7 +71,7 @@ is($r->{sqlstate}, '57014', 'statement_timeout cancels a waiting resolve (57014)
 ok($elapsed < 2.0, sprintf('... promptly (%.2f s of an 8 s resolver timeout)', $elapsed));
 
 # --- pg_cancel_backend --------------------------------------------------------
-($h, $out, $err) = background("SELECT provsecret.resolve('external:hang/team/openai')");
+($h, $out, $err) = ps_background($node, "SELECT provsecret.resolve('external:hang/team/openai')");
 ok(wait_for_waiting_resolve(), 'another resolve is waiting');
 $t0 = time;
 is(ps_sql($node, q{SELECT bool_and(pg_cancel_backend(pid)) FROM pg_stat_activity

@@ -71,17 +71,6 @@ sub wait_for_new_worker
 	return '';
 }
 
-# A psql running in the background; returns the harness and its output refs.
-sub background
-{
-	my ($sql) = @_;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'), '-c', $sql ],
-		'>', \$out, '2>', \$err);
-	return ($h, \$out, \$err);
-}
-
 sub poll
 {
 	my ($cond, $seconds) = @_;
@@ -100,7 +89,7 @@ sub start_hanging_call
 {
 	my ($sql) = @_;
 	my $open = $fb_hang->open_connections('provsecret');
-	my @bg = background($sql // "SELECT provsecret.resolve('external:hang/team/openai')");
+	my @bg = ps_background($node, $sql // "SELECT provsecret.resolve('external:hang/team/openai')");
 	ok(poll(sub { $fb_hang->open_connections('provsecret') > $open }, 10),
 		'a call is waiting on the hanging backend');
 	return @bg;
@@ -142,7 +131,7 @@ diag sprintf('200 sequential resolves in one session: %.2f ms each', (time - $t0
 # --- concurrency: 8 sessions, 1 s each ---------------------------------------------
 my $n = 8;
 $t0 = time;
-my @calls = map { [ background("SELECT provsecret.resolve('external:slow/team/openai')") ] } 1 .. $n;
+my @calls = map { [ ps_background($node, "SELECT provsecret.resolve('external:slow/team/openai')") ] } 1 .. $n;
 $_->[0]->finish for @calls;
 my $elapsed = time - $t0;
 is(scalar(grep { ${ $_->[1] } eq "$value\n" } @calls), $n, "$n sessions each got the value");
@@ -232,7 +221,7 @@ is(ps_sql($node, $resolve_fast), $value, '... and serves calls');
 ps_sql($node, q{ALTER SYSTEM SET provsecret.outbound_max_connections = 1; SELECT pg_reload_conf()});
 sleep 0.5;
 $t0 = time;
-@calls = map { [ background("SELECT provsecret.resolve('external:slow/team/openai')") ] } 1 .. 3;
+@calls = map { [ ps_background($node, "SELECT provsecret.resolve('external:slow/team/openai')") ] } 1 .. 3;
 $_->[0]->finish for @calls;
 $elapsed = time - $t0;
 is(scalar(grep { ${ $_->[1] } eq "$value\n" } @calls), 3, 'with a pool of one connection, calls still succeed');

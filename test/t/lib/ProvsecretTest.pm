@@ -10,13 +10,14 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(
   KEY_VAR PREVIOUS_VAR
   ps_node ps_start ps_restart ps_sql ps_try random_key random_text
-  log_since leaks read_proc server_pids
+  log_since leaks read_proc server_pids ps_background
 );
 
 use constant KEY_VAR      => 'CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY';
@@ -69,6 +70,18 @@ sub ps_sql
 {
 	my ($node, $sql) = @_;
 	return $node->safe_psql('postgres', $sql);
+}
+
+# A psql running SQL in the background; returns the harness and refs to its
+# stdout and stderr (SQLSTATEs shown).
+sub ps_background
+{
+	my ($node, $sql) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'>', \$out, '2>', \$err);
+	return ($h, \$out, \$err);
 }
 
 # Run SQL that may fail.  Returns a hash: ok, out, sqlstate, message,
