@@ -27,9 +27,6 @@
 #include "secret.h"
 #include "token.h"
 
-static bool route_is_listing(PsRestRoute route);
-static bool answer_kept_listing(PsHttpRequest *req);
-
 void
 ps_routes_init(void)
 {
@@ -110,6 +107,62 @@ route_has_owner(PsRestRoute route)
 	return route != PS_ROUTE_RESOLVE && route != PS_ROUTE_HEALTHZ &&
 		route != PS_ROUTE_METRICS && route != PS_ROUTE_OPENAPI &&
 		route != PS_ROUTE_NONE;
+}
+
+/*
+ * "Bearer <token>": the scheme is case-insensitive, the token one word.
+ * NULL for anything else.
+ */
+static const char *
+bearer_or_null(const char *header)
+{
+	const char *p;
+
+	if (pg_strncasecmp(header, "Bearer ", 7) != 0)
+		return NULL;
+	p = header + 7;
+	while (*p == ' ')
+		p++;
+	if (*p == '\0' || strpbrk(p, " \t") != NULL)
+		return NULL;
+	return p;
+}
+
+/* Answer a listing from the kept answers, if one is current. */
+static bool
+answer_kept(PsHttpRequest *req, List *principals)
+{
+	size_t		len;
+	const char *body = ps_listing_lookup(req->match.route, req->match.owner,
+										 principals, &len);
+
+	if (body == NULL)
+		return false;
+	ps_http_set_body(req, 200, "application/json", body, len);
+	return true;
+}
+
+static bool
+route_is_listing(PsRestRoute route)
+{
+	return route == PS_ROUTE_WORKSPACE_SECRETS ||
+		route == PS_ROUTE_COMPANY_PROVIDERS ||
+		route == PS_ROUTE_PROJECT_PROVIDERS;
+}
+
+/*
+ * A listing answered from the kept answers (listing_cache.c) before the
+ * request would wait for a batch: only with a token this process verified
+ * before and an answer still current for its principals.
+ */
+static bool
+answer_kept_listing(PsHttpRequest *req)
+{
+	const char *token = bearer_or_null(req->authorization);
+	List	   *principals;
+
+	return token != NULL && ps_token_cached_principals(token, &principals) &&
+		answer_kept(req, principals);
 }
 
 bool
@@ -193,25 +246,6 @@ ps_routes_prepare(PsHttpRequest *req)
 }
 
 
-/*
- * "Bearer <token>": the scheme is case-insensitive, the token one word.
- * NULL for anything else.
- */
-static const char *
-bearer_or_null(const char *header)
-{
-	const char *p;
-
-	if (pg_strncasecmp(header, "Bearer ", 7) != 0)
-		return NULL;
-	p = header + 7;
-	while (*p == ' ')
-		p++;
-	if (*p == '\0' || strpbrk(p, " \t") != NULL)
-		return NULL;
-	return p;
-}
-
 /* Verify the request's token and install its principals; returns them. */
 static List *
 authenticate(PsHttpRequest *req)
@@ -263,36 +297,6 @@ text_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static bool
-route_is_listing(PsRestRoute route)
-{
-	return route == PS_ROUTE_WORKSPACE_SECRETS ||
-		route == PS_ROUTE_COMPANY_PROVIDERS ||
-		route == PS_ROUTE_PROJECT_PROVIDERS;
-}
-
-/*
- * A listing answered from the kept answers (listing_cache.c) before the
- * request would wait for a batch: only with a token this process verified
- * before and an answer still current for its principals.
- */
-static bool
-answer_kept_listing(PsHttpRequest *req)
-{
-	const char *token = bearer_or_null(req->authorization);
-	List	   *principals;
-	const char *body;
-	size_t		len;
-
-	if (token == NULL || !ps_token_cached_principals(token, &principals))
-		return false;
-	body = ps_listing_lookup(req->match.route, req->match.owner, principals, &len);
-	if (body == NULL)
-		return false;
-	ps_http_set_body(req, 200, "application/json", body, len);
-	return true;
-}
-
 static void
 list_secrets(PsHttpRequest *req, List *principals)
 {
@@ -301,18 +305,12 @@ list_secrets(PsHttpRequest *req, List *principals)
 	json_t	   *items;
 	List	   *rows;
 	ListCell   *lc;
-	const char *body;
-	size_t		len;
 	uint64		generation;
 	bool		keep;
 	char	   *text;
 
-	body = ps_listing_lookup(req->match.route, req->match.owner, principals, &len);
-	if (body != NULL)
-	{
-		ps_http_set_body(req, 200, "application/json", body, len);
+	if (answer_kept(req, principals))
 		return;
-	}
 	/* the generation first, then the snapshot the answer is made from */
 	keep = ps_listing_begin(&generation);
 	if (keep)
