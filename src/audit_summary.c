@@ -37,15 +37,16 @@ typedef struct PsSummaryKey
 #define SUMMARY_PRINCIPAL_LEN	128
 #define SUMMARY_NAME_LEN		64
 
+/* what a repeated count touches first, so it reads few cache lines */
 typedef struct PsSummaryEntry
 {
 	PsSummaryKey key;
+	int64		count;
+	int32		value_version;
 	char		reference[SUMMARY_REFERENCE_LEN];
 	char		principal[SUMMARY_PRINCIPAL_LEN];
 	char		company[SUMMARY_NAME_LEN];
 	char		project[SUMMARY_NAME_LEN];
-	int32		value_version;
-	int64		count;
 } PsSummaryEntry;
 
 typedef struct PsSummaryShared

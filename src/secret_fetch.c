@@ -6,16 +6,27 @@
  * per-row policy evaluation, which cost more than the decryption itself.
  * The policy's rule still decides: resolve checks ps_authz_allows(read)
  * before calling this.
+ *
+ * Each backend also remembers where it last found a reference (its heap
+ * TID).  The next resolve of that reference fetches that tuple directly
+ * and uses it only if it is visible to the snapshot and still carries the
+ * same reference; anything else (a rotation moved it, VACUUM reused the
+ * slot, the table was rewritten) falls back to the index probe.  The
+ * unique index allows one visible version per reference, so a tuple that
+ * passes is the one the probe would have found, for a B-tree descent less.
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -39,12 +50,32 @@ typedef struct SecretTable
 {
 	Oid			relid;
 	Oid			indexid;
+	AttrNumber	reference_attnum;
 	AttrNumber	ciphertext_attnum;
 	AttrNumber	version_attnum;
 } SecretTable;
 
 static SecretTable secret_table;
 static bool callback_registered = false;
+
+/*
+ * Where references were last found: a four-way set-associative table keyed
+ * by a hash of the reference, most recently used way first, so references
+ * sharing a set rarely evict each other (512 kB at most, touched as used).  A wrong or stale TID
+ * costs one heap fetch and is never trusted (see above), so nothing here
+ * is forgotten on invalidations: the checks alone keep it right, and test
+ * 098 exercises them.
+ */
+#define TID_SETS 8192
+#define TID_WAYS 4
+
+typedef struct TidSlot
+{
+	uint64		reference_hash;
+	ItemPointerData tid;
+} TidSlot;
+
+static TidSlot tid_slots[TID_SETS][TID_WAYS];
 
 static void
 secret_table_invalidate(Datum arg, Oid relid)
@@ -74,15 +105,87 @@ secret_table_get(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("provsecret's secret table or its reference index is missing")));
+	found.reference_attnum = get_attnum(found.relid, "reference");
 	found.ciphertext_attnum = get_attnum(found.relid, "ciphertext");
 	found.version_attnum = get_attnum(found.relid, "value_version");
-	if (found.ciphertext_attnum == InvalidAttrNumber ||
+	if (found.reference_attnum == InvalidAttrNumber ||
+		found.ciphertext_attnum == InvalidAttrNumber ||
 		found.version_attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("provsecret's secret table lacks its ciphertext or value_version column")));
+				 errmsg("provsecret's secret table lacks its reference, ciphertext or value_version column")));
 	secret_table = found;
 	return &secret_table;
+}
+
+/* The tuple at a remembered TID, if visible and of this reference. */
+static bool
+fetch_remembered(Relation rel, const SecretTable *table, Snapshot snapshot,
+				 const ItemPointerData *tid, const char *canonical,
+				 size_t canonical_len, TupleTableSlot *slot)
+{
+	bool		isnull;
+	text	   *reference;
+
+	/* a TID past the end (VACUUM truncated the table) cannot be read */
+	if (ItemPointerGetBlockNumber(tid) >= RelationGetNumberOfBlocks(rel))
+		return false;
+	if (!table_tuple_fetch_row_version(rel, (ItemPointer) tid, snapshot, slot))
+		return false;
+	reference = DatumGetTextPP(slot_getattr(slot, table->reference_attnum, &isnull));
+	return !isnull &&
+		VARSIZE_ANY_EXHDR(reference) == canonical_len &&
+		memcmp(VARDATA_ANY(reference), canonical, canonical_len) == 0;
+}
+
+/* The remembered TID of a reference, or NULL. */
+static const ItemPointerData *
+remembered_tid(TidSlot *set, uint64 reference_hash)
+{
+	int			way;
+
+	for (way = 0; way < TID_WAYS; way++)
+		if (set[way].reference_hash == reference_hash &&
+			ItemPointerIsValid(&set[way].tid))
+			return &set[way].tid;
+	return NULL;
+}
+
+/*
+ * Remember where a reference was found, as the set's most recent way: the
+ * ways before its old one (or all but the last) move down one.
+ */
+static void
+remember_tid(TidSlot *set, uint64 reference_hash, const ItemPointerData *tid)
+{
+	int			way = 0;
+
+	while (way < TID_WAYS - 1 && set[way].reference_hash != reference_hash)
+		way++;
+	memmove(&set[1], &set[0], way * sizeof(TidSlot));
+	set[0].reference_hash = reference_hash;
+	set[0].tid = *tid;
+}
+
+/* The index probe: true and the tuple in slot when the reference exists. */
+static bool
+fetch_by_index(Relation rel, const SecretTable *table, Snapshot snapshot,
+			   const char *canonical, TupleTableSlot *slot)
+{
+	Relation	index = index_open(table->indexid, AccessShareLock);
+	ScanKeyData key;
+	IndexScanDesc scan;
+	bool		found;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(canonical));
+	key.sk_collation = index->rd_indcollation[0];
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	return found;
 }
 
 bytea *
@@ -90,29 +193,31 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 				MemoryContext context)
 {
 	SecretTable table = *secret_table_get();
+	size_t		canonical_len = strlen(canonical);
+	uint64		reference_hash;
+	TidSlot    *set;
+	const ItemPointerData *tid;
 	Relation	rel;
-	Relation	index;
 	Snapshot	snapshot;
-	ScanKeyData key;
-	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	bytea	   *result = NULL;
 
+	reference_hash = hash_bytes_extended((const unsigned char *) canonical,
+										 canonical_len, 0);
+	set = tid_slots[reference_hash % TID_SETS];
+	tid = remembered_tid(set, reference_hash);
+
 	/* opening takes in invalidations: a stale OID fails here, not later */
 	rel = table_open(table.relid, AccessShareLock);
-	index = index_open(table.indexid, AccessShareLock);
 
 	/* as SPI does for a volatile function: see this transaction's writes */
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
-				CStringGetTextDatum(canonical));
-	key.sk_collation = index->rd_indcollation[0];
 	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+
+	if ((tid != NULL &&
+		 fetch_remembered(rel, &table, snapshot, tid, canonical, canonical_len, slot)) ||
+		fetch_by_index(rel, &table, snapshot, canonical, slot))
 	{
 		bool		isnull;
 		Datum		ciphertext = slot_getattr(slot, table.ciphertext_attnum, &isnull);
@@ -122,11 +227,10 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 		old = MemoryContextSwitchTo(context);
 		result = DatumGetByteaPCopy(ciphertext);
 		MemoryContextSwitchTo(old);
+		remember_tid(set, reference_hash, &slot->tts_tid);
 	}
-	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	UnregisterSnapshot(snapshot);
-	index_close(index, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	return result;
 }

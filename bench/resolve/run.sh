@@ -8,7 +8,7 @@
 #
 # Environment:
 #   BENCH_SECONDS   seconds per peer and client count (10)
-#   BENCH_WARMUP    unmeasured seconds before each run (1)
+#   BENCH_WARMUP    unmeasured seconds at the start of each run (3)
 #   BENCH_CLIENTS   client counts ("2 16")
 #   BENCH_PEERS     peers to run (all that are available), from:
 #                   plain pgcrypto resolve plain_audit resolve_summary resolve_all
@@ -25,7 +25,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 seconds=${BENCH_SECONDS:-10}
-warmup=${BENCH_WARMUP:-1}
+warmup=${BENCH_WARMUP:-3}
 clients=${BENCH_CLIENTS:-2 16}
 port=${BENCH_PORT:-55449}
 fsync=${BENCH_FSYNC:-on}
@@ -178,19 +178,26 @@ for c in $clients; do
 		esac
 		prepare_peer "$peer"
 		psql_bench -c CHECKPOINT >/dev/null
-		# Warm caches (plans, buffers, data keys) outside the measurement.
-		as_pg "$PG_BINDIR/pgbench" -n -M prepared -c "$c" -j "$threads" \
-			-T "$warmup" -h "$tmp" -p "$port" \
-			-f "$scripts/$(script_of "$peer").pgbench" postgres >/dev/null 2>&1 || true
+		# One run per peer: its first $warmup seconds warm the connections'
+		# caches (plans, buffers, data keys, where resolve found each
+		# reference), as in a connection pool, and are left out; tps and
+		# latency are the means of the per-second reports after them.
 		out=$(as_pg "$PG_BINDIR/pgbench" -n -M prepared -c "$c" -j "$threads" \
-			-T "$seconds" -h "$tmp" -p "$port" \
+			-T "$((warmup + seconds))" -P 1 -h "$tmp" -p "$port" \
 			-f "$scripts/$(script_of "$peer").pgbench" postgres 2>&1) || {
 			echo "$out" >&2
 			echo "$peer $c failed failed" >>"$results"
 			continue
 		}
-		tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
-		lat=$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p')
+		tps='' lat=''
+		read -r tps lat < <(echo "$out" | awk -v from="$warmup" '
+			/^progress: / && $2 + 0 > from { t += $4; l += $7; n++ }
+			END { if (n) printf "%.1f %.3f\n", t / n, l / n }') || true
+		if [ -z "${tps:-}" ]; then
+			echo "$out" >&2
+			echo "$peer $c failed failed" >>"$results"
+			continue
+		fi
 		echo "$peer $c $tps $lat" >>"$results"
 		echo "# round $round: $peer, $c clients: $tps tps" >&2
 	done
