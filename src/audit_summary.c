@@ -7,47 +7,55 @@
 
 #include "audit_summary.h"
 
-#include "common/hashfn.h"
+#include <sodium.h>
+
+#include "port/pg_bitutils.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
-#include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
 #define PS_SUMMARY_TRANCHE "provsecret_audit_summary"
 
 /*
- * A small key, so a count hashes 24 bytes instead of a kilobyte; the
- * strings themselves are in the entry and compared on every hit, so two
- * counters whose strings collide in the key are never merged (the second
- * one is recorded as its own event instead).
+ * A counter's identity: its minute and a keyed 128-bit hash (SipHash-x24,
+ * with a key drawn when the server starts) of its reference and principal.
+ * Nobody can pick two names that collide without that key, so equal keys
+ * mean equal names and a count never reads the strings.
  */
 typedef struct PsSummaryKey
 {
 	int64		minute;			/* TimestampTz truncated to the minute */
-	uint64		reference_hash;
-	uint64		principal_hash;
+	unsigned char names[crypto_shorthash_siphashx24_BYTES];
 } PsSummaryKey;
 
 /*
- * Room for the usual strings only, so a counter takes about 550 bytes of
- * shared memory instead of 1.3 kB; a reveal whose reference, principal or
- * names are longer is recorded as its own event.
+ * The hot part, 32 bytes, in an open-addressing table at most half full:
+ * a repeated count reads one cache line, not a hash chain and the strings.
+ */
+typedef struct PsSummarySlot
+{
+	PsSummaryKey key;
+	int32		count;			/* 0: empty */
+	uint32		names_index;	/* its PsSummaryNames */
+} PsSummarySlot;
+
+/*
+ * The cold part, written when a counter starts and read when it is
+ * drained.  Room for the usual strings only; a reveal whose reference,
+ * principal or names are longer is recorded as its own event.
  */
 #define SUMMARY_REFERENCE_LEN	256
 #define SUMMARY_PRINCIPAL_LEN	128
 #define SUMMARY_NAME_LEN		64
 
-/* what a repeated count touches first, so it reads few cache lines */
-typedef struct PsSummaryEntry
+typedef struct PsSummaryNames
 {
-	PsSummaryKey key;
-	int64		count;
-	int32		value_version;
 	char		reference[SUMMARY_REFERENCE_LEN];
 	char		principal[SUMMARY_PRINCIPAL_LEN];
 	char		company[SUMMARY_NAME_LEN];
 	char		project[SUMMARY_NAME_LEN];
-} PsSummaryEntry;
+	int32		value_version;
+} PsSummaryNames;
 
 typedef struct PsSummaryShared
 {
@@ -55,12 +63,21 @@ typedef struct PsSummaryShared
 	bool		closed;
 	bool		flush_requested;
 	int			entries;
+	uint32		slot_mask;		/* slots - 1, a power of two */
+	unsigned char hash_key[crypto_shorthash_siphashx24_KEYBYTES];
 } PsSummaryShared;
 
 int			ps_audit_summary_entries_max = 16384;
 
 static PsSummaryShared *summary = NULL;
-static HTAB *counters = NULL;
+static PsSummarySlot *slots = NULL;
+static PsSummaryNames *names = NULL;	/* entries_max, in order of use */
+
+static uint32
+slot_count(void)
+{
+	return pg_nextpower2_32((uint32) ps_audit_summary_entries_max * 2);
+}
 
 void
 ps_audit_summary_request_lock(void)
@@ -71,32 +88,37 @@ ps_audit_summary_request_lock(void)
 Size
 ps_audit_summary_shmem_size(void)
 {
-	return add_size(MAXALIGN(sizeof(PsSummaryShared)),
-					hash_estimate_size(ps_audit_summary_entries_max,
-									   sizeof(PsSummaryEntry)));
+	Size		size = MAXALIGN(sizeof(PsSummaryShared));
+
+	size = add_size(size, MAXALIGN(mul_size(slot_count(), sizeof(PsSummarySlot))));
+	return add_size(size, mul_size(ps_audit_summary_entries_max, sizeof(PsSummaryNames)));
 }
 
 void
 ps_audit_summary_shmem_init(void)
 {
 	bool		found;
-	HASHCTL		info;
+	char	   *base;
 
-	summary = ShmemInitStruct("provsecret audit summary",
-							  sizeof(PsSummaryShared), &found);
+	base = ShmemInitStruct("provsecret audit summary",
+						   ps_audit_summary_shmem_size(), &found);
+	summary = (PsSummaryShared *) base;
+	slots = (PsSummarySlot *) (base + MAXALIGN(sizeof(PsSummaryShared)));
+	names = (PsSummaryNames *) ((char *) slots +
+								MAXALIGN(mul_size(slot_count(), sizeof(PsSummarySlot))));
 	if (!found)
 	{
 		summary->lock = &(GetNamedLWLockTranche(PS_SUMMARY_TRANCHE))->lock;
 		summary->closed = false;
 		summary->flush_requested = false;
 		summary->entries = 0;
+		summary->slot_mask = slot_count() - 1;
+		if (!pg_strong_random(summary->hash_key, sizeof(summary->hash_key)))
+			ereport(FATAL,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("provsecret audit: could not generate the summary counters' hash key")));
+		memset(slots, 0, mul_size(slot_count(), sizeof(PsSummarySlot)));
 	}
-	memset(&info, 0, sizeof(info));
-	info.keysize = sizeof(PsSummaryKey);
-	info.entrysize = sizeof(PsSummaryEntry);
-	counters = ShmemInitHash("provsecret audit summary counters",
-							 ps_audit_summary_entries_max, ps_audit_summary_entries_max,
-							 &info, HASH_ELEM | HASH_BLOBS);
 }
 
 static int64
@@ -105,54 +127,75 @@ minute_of(TimestampTz at)
 	return at - (at % USECS_PER_MINUTE);
 }
 
-static void
-key_of(PsSummaryKey *key, TimestampTz minute, const PsAuditRecord *record)
-{
-	memset(key, 0, sizeof(*key));
-	key->minute = minute;
-	key->reference_hash = hash_bytes_extended((const unsigned char *) record->reference,
-											  strnlen(record->reference, PS_AUDIT_REFERENCE_LEN), 0);
-	key->principal_hash = hash_bytes_extended((const unsigned char *) record->principal,
-											  strnlen(record->principal, PS_AUDIT_PRINCIPAL_LEN), 0);
-}
-
 static bool
 fits(const char *s, size_t room)
 {
 	return strnlen(s, room) < room;
 }
 
-static void
-add_count(const PsSummaryKey *key, const PsAuditRecord *record, int64 count,
-		  bool *ok)
+/* False when a name is too long to be kept in a counter. */
+static bool
+key_of(PsSummaryKey *key, TimestampTz minute, const PsAuditRecord *record)
 {
-	PsSummaryEntry *entry;
-	bool		found;
+	char		input[SUMMARY_REFERENCE_LEN + SUMMARY_PRINCIPAL_LEN];
+	size_t		reference_len;
+	size_t		principal_len;
 
-	*ok = false;
 	if (!fits(record->reference, SUMMARY_REFERENCE_LEN) ||
 		!fits(record->principal, SUMMARY_PRINCIPAL_LEN) ||
 		!fits(record->company, SUMMARY_NAME_LEN) ||
 		!fits(record->project, SUMMARY_NAME_LEN))
-		return;
-	entry = hash_search(counters, key, HASH_ENTER_NULL, &found);
-	if (entry == NULL)
-		return;
-	if (!found)
+		return false;
+	/* the reference's terminating NUL separates the two names */
+	reference_len = strlen(record->reference) + 1;
+	principal_len = strlen(record->principal);
+	memcpy(input, record->reference, reference_len);
+	memcpy(input + reference_len, record->principal, principal_len);
+	memset(key, 0, sizeof(*key));
+	key->minute = minute;
+	crypto_shorthash_siphashx24(key->names, (const unsigned char *) input,
+								reference_len + principal_len, summary->hash_key);
+	return true;
+}
+
+/* Under the lock, exclusive: add count to the key's counter. */
+static bool
+add_count(const PsSummaryKey *key, const PsAuditRecord *record, int64 count)
+{
+	uint32		i;
+	PsSummarySlot *slot;
+
+	/* the minute moves a counter's first slot, so minutes do not cluster */
+	memcpy(&i, key->names, sizeof(uint32));
+	i ^= (uint32) (key->minute / USECS_PER_MINUTE) * 0x9E3779B1u;
+	for (i &= summary->slot_mask;; i = (i + 1) & summary->slot_mask)
 	{
-		strlcpy(entry->reference, record->reference, SUMMARY_REFERENCE_LEN);
-		strlcpy(entry->principal, record->principal, SUMMARY_PRINCIPAL_LEN);
-		strlcpy(entry->company, record->company, SUMMARY_NAME_LEN);
-		strlcpy(entry->project, record->project, SUMMARY_NAME_LEN);
-		entry->value_version = record->value_version;
-		entry->count = 0;
+		slot = &slots[i];
+		if (slot->count == 0 ||
+			memcmp(&slot->key, key, sizeof(PsSummaryKey)) == 0)
+			break;
+	}
+	/* a counter full to int32 leaves the rest to individual events */
+	if (count > PG_INT32_MAX - slot->count)
+		return false;
+	if (slot->count == 0)
+	{
+		PsSummaryNames *n;
+
+		if (summary->entries >= ps_audit_summary_entries_max)
+			return false;
+		slot->key = *key;
+		slot->names_index = summary->entries;
+		n = &names[slot->names_index];
+		strlcpy(n->reference, record->reference, SUMMARY_REFERENCE_LEN);
+		strlcpy(n->principal, record->principal, SUMMARY_PRINCIPAL_LEN);
+		strlcpy(n->company, record->company, SUMMARY_NAME_LEN);
+		strlcpy(n->project, record->project, SUMMARY_NAME_LEN);
+		n->value_version = record->value_version;
 		summary->entries++;
 	}
-	else if (strcmp(entry->reference, record->reference) != 0 ||
-			 strcmp(entry->principal, record->principal) != 0)
-		return;
-	entry->count += count;
-	*ok = true;
+	slot->count += count;
+	return true;
 }
 
 bool
@@ -162,13 +205,13 @@ ps_audit_summary_count(const PsAuditRecord *record, bool *wake_worker)
 	bool		ok = false;
 
 	*wake_worker = false;
-	if (summary == NULL)
+	if (summary == NULL ||
+		!key_of(&key, minute_of(record->at), record))
 		return false;
-	key_of(&key, minute_of(record->at), record);
 
 	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
 	if (!summary->closed)
-		add_count(&key, record, 1, &ok);
+		ok = add_count(&key, record, 1);
 	/* early enough that reveals rarely find the table full meanwhile */
 	if (!summary->flush_requested &&
 		summary->entries > ps_audit_summary_entries_max / 4 * 3)
@@ -180,47 +223,37 @@ ps_audit_summary_count(const PsAuditRecord *record, bool *wake_worker)
 int
 ps_audit_summary_drain(PsAuditRecord **records, bool close)
 {
-	HASH_SEQ_STATUS scan;
-	PsSummaryEntry *entry;
 	PsAuditRecord *recs;
-	PsSummaryKey *keys;
-	long		size;
+	uint32		i;
 	int			n = 0;
-	int			i;
 
 	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
 	if (close)
 		summary->closed = true;
-	size = hash_get_num_entries(counters);
-	recs = palloc0(sizeof(PsAuditRecord) * Max(size, 1));
-	keys = palloc(sizeof(PsSummaryKey) * Max(size, 1));
-	hash_seq_init(&scan, counters);
-	while ((entry = hash_seq_search(&scan)) != NULL)
+	recs = palloc0(sizeof(PsAuditRecord) * Max(summary->entries, 1));
+	for (i = 0; i <= summary->slot_mask && n < summary->entries; i++)
 	{
+		PsSummarySlot *slot = &slots[i];
+		const PsSummaryNames *from;
 		PsAuditRecord *r;
 
-		if (n >= size)
-		{
-			hash_seq_term(&scan);
-			break;
-		}
-		r = &recs[n];
-		memcpy(&keys[n++], &entry->key, sizeof(PsSummaryKey));
-
-		r->at = entry->key.minute;
-		r->value_version = entry->value_version;
-		r->count = entry->count;
+		if (slot->count == 0)
+			continue;
+		from = &names[slot->names_index];
+		r = &recs[n++];
+		r->at = slot->key.minute;
+		r->value_version = from->value_version;
+		r->count = slot->count;
 		strlcpy(r->action, "secret.resolved", PS_AUDIT_ACTION_LEN);
-		strlcpy(r->reference, entry->reference, PS_AUDIT_REFERENCE_LEN);
-		strlcpy(r->principal, entry->principal, PS_AUDIT_PRINCIPAL_LEN);
-		strlcpy(r->company, entry->company, PS_AUDIT_NAME_LEN);
-		strlcpy(r->project, entry->project, PS_AUDIT_NAME_LEN);
+		strlcpy(r->reference, from->reference, PS_AUDIT_REFERENCE_LEN);
+		strlcpy(r->principal, from->principal, PS_AUDIT_PRINCIPAL_LEN);
+		strlcpy(r->company, from->company, PS_AUDIT_NAME_LEN);
+		strlcpy(r->project, from->project, PS_AUDIT_NAME_LEN);
 		strlcpy(r->channel, "sql", PS_AUDIT_CHANNEL_LEN);
 		strlcpy(r->outcome, "ok", PS_AUDIT_OUTCOME_LEN);
+		memset(slot, 0, sizeof(*slot));
 	}
-	for (i = 0; i < n; i++)
-		hash_search(counters, &keys[i], HASH_REMOVE, NULL);
-	summary->entries = hash_get_num_entries(counters);
+	summary->entries = 0;
 	LWLockRelease(summary->lock);
 	*records = recs;
 	return n;
@@ -235,11 +268,9 @@ ps_audit_summary_restore(const PsAuditRecord *records, int n)
 	for (i = 0; i < n; i++)
 	{
 		PsSummaryKey key;
-		bool		ok;
 
-		key_of(&key, records[i].at, &records[i]);
-		add_count(&key, &records[i], records[i].count, &ok);
-		if (!ok)
+		if (!key_of(&key, records[i].at, &records[i]) ||
+			!add_count(&key, &records[i], records[i].count))
 			ereport(WARNING,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg_internal("provsecret audit: summary table full, %lld reveals of one counter dropped", (long long) records[i].count)));

@@ -1,7 +1,7 @@
 /*
  * audit_summary.h: reveal counters for provsecret.audit_level = summary.
  *
- * Successful SQL reveals are counted in a shared-memory hash keyed by
+ * Successful SQL reveals are counted in a shared-memory table keyed by
  * (reference, principal, minute); the audit worker drains it into
  * "secret.resolved" events with a count, and drains it completely before it
  * exits, so a clean shutdown loses nothing.
@@ -20,7 +20,7 @@ extern void ps_audit_summary_shmem_init(void);
 /*
  * Count one reveal.  False when the reveal could not be counted (table full
  * or closed for shutdown): the caller then records it as an individual
- * durable event instead.  *wake_worker: the table is half full, the worker
+ * durable event instead.  *wake_worker: the table is three quarters full, the worker
  * should write it now.
  */
 extern bool ps_audit_summary_count(const PsAuditRecord *record, bool *wake_worker);

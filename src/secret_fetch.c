@@ -71,8 +71,9 @@ static bool callback_registered = false;
 
 typedef struct TidSlot
 {
-	uint64		reference_hash;
+	uint32		tag;			/* high half of the reference's hash */
 	ItemPointerData tid;
+	Buffer		buffer;			/* where its block was, to skip a size check */
 } TidSlot;
 
 static TidSlot tid_slots[TID_SETS][TID_WAYS];
@@ -118,19 +119,33 @@ secret_table_get(void)
 	return &secret_table;
 }
 
-/* The tuple at a remembered TID, if visible and of this reference. */
+/*
+ * The tuple at a remembered TID, if visible and of this reference.  Its
+ * block must still be inside the table: pinning the buffer it was last
+ * read through proves that without asking the kernel for the size (a
+ * truncation drops the buffers of the blocks it removes, and our lock
+ * keeps one from starting).
+ */
 static bool
 fetch_remembered(Relation rel, const SecretTable *table, Snapshot snapshot,
-				 const ItemPointerData *tid, const char *canonical,
+				 const TidSlot *remembered, const char *canonical,
 				 size_t canonical_len, TupleTableSlot *slot)
 {
+	BlockNumber block = ItemPointerGetBlockNumber(&remembered->tid);
+	bool		pinned;
+	bool		found;
 	bool		isnull;
 	text	   *reference;
 
-	/* a TID past the end (VACUUM truncated the table) cannot be read */
-	if (ItemPointerGetBlockNumber(tid) >= RelationGetNumberOfBlocks(rel))
+	pinned = BufferIsValid(remembered->buffer) &&
+		ReadRecentBuffer(rel->rd_node, MAIN_FORKNUM, block, remembered->buffer);
+	if (!pinned && block >= RelationGetNumberOfBlocks(rel))
 		return false;
-	if (!table_tuple_fetch_row_version(rel, (ItemPointer) tid, snapshot, slot))
+	found = table_tuple_fetch_row_version(rel, (ItemPointer) &remembered->tid,
+										  snapshot, slot);
+	if (pinned)
+		ReleaseBuffer(remembered->buffer);
+	if (!found)
 		return false;
 	reference = DatumGetTextPP(slot_getattr(slot, table->reference_attnum, &isnull));
 	return !isnull &&
@@ -138,16 +153,15 @@ fetch_remembered(Relation rel, const SecretTable *table, Snapshot snapshot,
 		memcmp(VARDATA_ANY(reference), canonical, canonical_len) == 0;
 }
 
-/* The remembered TID of a reference, or NULL. */
-static const ItemPointerData *
-remembered_tid(TidSlot *set, uint64 reference_hash)
+/* Where a reference was last found, or NULL. */
+static const TidSlot *
+remembered_slot(const TidSlot *set, uint32 tag)
 {
 	int			way;
 
 	for (way = 0; way < TID_WAYS; way++)
-		if (set[way].reference_hash == reference_hash &&
-			ItemPointerIsValid(&set[way].tid))
-			return &set[way].tid;
+		if (set[way].tag == tag && ItemPointerIsValid(&set[way].tid))
+			return &set[way];
 	return NULL;
 }
 
@@ -156,15 +170,17 @@ remembered_tid(TidSlot *set, uint64 reference_hash)
  * ways before its old one (or all but the last) move down one.
  */
 static void
-remember_tid(TidSlot *set, uint64 reference_hash, const ItemPointerData *tid)
+remember_slot(TidSlot *set, uint32 tag, const TupleTableSlot *slot)
 {
 	int			way = 0;
 
-	while (way < TID_WAYS - 1 && set[way].reference_hash != reference_hash)
+	while (way < TID_WAYS - 1 && set[way].tag != tag)
 		way++;
 	memmove(&set[1], &set[0], way * sizeof(TidSlot));
-	set[0].reference_hash = reference_hash;
-	set[0].tid = *tid;
+	set[0].tag = tag;
+	set[0].tid = slot->tts_tid;
+	set[0].buffer = TTS_IS_BUFFERTUPLE(slot) ?
+		((const BufferHeapTupleTableSlot *) slot)->buffer : InvalidBuffer;
 }
 
 /* The index probe: true and the tuple in slot when the reference exists. */
@@ -195,8 +211,9 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 	SecretTable table = *secret_table_get();
 	size_t		canonical_len = strlen(canonical);
 	uint64		reference_hash;
+	uint32		tag;
 	TidSlot    *set;
-	const ItemPointerData *tid;
+	const TidSlot *remembered;
 	Relation	rel;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
@@ -205,7 +222,8 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 	reference_hash = hash_bytes_extended((const unsigned char *) canonical,
 										 canonical_len, 0);
 	set = tid_slots[reference_hash % TID_SETS];
-	tid = remembered_tid(set, reference_hash);
+	tag = (uint32) (reference_hash >> 32);
+	remembered = remembered_slot(set, tag);
 
 	/* opening takes in invalidations: a stale OID fails here, not later */
 	rel = table_open(table.relid, AccessShareLock);
@@ -215,8 +233,9 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	slot = table_slot_create(rel, NULL);
 
-	if ((tid != NULL &&
-		 fetch_remembered(rel, &table, snapshot, tid, canonical, canonical_len, slot)) ||
+	if ((remembered != NULL &&
+		 fetch_remembered(rel, &table, snapshot, remembered, canonical,
+						  canonical_len, slot)) ||
 		fetch_by_index(rel, &table, snapshot, canonical, slot))
 	{
 		bool		isnull;
@@ -227,7 +246,7 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 		old = MemoryContextSwitchTo(context);
 		result = DatumGetByteaPCopy(ciphertext);
 		MemoryContextSwitchTo(old);
-		remember_tid(set, reference_hash, &slot->tts_tid);
+		remember_slot(set, tag, slot);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	UnregisterSnapshot(snapshot);

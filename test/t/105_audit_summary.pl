@@ -130,5 +130,38 @@ SELECT string_agg(host(client_addr), ',') FROM (
    ORDER BY id DESC LIMIT 2) r)),
 	'127.0.0.1,127.0.0.1', 'reveals over TCP record the session\'s address');
 
+# A small table (64 counters): 300 secrets revealed twice each, with the
+# worker draining as the table fills and reveals that find it full
+# recorded one by one.  After a clean restart every secret has exactly its
+# two reveals, and no two secrets' counts were merged.
+$node->append_conf('postgresql.conf', 'provsecret.audit_summary_entries = 64');
+audit_restart($node);
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET provsecret.audit_level = summary;
+ALTER SYSTEM SET provsecret.audit_summary_interval = '1h';
+SELECT pg_reload_conf();});
+$node->poll_query_until('postgres',
+	"SELECT audit_level = 'summary' FROM provsecret.audit_worker_status")
+  or die 'reload not seen';
+$node->safe_psql('postgres', q{
+SELECT count(provsecret.seal('managed:project/p1/full_' || g, 'full-value'))
+  FROM generate_series(1, 300) g});
+$node->safe_psql('postgres', q{
+SELECT count(*) FROM (SELECT provsecret.resolve('managed:project/p1/full_' || (g % 300 + 1))
+  FROM generate_series(0, 599) g) r},
+	connstr => $node->connstr('postgres') . ' user=alice');
+audit_restart($node);
+is( $node->safe_psql('postgres', q{
+SELECT count(*) FILTER (WHERE reveals = 2), count(*) FROM (
+  SELECT reference, sum(count) AS reveals FROM provsecret.audit_log
+   WHERE action IN ('secret.resolved', 'secret.revealed')
+     AND reference LIKE 'managed:project/p1/full\_%'
+   GROUP BY reference) r}),
+	'300|300', 'a full counter table: every reveal counted once, none merged');
+cmp_ok( $node->safe_psql('postgres', q{
+SELECT count(*) FROM provsecret.audit_log
+ WHERE action = 'secret.resolved' AND reference LIKE 'managed:project/p1/full\_%'}),
+	'>', 0, 'and counters took part');
+
 $node->stop;
 done_testing();
