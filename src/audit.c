@@ -317,13 +317,40 @@ insert_pending(const PsAuditRecord *r)
 /* see ps_audit_answers_after_commit() */
 static bool answers_after_commit = false;
 
+/*
+ * audit_level = summary: a successful SQL reveal goes to its counter,
+ * without building the queue's record.  False when it was not counted.
+ */
+static bool
+count_in_summary(const PsAuditEvent *event)
+{
+	PsSummaryReveal reveal;
+	bool		wake_worker;
+	bool		counted;
+
+	if (audit_level != PS_AUDIT_LEVEL_SUMMARY ||
+		(context_channel != NULL && strcmp(context_channel, "sql") != 0) ||
+		strcmp(event->action, "secret.revealed") != 0 ||
+		(event->outcome != NULL && strcmp(event->outcome, "ok") != 0))
+		return false;
+	reveal.at = GetCurrentTimestamp();
+	reveal.reference = event->reference ? event->reference : "";
+	reveal.principal = ps_authz_audit_principal();
+	reveal.company = event->company ? event->company : "";
+	reveal.project = event->project ? event->project : "";
+	reveal.value_version = event->value_version;
+	counted = ps_audit_summary_count(&reveal, &wake_worker);
+	if (wake_worker)
+		ps_audit_queue_wake_worker(false);
+	return counted;
+}
+
 void
 ps_audit_record(const PsAuditEvent *event, bool durable)
 {
 	PsAuditRecord record;
 
 	ensure_xact_callback();
-	fill_record(&record, event);
 
 	/*
 	 * A standby writes nothing: its durable events are recorded by the
@@ -332,24 +359,14 @@ ps_audit_record(const PsAuditEvent *event, bool durable)
 	 */
 	if (durable && RecoveryInProgress())
 	{
+		fill_record(&record, event);
 		ps_audit_forward(&record);
 		return;
 	}
+	if (count_in_summary(event))
+		return;
 
-	if (audit_level == PS_AUDIT_LEVEL_SUMMARY &&
-		strcmp(record.channel, "sql") == 0 &&
-		strcmp(record.action, "secret.revealed") == 0 &&
-		strcmp(record.outcome, "ok") == 0)
-	{
-		bool		wake_worker;
-		bool		counted = ps_audit_summary_count(&record, &wake_worker);
-
-		if (wake_worker)
-			ps_audit_queue_wake_worker(false);
-		if (counted)
-			return;
-	}
-
+	fill_record(&record, event);
 	if (durable && !(answers_after_commit &&
 					 strcmp(record.action, "secret.revealed") == 0 &&
 					 strcmp(record.outcome, "ok") == 0))

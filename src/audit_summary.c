@@ -135,24 +135,24 @@ fits(const char *s, size_t room)
 
 /* False when a name is too long to be kept in a counter. */
 static bool
-key_of(PsSummaryKey *key, TimestampTz minute, const PsAuditRecord *record)
+key_of(PsSummaryKey *key, const PsSummaryReveal *reveal)
 {
 	char		input[SUMMARY_REFERENCE_LEN + SUMMARY_PRINCIPAL_LEN];
 	size_t		reference_len;
 	size_t		principal_len;
 
-	if (!fits(record->reference, SUMMARY_REFERENCE_LEN) ||
-		!fits(record->principal, SUMMARY_PRINCIPAL_LEN) ||
-		!fits(record->company, SUMMARY_NAME_LEN) ||
-		!fits(record->project, SUMMARY_NAME_LEN))
+	if (!fits(reveal->reference, SUMMARY_REFERENCE_LEN) ||
+		!fits(reveal->principal, SUMMARY_PRINCIPAL_LEN) ||
+		!fits(reveal->company, SUMMARY_NAME_LEN) ||
+		!fits(reveal->project, SUMMARY_NAME_LEN))
 		return false;
 	/* the reference's terminating NUL separates the two names */
-	reference_len = strlen(record->reference) + 1;
-	principal_len = strlen(record->principal);
-	memcpy(input, record->reference, reference_len);
-	memcpy(input + reference_len, record->principal, principal_len);
+	reference_len = strlen(reveal->reference) + 1;
+	principal_len = strlen(reveal->principal);
+	memcpy(input, reveal->reference, reference_len);
+	memcpy(input + reference_len, reveal->principal, principal_len);
 	memset(key, 0, sizeof(*key));
-	key->minute = minute;
+	key->minute = minute_of(reveal->at);
 	crypto_shorthash_siphashx24(key->names, (const unsigned char *) input,
 								reference_len + principal_len, summary->hash_key);
 	return true;
@@ -160,7 +160,7 @@ key_of(PsSummaryKey *key, TimestampTz minute, const PsAuditRecord *record)
 
 /* Under the lock, exclusive: add count to the key's counter. */
 static bool
-add_count(const PsSummaryKey *key, const PsAuditRecord *record, int64 count)
+add_count(const PsSummaryKey *key, const PsSummaryReveal *reveal, int64 count)
 {
 	uint32		i;
 	PsSummarySlot *slot;
@@ -187,11 +187,11 @@ add_count(const PsSummaryKey *key, const PsAuditRecord *record, int64 count)
 		slot->key = *key;
 		slot->names_index = summary->entries;
 		n = &names[slot->names_index];
-		strlcpy(n->reference, record->reference, SUMMARY_REFERENCE_LEN);
-		strlcpy(n->principal, record->principal, SUMMARY_PRINCIPAL_LEN);
-		strlcpy(n->company, record->company, SUMMARY_NAME_LEN);
-		strlcpy(n->project, record->project, SUMMARY_NAME_LEN);
-		n->value_version = record->value_version;
+		strlcpy(n->reference, reveal->reference, SUMMARY_REFERENCE_LEN);
+		strlcpy(n->principal, reveal->principal, SUMMARY_PRINCIPAL_LEN);
+		strlcpy(n->company, reveal->company, SUMMARY_NAME_LEN);
+		strlcpy(n->project, reveal->project, SUMMARY_NAME_LEN);
+		n->value_version = reveal->value_version;
 		summary->entries++;
 	}
 	slot->count += count;
@@ -199,19 +199,18 @@ add_count(const PsSummaryKey *key, const PsAuditRecord *record, int64 count)
 }
 
 bool
-ps_audit_summary_count(const PsAuditRecord *record, bool *wake_worker)
+ps_audit_summary_count(const PsSummaryReveal *reveal, bool *wake_worker)
 {
 	PsSummaryKey key;
 	bool		ok = false;
 
 	*wake_worker = false;
-	if (summary == NULL ||
-		!key_of(&key, minute_of(record->at), record))
+	if (summary == NULL || !key_of(&key, reveal))
 		return false;
 
 	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
 	if (!summary->closed)
-		ok = add_count(&key, record, 1);
+		ok = add_count(&key, reveal, 1);
 	/* early enough that reveals rarely find the table full meanwhile */
 	if (!summary->flush_requested &&
 		summary->entries > ps_audit_summary_entries_max / 4 * 3)
@@ -267,10 +266,12 @@ ps_audit_summary_restore(const PsAuditRecord *records, int n)
 	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
 	for (i = 0; i < n; i++)
 	{
+		const PsAuditRecord *r = &records[i];
+		PsSummaryReveal reveal = {r->at, r->reference, r->principal,
+		r->company, r->project, r->value_version};
 		PsSummaryKey key;
 
-		if (!key_of(&key, records[i].at, &records[i]) ||
-			!add_count(&key, &records[i], records[i].count))
+		if (!key_of(&key, &reveal) || !add_count(&key, &reveal, r->count))
 			ereport(WARNING,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg_internal("provsecret audit: summary table full, %lld reveals of one counter dropped", (long long) records[i].count)));

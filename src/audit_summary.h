@@ -17,13 +17,24 @@ extern void ps_audit_summary_request_lock(void);
 extern Size ps_audit_summary_shmem_size(void);
 extern void ps_audit_summary_shmem_init(void);
 
+/* One successful SQL reveal, as its counter sees it (strings not NULL). */
+typedef struct PsSummaryReveal
+{
+	TimestampTz at;
+	const char *reference;
+	const char *principal;
+	const char *company;
+	const char *project;
+	int32		value_version;
+} PsSummaryReveal;
+
 /*
  * Count one reveal.  False when the reveal could not be counted (table full
- * or closed for shutdown): the caller then records it as an individual
- * durable event instead.  *wake_worker: the table is three quarters full, the worker
- * should write it now.
+ * or closed for shutdown, or a name too long for a counter): the caller
+ * then records it as an individual durable event instead.  *wake_worker:
+ * the table is three quarters full, the worker should write it now.
  */
-extern bool ps_audit_summary_count(const PsAuditRecord *record, bool *wake_worker);
+extern bool ps_audit_summary_count(const PsSummaryReveal *reveal, bool *wake_worker);
 
 /* Worker: was an early write asked for (cleared)? */
 extern bool ps_audit_summary_take_flush_request(void);

@@ -200,7 +200,7 @@ fetch_by_index(Relation rel, const SecretTable *table, Snapshot snapshot,
 	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
-	index_close(index, AccessShareLock);
+	index_close(index, NoLock);
 	return found;
 }
 
@@ -250,6 +250,7 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	UnregisterSnapshot(snapshot);
-	table_close(rel, AccessShareLock);
+	/* locks stay until the transaction ends, as the executor's do */
+	table_close(rel, NoLock);
 	return result;
 }

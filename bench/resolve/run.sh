@@ -18,8 +18,9 @@
 #   BENCH_FSYNC     fsync/synchronous_commit of the cluster (on)
 #   BENCH_ROUNDS    rounds of every peer, interleaved; medians reported (1, at most 5)
 #
-# Every peer starts after a CHECKPOINT, so one peer's writes (the audited
-# ones write a lot) are not flushed during the next peer's measurement.
+# Every peer starts after a VACUUM and a CHECKPOINT (autovacuum is off),
+# so one peer's writes (the audited ones write a lot) are neither vacuumed
+# nor flushed during the next peer's measurement.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,6 +74,8 @@ as_pg "$PG_BINDIR/initdb" -D "$data" -A trust -N >/dev/null
 	echo "shared_buffers = 256MB"
 	echo "fsync = $fsync"
 	echo "synchronous_commit = $fsync"
+	# VACUUM runs before every peer instead, so it never runs during one
+	echo "autovacuum = off"
 	if [ $have_provsecret = 1 ]; then
 		echo "shared_preload_libraries = 'provsecret'"
 		echo "provsecret.rest_listen_addresses = ''"
@@ -144,8 +147,11 @@ prepare_peer() {
 	sleep 1
 }
 
-# results lines "peer clients tps latency", one per round, to the median of
-# each (peer, clients) in the order first seen
+# results lines "round peer clients tps latency" to one line per (peer,
+# clients), in the order first seen: "peer clients tps latency ratio", the
+# medians over the rounds of tps, latency and tps / plain's tps in the
+# same round (runs minutes apart on a shared machine drift together, so
+# a round's own ratio is steadier than a ratio of medians)
 medians() {
 	awk '
 	function med(s,   a, m, i, j, t) {
@@ -157,12 +163,24 @@ medians() {
 		}
 		return a[int((m + 1) / 2)]
 	}
-	{
-		k = $1 " " $2
-		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
-		tps[k] = tps[k] " " $3; lat[k] = lat[k] " " $4
-	}
-	END { for (i = 1; i <= n; i++) print order[i], med(tps[order[i]]), med(lat[order[i]]) }' "$1"
+	{ row[NR] = $0 }
+	$2 == "plain" && $4 ~ /^[0-9.]+$/ { plain[$1 " " $3] = $4 }
+	END {
+		for (r = 1; r <= NR; r++) {
+			split(row[r], f, " ")
+			k = f[2] " " f[3]
+			if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+			if (f[4] !~ /^[0-9.]+$/) { bad[k] = f[4]; continue }
+			tps[k] = tps[k] " " f[4]; lat[k] = lat[k] " " f[5]
+			p = plain[f[1] " " f[3]]
+			if (p > 0) ratio[k] = ratio[k] " " f[4] / p
+		}
+		for (i = 1; i <= n; i++) {
+			k = order[i]
+			if (tps[k] == "") { print k, bad[k], bad[k], "-"; continue }
+			print k, med(tps[k]), med(lat[k]), (ratio[k] == "" ? "-" : med(ratio[k]))
+		}
+	}' "$1"
 }
 
 ncpu=$(nproc)
@@ -177,7 +195,7 @@ for c in $clients; do
 			*) echo "$peer $c n/a n/a" >>"$results"; continue ;;
 		esac
 		prepare_peer "$peer"
-		psql_bench -c CHECKPOINT >/dev/null
+		psql_bench -c VACUUM -c CHECKPOINT >/dev/null
 		# One run per peer: its first $warmup seconds warm the connections'
 		# caches (plans, buffers, data keys, where resolve found each
 		# reference), as in a connection pool, and are left out; tps and
@@ -186,7 +204,7 @@ for c in $clients; do
 			-T "$((warmup + seconds))" -P 1 -h "$tmp" -p "$port" \
 			-f "$scripts/$(script_of "$peer").pgbench" postgres 2>&1) || {
 			echo "$out" >&2
-			echo "$peer $c failed failed" >>"$results"
+			echo "$round $peer $c failed failed" >>"$results"
 			continue
 		}
 		tps='' lat=''
@@ -195,10 +213,10 @@ for c in $clients; do
 			END { if (n) printf "%.1f %.3f\n", t / n, l / n }') || true
 		if [ -z "${tps:-}" ]; then
 			echo "$out" >&2
-			echo "$peer $c failed failed" >>"$results"
+			echo "$round $peer $c failed failed" >>"$results"
 			continue
 		fi
-		echo "$peer $c $tps $lat" >>"$results"
+		echo "$round $peer $c $tps $lat" >>"$results"
 		echo "# round $round: $peer, $c clients: $tps tps" >&2
 	done
 done
@@ -212,7 +230,7 @@ echo
 echo "provsecret resolve benchmark: pgbench -M prepared, ${seconds}s per peer," \
 	"$rows rows/secrets, fsync=$fsync, $ncpu CPUs, $("$PG_BINDIR/postgres" --version)"
 awk '
-	$1 == "plain" { plain_tps[$2] = $3; plain_lat[$2] = $4 }
+	$1 == "plain" { plain_lat[$2] = $4 }
 	{ line[NR] = $0 }
 	END {
 		printf "%-16s %7s %12s %14s %10s %10s\n", "peer", "clients", "tps",
@@ -223,9 +241,9 @@ awk '
 				printf "%-16s %7s %12s %14s %10s %10s\n", f[1], f[2], f[3], f[4], "-", "-"
 				continue
 			}
-			pt = plain_tps[f[2]]; pl = plain_lat[f[2]]
+			pl = plain_lat[f[2]]
 			printf "%-16s %7d %12.0f %14.3f %10s %10s\n", f[1], f[2], f[3], f[4],
-				(pt > 0 ? sprintf("%.3f", f[3] / pt) : "-"),
+				(f[5] != "-" ? sprintf("%.3f", f[5]) : "-"),
 				(pl > 0 ? sprintf("%.2fx", f[4] / pl) : "-")
 		}
 	}' "$results"
@@ -237,15 +255,16 @@ if cc -O2 -o "$tmp/sodium_decrypt" "$here/sodium_decrypt.c" -lsodium 2>"$tmp/cc.
 else
 	echo "sodium_decrypt: build failed: $(cat "$tmp/cc.err")"
 fi
-# Extra latency of each peer over plain SELECT at the smallest client count:
+# Extra time per call of each peer over plain SELECT at the smallest client
+# count, from the median throughputs (clients / tps is the time per call):
 # roughly the server-side cost per call, to set against libsodium's.
 first=${clients%% *}
 awk -v c="$first" '
-	$2 == c && $1 == "plain" { base = $4 }
-	$2 == c && $4 ~ /^[0-9.]+$/ { lat[$1] = $4; order[++n] = $1 }
+	$2 == c && $1 == "plain" { base = c / $3 }
+	$2 == c && $3 ~ /^[0-9.]+$/ { per[$1] = c / $3; order[++n] = $1 }
 	END {
 		if (base == "") exit
 		for (i = 1; i <= n; i++) if (order[i] != "plain")
 			printf "%-16s %8.1f us per call more than plain SELECT (%d clients)\n",
-				order[i], (lat[order[i]] - base) * 1000, c
+				order[i], (per[order[i]] - base) * 1e6, c
 	}' "$results"
