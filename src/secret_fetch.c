@@ -18,7 +18,6 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/heapam.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -41,7 +40,7 @@
 #define PS_SECRET_REFERENCE_INDEX "ai_provider_secret_reference_key"
 
 /*
- * The table's and index's OIDs and the two column numbers, looked up once
+ * The table's and index's OIDs and three column numbers, looked up once
  * per backend: four catalog lookups per call were a visible part of a
  * resolve.  Any invalidation of either relation (DROP, ALTER, a reset of
  * the whole relcache) forgets them.
