@@ -60,10 +60,10 @@ static bool callback_registered = false;
 /*
  * Where references were last found: a four-way set-associative table keyed
  * by a hash of the reference, most recently used way first, so references
- * sharing a set rarely evict each other (512 kB at most, touched as used).  A wrong or stale TID
- * costs one heap fetch and is never trusted (see above), so nothing here
- * is forgotten on invalidations: the checks alone keep it right, and test
- * 098 exercises them.
+ * sharing a set rarely evict each other (512 kB at most, touched as used).
+ * A wrong or stale TID costs one heap fetch and is never trusted (see
+ * above), so nothing here is forgotten on invalidations: the checks alone
+ * keep it right, and test 098 exercises them.
  */
 #define TID_SETS 8192
 #define TID_WAYS 4
