@@ -7,6 +7,7 @@
 use strict;
 use warnings;
 
+use Digest::SHA qw(sha256_hex);
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
@@ -27,22 +28,27 @@ sub ctid_of
 }
 
 # The long-lived session whose memory is under test.  outcome() says
-# whether resolve returned the expected value, another one, or which error
-# (compared in SQL: no value reaches the test log).
+# whether resolve returned the expected value, another one, or which error;
+# it is given the expected value's SHA-256, so no value reaches a log.
 my $s = $node->background_psql('postgres');
 $s->query_safe(q{
-CREATE FUNCTION pg_temp.outcome(reference text, expected text) RETURNS text
+CREATE FUNCTION pg_temp.outcome(reference text, expected_sha256 text) RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
-    RETURN CASE WHEN provsecret.resolve(reference) = expected
+    RETURN CASE WHEN encode(sha256(convert_to(provsecret.resolve(reference), 'UTF8')), 'hex')
+                     = expected_sha256
                 THEN 'expected' ELSE 'another value' END;
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE;
 END $$});
-sub outcome
+sub outcome_sql
 {
 	my ($reference, $expected) = @_;
-	return $s->query_safe("SELECT pg_temp.outcome('$reference', '$expected')");
+	return "SELECT pg_temp.outcome('$reference', '" . sha256_hex($expected) . "')";
+}
+sub outcome
+{
+	return $s->query_safe(outcome_sql(@_));
 }
 
 is(outcome('managed:project/tid/a', 'value-a-1'), 'expected', 'first resolve (index probe)');
@@ -87,13 +93,13 @@ ps_sql($node, q{SELECT provsecret.seal('managed:project/tid/a', 'value-a-5')});
 is(outcome('managed:project/tid/a', 'value-a-5'), 'expected', 'sealed again: the new value');
 
 # Within one transaction the session sees its own rotation.
-is( $s->query_safe(q{
-BEGIN;
-SELECT pg_temp.outcome('managed:project/tid/b1', 'value-b');
-SELECT provsecret.seal('managed:project/tid/b1', 'value-b-2') IS NOT NULL;
-SELECT pg_temp.outcome('managed:project/tid/b1', 'value-b-2');
-ROLLBACK;
-SELECT pg_temp.outcome('managed:project/tid/b1', 'value-b');}),
+is( $s->query_safe(join(";\n",
+			'BEGIN',
+			outcome_sql('managed:project/tid/b1', 'value-b'),
+			q{SELECT provsecret.seal('managed:project/tid/b1', 'value-b-2') IS NOT NULL},
+			outcome_sql('managed:project/tid/b1', 'value-b-2'),
+			'ROLLBACK',
+			outcome_sql('managed:project/tid/b1', 'value-b'))),
 	"expected\nt\nexpected\nexpected",
 	'its own rotation in a transaction, and none after the rollback');
 
