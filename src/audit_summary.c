@@ -138,17 +138,16 @@ static bool
 key_of(PsSummaryKey *key, const PsSummaryReveal *reveal)
 {
 	char		input[SUMMARY_REFERENCE_LEN + SUMMARY_PRINCIPAL_LEN];
-	size_t		reference_len;
-	size_t		principal_len;
+	size_t		reference_len = strnlen(reveal->reference, SUMMARY_REFERENCE_LEN);
+	size_t		principal_len = strnlen(reveal->principal, SUMMARY_PRINCIPAL_LEN);
 
-	if (!fits(reveal->reference, SUMMARY_REFERENCE_LEN) ||
-		!fits(reveal->principal, SUMMARY_PRINCIPAL_LEN) ||
+	if (reference_len == SUMMARY_REFERENCE_LEN ||
+		principal_len == SUMMARY_PRINCIPAL_LEN ||
 		!fits(reveal->company, SUMMARY_NAME_LEN) ||
 		!fits(reveal->project, SUMMARY_NAME_LEN))
 		return false;
 	/* the reference's terminating NUL separates the two names */
-	reference_len = strlen(reveal->reference) + 1;
-	principal_len = strlen(reveal->principal);
+	reference_len++;
 	memcpy(input, reveal->reference, reference_len);
 	memcpy(input + reference_len, reveal->principal, principal_len);
 	memset(key, 0, sizeof(*key));

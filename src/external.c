@@ -131,13 +131,6 @@ send_with_token(const PsExternalCall *call, const char *method, const char *url,
 	PsOutboundRequest req = {0};
 	volatile bool ok = false;
 
-	if (token != NULL)
-	{
-		header = auth_header(r, token, token_len);
-		if (header == NULL)
-			ps_external_fail(call, "its token contains characters not allowed in an HTTP header");
-		headers[n++] = header;
-	}
 	if (r->kind == PS_KIND_VAULT_KV2 && r->options.vault_namespace[0])
 		headers[n++] = psprintf("X-Vault-Namespace: %s", r->options.vault_namespace);
 	ps_external_request_init(r, &req);
@@ -146,6 +139,14 @@ send_with_token(const PsExternalCall *call, const char *method, const char *url,
 	req.method = method;
 	req.body = body;
 	req.body_len = body_len;
+	/* last, so nothing can fail between making the header and its wipe */
+	if (token != NULL)
+	{
+		header = auth_header(r, token, token_len);
+		if (header == NULL)
+			ps_external_fail(call, "its token contains characters not allowed in an HTTP header");
+		headers[n++] = header;
+	}
 	PG_TRY();
 	{
 		ok = ps_outbound_request(&req, resp);

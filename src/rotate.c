@@ -83,6 +83,12 @@ ps_retired_keys(Datum tenant)
 	return DatumGetInt64(ps_query_datum(0, 1, &isnull));
 }
 
+bool
+ps_keys_rotation_in_progress(const char *key_owner)
+{
+	return ps_retired_keys(CStringGetTextDatum(key_owner)) > 0;
+}
+
 /*
  * Re-encrypt up to limit (0: all) ciphertexts of the tenant still under a
  * retired key; returns how many.  SPI connected.
@@ -215,8 +221,8 @@ ps_rotate(const PsTenant *tenant, const char *key_owner, int64 limit,
 						  "SELECT 1 FROM provsecret.data_key"
 						  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
 						  1, argtypes);
-			if (ps_query_run_latest(plan_active_latest, &owner, NULL, 1) > 0 &&
-				SPI_processed > 0)
+			ps_query_run_latest(plan_active_latest, &owner, NULL, 1);
+			if (SPI_processed > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 						 errmsg("could not start the data-key rotation of %s: its key was created after this transaction's snapshot",

@@ -13,6 +13,7 @@
 #include "authz.h"
 #include "datakey.h"
 #include "identity.h"
+#include "keys.h"
 #include "provsecret.h"
 #include "query.h"
 #include "tenant.h"
@@ -21,7 +22,6 @@ static SPIPlanPtr plan_insert_company = NULL;
 static SPIPlanPtr plan_insert_project = NULL;
 static SPIPlanPtr plan_attach_project = NULL;
 static SPIPlanPtr plan_attach_secrets = NULL;
-static SPIPlanPtr plan_rotating = NULL;
 
 /*
  * Quote at most PS_ECHO_MAX characters of rejected input, and only when it
@@ -246,7 +246,6 @@ ps_register_project(PG_FUNCTION_ARGS)
 		Oid			argtypes[2] = {TEXTOID, TEXTOID};
 		Datum		values[2] = {CStringGetTextDatum(project), CStringGetTextDatum(company)};
 		char	   *key_owner = psprintf("project/%s", project);
-		Datum		owner_value[1] = {CStringGetTextDatum(key_owner)};
 
 		/*
 		 * Once in a company, the project's own key can no longer be rotated
@@ -254,12 +253,7 @@ ps_register_project(PG_FUNCTION_ARGS)
 		 * lock while it runs).
 		 */
 		ps_datakey_lock_tenant(key_owner, ExclusiveLock);
-		ps_query_plan(&plan_rotating,
-					  "SELECT 1 FROM provsecret.data_key"
-					  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NOT NULL",
-					  1, argtypes);
-		if (ps_query_run_latest(plan_rotating, owner_value, NULL, 1) > 0 &&
-			SPI_processed > 0)
+		if (ps_keys_rotation_in_progress(key_owner))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("project %s is in the middle of a data-key rotation", project),

@@ -194,6 +194,7 @@ verify_bearer(const char *bearer, char **subject)
 	PsJwtStatus status;
 	List	   *principals = NIL;
 	int64		now;
+	int64		expires_at;
 	uint64		epoch;
 
 	if (!verifier_configured())
@@ -230,9 +231,10 @@ verify_bearer(const char *bearer, char **subject)
 				 errhidestmt(true)));
 
 	principals = principals_of(&id, subject);
-	ps_token_cache_store(token, len, epoch, id.expires_at, *subject,
-						 principals);
+	expires_at = id.expires_at;
+	/* freed before storing, which may fail: the claims are malloc'd */
 	ps_jwt_identity_free(&id);
+	ps_token_cache_store(token, len, epoch, expires_at, *subject, principals);
 	return principals;
 }
 
