@@ -16,7 +16,11 @@
 #   PG_BINDIR       binaries (staged .build install if it holds provsecret,
 #                   else `pg_config --bindir`)
 #   BENCH_FSYNC     fsync/synchronous_commit of the cluster (on)
-#   BENCH_ROUNDS    rounds of every peer, interleaved; medians reported (1, at most 5)
+#   BENCH_ROUNDS    rounds of every peer, interleaved; medians reported (1, at most 20)
+#   BENCH_INSTRUCTIONS  1 (default when valgrind is installed): also count the
+#                   instructions a transaction of plain and of resolve under
+#                   audit_level=summary executes (callgrind, single-user
+#                   backend), a figure this machine's noise does not move
 #
 # Every peer starts after a VACUUM and a CHECKPOINT (autovacuum is off),
 # so one peer's writes (the audited ones write a lot) are neither vacuumed
@@ -31,7 +35,7 @@ clients=${BENCH_CLIENTS:-2 16}
 port=${BENCH_PORT:-55449}
 fsync=${BENCH_FSYNC:-on}
 rounds=${BENCH_ROUNDS:-1}
-case $rounds in [1-5]) ;; *) echo "BENCH_ROUNDS must be 1 to 5" >&2; exit 2 ;; esac
+case $rounds in [1-9] | 1[0-9] | 20) ;; *) echo "BENCH_ROUNDS must be 1 to 20" >&2; exit 2 ;; esac
 rows=10000
 
 staged="$repo/.build/root/usr/lib/postgresql/15"
@@ -85,7 +89,6 @@ as_pg "$PG_BINDIR/initdb" -D "$data" -A trust -N >/dev/null
 key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY=$key \
 	as_pg "$PG_BINDIR/pg_ctl" -D "$data" -l "$tmp/server.log" -w start >/dev/null
-unset key
 
 # --- data --------------------------------------------------------------------
 echo "# setting up $rows rows per peer ..." >&2
@@ -268,3 +271,54 @@ awk -v c="$first" '
 			printf "%-16s %8.1f us per call more than plain SELECT (%d clients)\n",
 				order[i], (per[order[i]] - base) * 1e6, c
 	}' "$results"
+
+# --- instructions per transaction ------------------------------------------
+# Throughput on a shared machine moves by more than the gap between plain
+# and resolve; an instruction count does not.  Each peer runs as prepared
+# EXECUTEs, one transaction each, in a single-user backend under callgrind:
+# twice, with 2,000 and 6,000 of them after the same warm-up, so start-up,
+# warm-up and PREPARE cancel out of the difference.  1,000 distinct rows or
+# secrets, each read several times, as behind a connection pool.  Only
+# audit_level=summary can run here: 'all' waits for the audit worker, which
+# a single-user backend does not start (and the time its commits wait on
+# the disk is not an instruction count).
+instructions=${BENCH_INSTRUCTIONS:-}
+if [ -z "$instructions" ]; then
+	command -v valgrind >/dev/null && instructions=1 || instructions=0
+fi
+if [ "$instructions" = 1 ] && [ $have_provsecret = 1 ]; then
+	psql_bench -c "ALTER SYSTEM SET provsecret.audit_level = 'summary'" >/dev/null
+	as_pg "$PG_BINDIR/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+	count_instructions() { # peer executes -> instructions of the whole backend
+		local prepare input="$tmp/cg.$1.$2.sql" out="$tmp/cg.$1.$2.err" i
+		case $1 in
+			plain) prepare='PREPARE q(int) AS SELECT v FROM bench_plain WHERE id = $1;' ;;
+			resolve_summary) prepare="PREPARE q(int) AS SELECT provsecret.resolve('managed:project/bench/s' || \$1);" ;;
+		esac
+		{
+			echo "$prepare"
+			for i in $(seq 1 $((2000 + $2))); do echo "EXECUTE q($((i * 7919 % 1000 + 1)));"; done
+		} >"$input"
+		chmod 644 "$input"
+		CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY=$key as_pg valgrind --tool=callgrind \
+			--callgrind-out-file=/dev/null "$PG_BINDIR/postgres" --single -D "$data" \
+			postgres <"$input" >/dev/null 2>"$out"
+		awk '/Collected :/ { print $NF }' "$out"
+	}
+	echo
+	echo "instructions per transaction (callgrind, single-user backend, prepared EXECUTE):"
+	base=''
+	for peer in plain resolve_summary; do
+		short=$(count_instructions "$peer" 2000)
+		long=$(count_instructions "$peer" 6000)
+		if [ -z "$short" ] || [ -z "$long" ]; then
+			echo "$peer: callgrind failed: $(tail -3 "$tmp/cg.$peer.2000.err")"
+			continue
+		fi
+		per=$(((long - short) / 4000))
+		[ "$peer" = plain ] && base=$per
+		printf "%-16s %8d  plain/peer %s\n" "$peer" "$per" \
+			"$([ -n "$base" ] && awk -v b="$base" -v p="$per" 'BEGIN { printf "%.3f", b / p }')"
+	done
+fi
+unset key

@@ -108,6 +108,15 @@ main(void)
 	   "managed parts");
 	ps_reference_format(&ref, out, sizeof(out));
 	ok(strcmp(out, "managed:project/ws1/KEY") == 0, "format round trip");
+	{
+		char		small[12];
+
+		memset(small, 'x', sizeof(small));
+		ps_reference_format(&ref, small, sizeof(small));
+		ok(strcmp(small, "managed:pro") == 0, "format truncates to the buffer");
+		ps_reference_format(&ref, small, 1);
+		ok(small[0] == '\0', "format into one byte is empty");
+	}
 	ps_reference_parse("external:v/a/b#f", 16, &ref);
 	ok(strcmp(ref.owner, "v") == 0 && strcmp(ref.path, "a/b") == 0 &&
 	   strcmp(ref.field, "f") == 0, "external parts");
