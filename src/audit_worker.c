@@ -26,7 +26,6 @@
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "commands/sequence.h"
-#include "utils/lsyscache.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -37,8 +36,10 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -59,6 +60,29 @@ static int64 head_seq = 0;		/* chain_seq of the newest row */
 static int64 head_id = 0;		/* and its id */
 static unsigned char head_hash[PS_AUDIT_HASH_LEN];
 
+/*
+ * Rows reach audit_event INSERT_ROWS at a time, as arrays in one INSERT ...
+ * SELECT FROM ROWS FROM (unnest(), ...): one executor run per chunk rather than per row, the
+ * bulk of the worker's time when it writes thousands of summary counters.
+ * The columns, in the order of the insert's parameters:
+ */
+#define INSERT_ROWS 512
+#define INSERT_COLUMNS 17
+
+static const Oid column_types[INSERT_COLUMNS] = {
+	INT8OID,					/* chain_seq */
+	INT8OID,					/* id */
+	TIMESTAMPTZOID,				/* at */
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	/* action, reference, company, project, principal, channel, client_addr, request_id */
+	INT4OID,					/* value_version */
+	TEXTOID,					/* outcome */
+	INT8OID,					/* count */
+	TEXTOID,					/* detail */
+	BYTEAOID,					/* prev_hash */
+	BYTEAOID					/* hash */
+};
+
 /* The batch being written; started by its first row. */
 typedef struct PsAuditBatch
 {
@@ -69,6 +93,9 @@ typedef struct PsAuditBatch
 	int64	   *new_ids;		/* ids for queued and summary rows */
 	int			nnew_ids;
 	int			next_new_id;
+	int			nbuffered;		/* rows appended, not yet inserted */
+	Datum	   *values[INSERT_COLUMNS]; /* column-major, INSERT_ROWS each */
+	bool	   *nulls[INSERT_COLUMNS];
 } PsAuditBatch;
 
 static void
@@ -171,18 +198,26 @@ forget_plans(void)
 static SPIPlanPtr
 prepare_insert(void)
 {
-	Oid			types[17] = {INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
-	INT8OID, TEXTOID, BYTEAOID, BYTEAOID};
+	Oid			types[INSERT_COLUMNS];
 	SPIPlanPtr	plan;
+	int			c;
 
+	for (c = 0; c < INSERT_COLUMNS; c++)
+		types[c] = get_array_type(column_types[c]);
 	plan = SPI_prepare("INSERT INTO provsecret.audit_event (chain_seq, id, at, action, reference, "
 					   "company, project, principal, channel, client_addr, request_id, "
 					   "value_version, outcome, count, detail, prev_hash, hash) "
 					   "OVERRIDING SYSTEM VALUE "
-					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.inet, $11, "
-					   "$12, $13, $14, $15, $16, $17)",
-					   17, types);
+					   "SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10::pg_catalog.inet, c11, "
+					   "c12, c13, c14, c15, c16, c17 "
+					   "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+					   "pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+					   "pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+					   "pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11), "
+					   "pg_catalog.unnest($12), pg_catalog.unnest($13), pg_catalog.unnest($14), "
+					   "pg_catalog.unnest($15), pg_catalog.unnest($16), pg_catalog.unnest($17)) "
+					   "AS u (c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17)",
+					   INSERT_COLUMNS, types);
 	if (plan == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -235,6 +270,11 @@ start_batch(PsAuditBatch *batch)
 	if (insert_plan == NULL)
 		insert_plan = prepare_insert();
 	batch->plan = insert_plan;
+	for (int c = 0; c < INSERT_COLUMNS; c++)
+	{
+		batch->values[c] = palloc(sizeof(Datum) * INSERT_ROWS);
+		batch->nulls[c] = palloc(sizeof(bool) * INSERT_ROWS);
+	}
 	batch->seq = head_seq;
 	batch->id = head_id;
 	memcpy(batch->prev, head_hash, PS_AUDIT_HASH_LEN);
@@ -270,13 +310,47 @@ take_new_ids(PsAuditBatch *batch, int n)
 		batch->new_ids[i] = next_event_id();
 }
 
-/* Append one row to the chain (head advances only on commit, see caller). */
+/* Insert the rows appended so far. */
+static void
+insert_buffered(PsAuditBatch *batch)
+{
+	Datum		arrays[INSERT_COLUMNS];
+	int			dims[1] = {batch->nbuffered};
+	int			lbs[1] = {1};
+	int			c;
+
+	if (batch->nbuffered == 0)
+		return;
+	for (c = 0; c < INSERT_COLUMNS; c++)
+	{
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(column_types[c], &typlen, &typbyval, &typalign);
+		arrays[c] = PointerGetDatum(construct_md_array(batch->values[c], batch->nulls[c],
+													   1, dims, lbs, column_types[c],
+													   typlen, typbyval, typalign));
+	}
+	if (SPI_execute_plan(batch->plan, arrays, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_processed != (uint64) batch->nbuffered)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: inserting events failed")));
+	for (c = 0; c < INSERT_COLUMNS; c++)
+		pfree(DatumGetPointer(arrays[c]));
+	batch->nbuffered = 0;
+}
+
+/*
+ * Append one row to the chain; it reaches the table with its chunk (the
+ * head advances only on commit, see caller).
+ */
 static void
 append_row(PsAuditBatch *batch, PsAuditChainRow *row)
 {
 	unsigned char hash[PS_AUDIT_HASH_LEN];
-	Datum		values[17];
-	char		nulls[18];
+	int			r;
 	int			f;
 
 	if (batch->plan == NULL)
@@ -284,29 +358,28 @@ append_row(PsAuditBatch *batch, PsAuditChainRow *row)
 	row->seq = ++batch->seq;
 	batch->id = row->id;
 	ps_audit_chain_hash(chain_key, batch->prev, row, hash);
-	memset(nulls, ' ', sizeof(nulls));
-	nulls[17] = '\0';
-	values[0] = Int64GetDatum(row->seq);
-	values[1] = Int64GetDatum(row->id);
-	values[2] = TimestampTzGetDatum(row->at);
+	r = batch->nbuffered++;
+	for (f = 0; f < INSERT_COLUMNS; f++)
+		batch->nulls[f][r] = false;
+	batch->values[0][r] = Int64GetDatum(row->seq);
+	batch->values[1][r] = Int64GetDatum(row->id);
+	batch->values[2][r] = TimestampTzGetDatum(row->at);
 	for (f = 0; f <= PS_AF_REQUEST_ID; f++)
 	{
-		values[3 + f] = row->text[f] ? CStringGetTextDatum(row->text[f]) : (Datum) 0;
-		nulls[3 + f] = row->text[f] ? ' ' : 'n';
+		batch->values[3 + f][r] = row->text[f] ? CStringGetTextDatum(row->text[f]) : (Datum) 0;
+		batch->nulls[3 + f][r] = row->text[f] == NULL;
 	}
-	values[11] = Int32GetDatum(row->value_version);
-	nulls[11] = row->value_version == 0 ? 'n' : ' ';
-	values[12] = CStringGetTextDatum(row->text[PS_AF_OUTCOME]);
-	values[13] = Int64GetDatum(row->count);
-	values[14] = row->text[PS_AF_DETAIL] ? CStringGetTextDatum(row->text[PS_AF_DETAIL]) : (Datum) 0;
-	nulls[14] = row->text[PS_AF_DETAIL] ? ' ' : 'n';
-	values[15] = hash_datum(batch->prev);
-	values[16] = hash_datum(hash);
-	if (SPI_execute_plan(batch->plan, values, nulls, false, 0) != SPI_OK_INSERT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg_internal("provsecret audit: inserting an event failed")));
+	batch->values[11][r] = Int32GetDatum(row->value_version);
+	batch->nulls[11][r] = row->value_version == 0;
+	batch->values[12][r] = CStringGetTextDatum(row->text[PS_AF_OUTCOME]);
+	batch->values[13][r] = Int64GetDatum(row->count);
+	batch->values[14][r] = row->text[PS_AF_DETAIL] ? CStringGetTextDatum(row->text[PS_AF_DETAIL]) : (Datum) 0;
+	batch->nulls[14][r] = row->text[PS_AF_DETAIL] == NULL;
+	batch->values[15][r] = hash_datum(batch->prev);
+	batch->values[16][r] = hash_datum(hash);
 	memcpy(batch->prev, hash, PS_AUDIT_HASH_LEN);
+	if (batch->nbuffered == INSERT_ROWS)
+		insert_buffered(batch);
 }
 
 /* Move committed transactional events from audit_pending into the chain. */
@@ -416,6 +489,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 				row.id = batch.new_ids[batch.next_new_id++];
 				append_row(&batch, &row);
 			}
+			insert_buffered(&batch);
 		}
 		SPI_finish();
 		PopActiveSnapshot();

@@ -163,5 +163,31 @@ SELECT count(*) FROM provsecret.audit_log
  WHERE action = 'secret.resolved' AND reference LIKE 'managed:project/p1/full\_%'}),
 	'>', 0, 'and counters took part');
 
+# One write larger than the worker's insert chunk (512 rows): 1,300
+# counters written at a clean restart, each once, the chain intact and
+# gapless across the chunks.
+$node->append_conf('postgresql.conf', 'provsecret.audit_summary_entries = 4096');
+audit_restart($node);
+$node->safe_psql('postgres', q{
+SELECT count(provsecret.seal('managed:project/p1/chunk_' || g, 'chunk-value'))
+  FROM generate_series(1, 1300) g});
+my $seq_before = $node->safe_psql('postgres',
+	'SELECT coalesce(max(chain_seq), 0) FROM provsecret.audit_event');
+$node->safe_psql('postgres', q{
+SELECT count(*) FROM (SELECT provsecret.resolve('managed:project/p1/chunk_' || g)
+  FROM generate_series(1, 1300) g) r},
+	connstr => $node->connstr('postgres') . ' user=alice');
+audit_restart($node);
+is( $node->safe_psql('postgres', q{
+SELECT count(*), count(DISTINCT reference), sum(count) FROM provsecret.audit_log
+ WHERE action = 'secret.resolved' AND reference LIKE 'managed:project/p1/chunk\_%'}),
+	'1300|1300|1300', 'a write of 1,300 counters: every one in the table, once');
+is( $node->safe_psql('postgres', qq{
+SELECT count(*) = max(chain_seq) - $seq_before
+  FROM provsecret.audit_event WHERE chain_seq > $seq_before}),
+	't', 'chain positions gapless across the chunks');
+is($node->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'),
+	't', 'the chain verifies across the chunks');
+
 $node->stop;
 done_testing();
