@@ -57,12 +57,21 @@ typedef struct PsSummaryNames
 	int32		value_version;
 } PsSummaryNames;
 
+/*
+ * Two tables: reveals count in the active one while the worker drains the
+ * other.  A drain only swaps them under the lock; it reads and clears the
+ * drained table after releasing it, so a write of thousands of counters
+ * never holds up the reveals (it used to, for milliseconds).  Only the
+ * worker drains, one drain at a time, so nobody else touches the inactive
+ * table.
+ */
 typedef struct PsSummaryShared
 {
 	LWLock	   *lock;
 	bool		closed;
 	bool		flush_requested;
-	int			entries;
+	int			active;			/* 0 or 1: the table reveals count in */
+	int			entries[2];		/* counters in use in each table */
 	uint32		slot_mask;		/* slots - 1, a power of two */
 	unsigned char hash_key[crypto_shorthash_siphashx24_KEYBYTES];
 } PsSummaryShared;
@@ -70,8 +79,8 @@ typedef struct PsSummaryShared
 int			ps_audit_summary_entries_max = 16384;
 
 static PsSummaryShared *summary = NULL;
-static PsSummarySlot *slots = NULL;
-static PsSummaryNames *names = NULL;	/* entries_max, in order of use */
+static PsSummarySlot *table_slots[2] = {NULL, NULL};
+static PsSummaryNames *table_names[2] = {NULL, NULL};	/* entries_max each, in order of use */
 
 static uint32
 slot_count(void)
@@ -85,13 +94,18 @@ ps_audit_summary_request_lock(void)
 	RequestNamedLWLockTranche(PS_SUMMARY_TRANCHE, 1);
 }
 
+/* One table: its slots, then its names. */
+static Size
+table_size(void)
+{
+	return add_size(MAXALIGN(mul_size(slot_count(), sizeof(PsSummarySlot))),
+					MAXALIGN(mul_size(ps_audit_summary_entries_max, sizeof(PsSummaryNames))));
+}
+
 Size
 ps_audit_summary_shmem_size(void)
 {
-	Size		size = MAXALIGN(sizeof(PsSummaryShared));
-
-	size = add_size(size, MAXALIGN(mul_size(slot_count(), sizeof(PsSummarySlot))));
-	return add_size(size, mul_size(ps_audit_summary_entries_max, sizeof(PsSummaryNames)));
+	return add_size(MAXALIGN(sizeof(PsSummaryShared)), mul_size(2, table_size()));
 }
 
 void
@@ -99,25 +113,33 @@ ps_audit_summary_shmem_init(void)
 {
 	bool		found;
 	char	   *base;
+	int			t;
 
 	base = ShmemInitStruct("provsecret audit summary",
 						   ps_audit_summary_shmem_size(), &found);
 	summary = (PsSummaryShared *) base;
-	slots = (PsSummarySlot *) (base + MAXALIGN(sizeof(PsSummaryShared)));
-	names = (PsSummaryNames *) ((char *) slots +
-								MAXALIGN(mul_size(slot_count(), sizeof(PsSummarySlot))));
+	base += MAXALIGN(sizeof(PsSummaryShared));
+	for (t = 0; t < 2; t++)
+	{
+		table_slots[t] = (PsSummarySlot *) base;
+		table_names[t] = (PsSummaryNames *)
+			(base + MAXALIGN(mul_size(slot_count(), sizeof(PsSummarySlot))));
+		base += table_size();
+	}
 	if (!found)
 	{
 		summary->lock = &(GetNamedLWLockTranche(PS_SUMMARY_TRANCHE))->lock;
 		summary->closed = false;
 		summary->flush_requested = false;
-		summary->entries = 0;
+		summary->active = 0;
+		summary->entries[0] = summary->entries[1] = 0;
 		summary->slot_mask = slot_count() - 1;
 		if (!pg_strong_random(summary->hash_key, sizeof(summary->hash_key)))
 			ereport(FATAL,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("provsecret audit: could not generate the summary counters' hash key")));
-		memset(slots, 0, mul_size(slot_count(), sizeof(PsSummarySlot)));
+		for (t = 0; t < 2; t++)
+			memset(table_slots[t], 0, mul_size(slot_count(), sizeof(PsSummarySlot)));
 	}
 }
 
@@ -161,6 +183,8 @@ key_of(PsSummaryKey *key, const PsSummaryReveal *reveal)
 static bool
 add_count(const PsSummaryKey *key, const PsSummaryReveal *reveal, int64 count)
 {
+	PsSummarySlot *slots = table_slots[summary->active];
+	int		   *entries = &summary->entries[summary->active];
 	uint32		i;
 	PsSummarySlot *slot;
 
@@ -181,17 +205,17 @@ add_count(const PsSummaryKey *key, const PsSummaryReveal *reveal, int64 count)
 	{
 		PsSummaryNames *n;
 
-		if (summary->entries >= ps_audit_summary_entries_max)
+		if (*entries >= ps_audit_summary_entries_max)
 			return false;
 		slot->key = *key;
-		slot->names_index = summary->entries;
-		n = &names[slot->names_index];
+		slot->names_index = *entries;
+		n = &table_names[summary->active][slot->names_index];
 		strlcpy(n->reference, reveal->reference, SUMMARY_REFERENCE_LEN);
 		strlcpy(n->principal, reveal->principal, SUMMARY_PRINCIPAL_LEN);
 		strlcpy(n->company, reveal->company, SUMMARY_NAME_LEN);
 		strlcpy(n->project, reveal->project, SUMMARY_NAME_LEN);
 		n->value_version = reveal->value_version;
-		summary->entries++;
+		(*entries)++;
 	}
 	slot->count += count;
 	return true;
@@ -212,7 +236,7 @@ ps_audit_summary_count(const PsSummaryReveal *reveal, bool *wake_worker)
 		ok = add_count(&key, reveal, 1);
 	/* early enough that reveals rarely find the table full meanwhile */
 	if (!summary->flush_requested &&
-		summary->entries > ps_audit_summary_entries_max / 4 * 3)
+		summary->entries[summary->active] > ps_audit_summary_entries_max / 4 * 3)
 		*wake_worker = summary->flush_requested = true;
 	LWLockRelease(summary->lock);
 	return ok;
@@ -221,15 +245,28 @@ ps_audit_summary_count(const PsSummaryReveal *reveal, bool *wake_worker)
 int
 ps_audit_summary_drain(PsAuditRecord **records, bool close)
 {
+	int			drained;
+	PsSummarySlot *slots;
+	const PsSummaryNames *names;
 	PsAuditRecord *recs;
+	int			entries;
 	uint32		i;
 	int			n = 0;
 
+	/* swap the tables: reveals count in the other one from now on */
 	LWLockAcquire(summary->lock, LW_EXCLUSIVE);
 	if (close)
 		summary->closed = true;
-	recs = palloc0(sizeof(PsAuditRecord) * Max(summary->entries, 1));
-	for (i = 0; i <= summary->slot_mask && n < summary->entries; i++)
+	drained = summary->active;
+	summary->active = 1 - drained;
+	LWLockRelease(summary->lock);
+	slots = table_slots[drained];
+	names = table_names[drained];
+	entries = summary->entries[drained];
+
+	/* the drained table is this process's alone until the next swap */
+	recs = palloc0(sizeof(PsAuditRecord) * Max(entries, 1));
+	for (i = 0; i <= summary->slot_mask && n < entries; i++)
 	{
 		PsSummarySlot *slot = &slots[i];
 		const PsSummaryNames *from;
@@ -251,8 +288,9 @@ ps_audit_summary_drain(PsAuditRecord **records, bool close)
 		strlcpy(r->outcome, "ok", PS_AUDIT_OUTCOME_LEN);
 		memset(slot, 0, sizeof(*slot));
 	}
-	summary->entries = 0;
-	LWLockRelease(summary->lock);
+
+	/* empty again; the next swap's lock publishes it to the reveals */
+	summary->entries[drained] = 0;
 	*records = recs;
 	return n;
 }
@@ -306,7 +344,7 @@ ps_audit_summary_entries(void)
 	if (summary == NULL)
 		return 0;
 	LWLockAcquire(summary->lock, LW_SHARED);
-	n = summary->entries;
+	n = summary->entries[summary->active];
 	LWLockRelease(summary->lock);
 	return n;
 }
