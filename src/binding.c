@@ -162,21 +162,17 @@ write_backend(const PsExternalCall *call, const char *project, PsWriteOp op,
 
 	if (!answered)
 	{
-		ps_breaker_report(r->name, r->tag, true, r->options.breaker_failures,
-						  r->options.breaker_cooldown_s);
+		ps_external_breaker_report(r, true);
 		ps_external_fail(call, psprintf("backend call failed (%s)", resp.error));
 	}
 	/* Infisical echoes the value back */
 	explicit_bzero(resp.body, resp.body_len);
-	if (resp.status >= 500 || resp.status < 200 ||
-		(resp.status >= 300 && resp.status < 400))
+	if (ps_external_status_failed(resp.status))
 	{
-		ps_breaker_report(r->name, r->tag, true, r->options.breaker_failures,
-						  r->options.breaker_cooldown_s);
+		ps_external_breaker_report(r, true);
 		ps_external_fail(call, psprintf("backend answered HTTP %ld", resp.status));
 	}
-	ps_breaker_report(r->name, r->tag, false, r->options.breaker_failures,
-					  r->options.breaker_cooldown_s);
+	ps_external_breaker_report(r, false);
 	if (resp.status == 401 || resp.status == 403)
 		ps_external_fail(call, psprintf("backend refused the credentials (HTTP %ld)",
 										resp.status));

@@ -72,6 +72,19 @@ ps_external_fail_fast(const PsExternalCall *call, int retry_in_s)
 }
 
 void
+ps_external_breaker_report(const PsResolver *r, bool failed)
+{
+	ps_breaker_report(r->name, r->tag, failed, r->options.breaker_failures,
+					  r->options.breaker_cooldown_s);
+}
+
+bool
+ps_external_status_failed(long status)
+{
+	return status < 200 || (status >= 300 && status < 400) || status >= 500;
+}
+
+void
 ps_external_audit(const PsExternalCall *call, const char *outcome, const char *what)
 {
 	audit_call(call, outcome, what,
@@ -286,24 +299,19 @@ fetch_value(const PsExternalCall *callp, const char *path, const char *field,
 
 	if (!answered)
 	{
-		ps_breaker_report(r.name, r.tag, true, r.options.breaker_failures,
-						  r.options.breaker_cooldown_s);
+		ps_external_breaker_report(&r, true);
 		ps_external_fail(&call, psprintf("backend call failed (%s)", resp.error));
 	}
-	if (resp.status >= 500 || resp.status < 200 ||
-		(resp.status >= 300 && resp.status < 400))
+	if (ps_external_status_failed(resp.status))
 	{
 		explicit_bzero(resp.body, resp.body_len);
-		ps_breaker_report(r.name, r.tag, true, r.options.breaker_failures,
-						  r.options.breaker_cooldown_s);
+		ps_external_breaker_report(&r, true);
 		ps_external_fail(&call, psprintf("backend answered HTTP %ld", resp.status));
 	}
 	if (resp.status >= 400)
 	{
-		/* a 4xx is a healthy backend saying no */
 		explicit_bzero(resp.body, resp.body_len);
-		ps_breaker_report(r.name, r.tag, false, r.options.breaker_failures,
-						  r.options.breaker_cooldown_s);
+		ps_external_breaker_report(&r, false);
 	}
 	if (resp.status == 404)
 	{
@@ -320,15 +328,13 @@ fetch_value(const PsExternalCall *callp, const char *path, const char *field,
 	if (!is_json_content_type(resp.content_type))
 	{
 		explicit_bzero(resp.body, resp.body_len);
-		ps_breaker_report(r.name, r.tag, true, r.options.breaker_failures,
-						  r.options.breaker_cooldown_s);
+		ps_external_breaker_report(&r, true);
 		ps_external_fail(&call, "the response is not JSON (Content-Type)");
 	}
 	extracted = ps_resolver_extract(r.kind, &r.options, field, resp.body,
 									resp.body_len, &value, &value_len);
 	explicit_bzero(resp.body, resp.body_len);
-	ps_breaker_report(r.name, r.tag, extracted == PS_EXTRACT_MALFORMED,
-					  r.options.breaker_failures, r.options.breaker_cooldown_s);
+	ps_external_breaker_report(&r, extracted == PS_EXTRACT_MALFORMED);
 	if (extracted != PS_EXTRACT_OK)
 		ps_external_fail(&call, extract_problem(extracted, &r, field));
 

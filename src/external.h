@@ -55,6 +55,15 @@ extern void ps_external_fail(const PsExternalCall *call, const char *what)
 extern void ps_external_fail_fast(const PsExternalCall *call, int retry_in_s)
 			pg_attribute_noreturn();
 
+/* Tell the resolver's circuit breaker how an admitted call went. */
+extern void ps_external_breaker_report(const PsResolver *r, bool failed);
+
+/*
+ * Does an HTTP status count as a backend failure for the breaker?  1xx, 3xx
+ * and 5xx do; a 4xx is a healthy backend saying no.
+ */
+extern bool ps_external_status_failed(long status);
+
 /*
  * GET path from a bound workspace's backend (no authorization: the caller
  * did it; no cache; the latest version, whatever the resolver's version

@@ -10,7 +10,6 @@
 
 #include "external.h"
 #include "external_auth.h"
-#include "external_guard.h"
 #include "locked_cache.h"
 #include "outbound.h"
 #include "provsecret.h"
@@ -46,13 +45,6 @@ token_put(const PsResolver *r, const char *token, Size len, long expires_in)
 						TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													(expires_in - margin) * 1000),
 						token, len);
-}
-
-static void
-breaker_failed(const PsResolver *r)
-{
-	ps_breaker_report(r->name, r->tag, true, r->options.breaker_failures,
-					  r->options.breaker_cooldown_s);
 }
 
 /*
@@ -110,17 +102,13 @@ login(const PsExternalCall *call, Size *len)
 
 	if (!answered)
 	{
-		breaker_failed(r);
+		ps_external_breaker_report(r, true);
 		ps_external_fail(call, psprintf("universal-auth login failed (%s)", resp.error));
 	}
 	if (resp.status < 200 || resp.status >= 300)
 	{
 		explicit_bzero(resp.body, resp.body_len);
-		if (resp.status >= 400 && resp.status < 500)
-			ps_breaker_report(r->name, r->tag, false, r->options.breaker_failures,
-							  r->options.breaker_cooldown_s);
-		else
-			breaker_failed(r);
+		ps_external_breaker_report(r, ps_external_status_failed(resp.status));
 		if (resp.status == 400 || resp.status == 401 || resp.status == 403)
 			ps_external_fail(call, psprintf("universal-auth login refused the client credentials (HTTP %ld)",
 											resp.status));
@@ -131,7 +119,7 @@ login(const PsExternalCall *call, Size *len)
 	explicit_bzero(resp.body, resp.body_len);
 	if (parsed != PS_EXTRACT_OK)
 	{
-		breaker_failed(r);
+		ps_external_breaker_report(r, true);
 		ps_external_fail(call, "the universal-auth login response has no accessToken");
 	}
 	/* token is malloc'd: wiped and freed whatever palloc does */

@@ -30,7 +30,7 @@
 //                                  access tokens lapse after expiresIn
 //   /json/<path>                   http-json: GET, PUT any JSON; Bearer
 //   /fault/<mode>/<route above>    the route, with a fault: slow-<ms>, hang,
-//                                  500, 503, reset, truncated, bad-json,
+//                                  500, 503, 403, reset, truncated, bad-json,
 //                                  huge, html, drip, redirect
 //   /switch/<route above>          the fault set by POST /_control/switch
 //                                  {"mode": "<mode>" | "ok"}
@@ -268,6 +268,7 @@ export function createBackends({
       case 'hang': return undefined; // never answer; the socket stays open
       case '500': return json(res, 500, { errors: ['internal error'] });
       case '503': return json(res, 503, { errors: ['Vault is sealed'] });
+      case '403': return json(res, 403, { errors: ['permission denied'] });
       case 'reset': return req.socket.destroy();
       case 'truncated': // promises more than it sends, then hangs up
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': 500 });

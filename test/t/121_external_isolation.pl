@@ -117,6 +117,17 @@ $fb->switch('ok');
 is(ps_sql($node, "SELECT provsecret.resolve('external:sw/x')"), 'canary-sw',
 	'altering the resolver resets its breaker');
 
+# A 4xx is a healthy backend saying no: it never opens the breaker.
+$fb->switch('403');
+$seen = $fb->requests('/switch');
+for my $i (1 .. 4)
+{
+	like(ps_try($node, "SELECT provsecret.resolve('external:sw/x')")->{message},
+		qr/backend refused the credentials \(HTTP 403\)/, "refusal $i reaches the backend");
+}
+is($fb->requests('/switch'), $seen + 4, 'four refusals, the breaker still closed');
+$fb->switch('ok');
+
 # --- TTL cache ----------------------------------------------------------------
 my $before = $fb->requests('/v1');
 my $got = ps_sql($node, q{SELECT provsecret.resolve('external:cached/team/openai');
