@@ -269,7 +269,7 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 	/* ring sizes: see above; shm_mq's header takes minimum_size - MAXALIGNOF */
 	Size		req_size = shm_mq_minimum_size + MAXALIGN(req_len) + MAXALIGN(sizeof(Size));
 	Size		resp_size = shm_mq_minimum_size - MAXIMUM_ALIGNOF + RING_FRAMES * FRAME_SPACE;
-	PsOutboundWireReader *reader = palloc0(sizeof(PsOutboundWireReader));
+	PsOutboundWireReader *reader;
 	Size		head_size = MAXALIGN(sizeof(PsOutboundSegment));
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													   Max(req->total_timeout_ms, 0) +
@@ -281,12 +281,13 @@ ps_outbound_ipc_call(const PsOutboundRequest *req, PsOutboundResponse *resp)
 	volatile bool ok = false;
 
 	memset(resp, 0, sizeof(*resp));
-	reader->max_body = Min(req->max_response_bytes, PS_OUTBOUND_MAX_RESPONSE);
 	if (ps_outbound_shared == NULL)
 	{
 		fail(resp, "the outbound worker is not running");
 		return false;
 	}
+	reader = palloc0(sizeof(PsOutboundWireReader));
+	reader->max_body = Min(req->max_response_bytes, PS_OUTBOUND_MAX_RESPONSE);
 	PG_TRY();
 	{
 		PsOutboundSegment *head;
