@@ -69,8 +69,8 @@ check_path(const char *s, size_t len)
 			segment_start = i + 1;
 			continue;
 		}
-		if ((unsigned char) s[i] < 0x21 || (unsigned char) s[i] > 0x7e)
-			return "the path of an external: reference must be printable ASCII without spaces or control characters";
+		if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] > 0x7e)
+			return "the path of an external: reference must be printable ASCII without control characters";
 	}
 	return NULL;
 }

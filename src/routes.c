@@ -187,11 +187,19 @@ ps_routes_prepare(PsHttpRequest *req)
 			break;
 	}
 
+	if (req->match.route == PS_ROUTE_HEALTHZ)
+	{
+		answer_health(req);
+		return false;
+	}
+	/* every other route answers 503 until the extension exists (DESIGN §8) */
+	if (!ps_rest_ready(&reason))
+	{
+		ps_http_set_error(req, 503, reason);
+		return false;
+	}
 	switch (req->match.route)
 	{
-		case PS_ROUTE_HEALTHZ:
-			answer_health(req);
-			return false;
 		case PS_ROUTE_METRICS:
 			answer_metrics(req);
 			return false;
@@ -201,12 +209,6 @@ ps_routes_prepare(PsHttpRequest *req)
 			return false;
 		default:
 			break;
-	}
-
-	if (!ps_rest_ready(&reason))
-	{
-		ps_http_set_error(req, 503, reason);
-		return false;
 	}
 	if (req->authorization == NULL)
 	{

@@ -89,7 +89,7 @@ is_env_byte(int c)
 static int
 path_byte_ok_or_unknown(int c)
 {
-	return c >= 0x21 && c < 0x7f;
+	return c >= 0x20 && c < 0x7f;
 }
 
 int

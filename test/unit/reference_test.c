@@ -95,7 +95,8 @@ main(void)
 	ok(rejects("external:vault/.."), "dot-dot alone");
 	ok(accepts("external:vault/a/..b/c"), "dots inside a segment are fine");
 	ok(rejects("external:vault/a\tb"), "control character in path");
-	ok(rejects("external:vault/a b"), "space in path");
+	ok(accepts("external:vault/a b"), "space in path (printable ASCII)");
+	ok(rejects("external:vault/a\x7f"), "DEL in path");
 	ok(rejects("external:vault/a#"), "empty field");
 	repeat(buf, "external:vault/", 'p', 512, "");
 	ok(accepts(buf), "path of 512");

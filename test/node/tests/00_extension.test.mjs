@@ -13,6 +13,11 @@ test('503 everywhere before CREATE EXTENSION, then serving within 5 s', async ()
   const list = await api('GET', '/v1/workspaces/ws1/secrets', { tok: await token('alice') });
   assert.equal(list.status, 503);
   assert.equal(list.json.error.code, 'unavailable');
+  for (const path of ['/metrics', '/v1/openapi.json']) {
+    const r = await api('GET', path);
+    assert.equal(r.status, 503, `${path} before CREATE EXTENSION`);
+    assert.equal(r.json.error.code, 'unavailable');
+  }
 
   sql('CREATE EXTENSION provsecret');
   const t0 = Date.now();
