@@ -90,11 +90,11 @@ ps_rest_sql_list(bool company, const char *owner)
 		keep_plan(&plan_company,
 				  "SELECT name, reference, description, value_version "
 				  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'company' "
-				  "AND company OPERATOR(pg_catalog.=) $1 ORDER BY name") :
+				  "AND company OPERATOR(pg_catalog.=) $1 ORDER BY name COLLATE \"C\"") :
 		keep_plan(&plan_project,
 				  "SELECT name, reference, description, value_version "
 				  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'project' "
-				  "AND project OPERATOR(pg_catalog.=) $1 ORDER BY name");
+				  "AND project OPERATOR(pg_catalog.=) $1 ORDER BY name COLLATE \"C\"");
 	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),

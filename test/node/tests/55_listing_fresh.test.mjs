@@ -69,3 +69,13 @@ test('grants decide, per principal set, on every request', async () => {
   grant('lister', ws, ['describe']);
   assert.equal((await list(owner)).status, 200, 'a new grant holds at once');
 });
+
+test('a listing is sorted by key in byte order, whatever the database collation', async () => {
+  const sortedWs = 'listing-order';
+  grant('orderer', sortedWs, ['read']);
+  for (const name of ['b', 'B', 'a_2', 'A', 'a-1'])
+    sql(`SELECT provsecret.seal('managed:project/${sortedWs}/${name}', 'v')`);
+  const res = await api('GET', `/v1/workspaces/${sortedWs}/secrets`, { tok: await token('orderer') });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.json.secrets.map((s) => s.key), ['A', 'B', 'a-1', 'a_2', 'b']);
+});
