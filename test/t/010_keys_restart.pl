@@ -22,7 +22,7 @@ ps_sql($node, q{CREATE EXTENSION provsecret;
   SELECT provsecret.register_project('tap');
   SELECT provsecret.register_project('tapshort');});
 ps_sql($node, "SELECT provsecret.seal('$ref', '$value')");
-is(ps_sql($node, "SELECT provsecret.resolve('$ref') = '$value'"),
+is(ps_sql($node, "SELECT " . resolves_to($ref, $value)),
 	't', 'sealed with key A resolves under key A');
 my $fp_a = ps_sql($node,
 	q{SELECT root_key_fingerprint FROM provsecret.key_status WHERE root_key = 'current'});
@@ -77,7 +77,7 @@ for my $fp (@expected)
 
 ok(ps_restart($node, key => $key_b, previous => $key_a),
 	'server starts with key B and PREVIOUS = A');
-is(ps_sql($node, "SELECT provsecret.resolve('$ref') = '$value'"),
+is(ps_sql($node, "SELECT " . resolves_to($ref, $value)),
 	't', 'key B plus PREVIOUS = key A resolves the secret sealed under A');
 
 # 31 characters: one short of the minimum.
@@ -115,12 +115,12 @@ ok(ps_restart($node, key => $key_32), 'server starts with a 32-character key');
 ps_sql($node, q{SELECT provsecret.register_project('tap32')});
 ps_sql($node, "SELECT provsecret.seal('managed:project/tap32/openai', 'v32')");
 is(ps_sql($node,
-	"SELECT provsecret.resolve('managed:project/tap32/openai') = 'v32'"),
+	"SELECT " . resolves_to('managed:project/tap32/openai', 'v32')),
 	't', 'a 32-character text key seals and resolves');
 
 # Nothing the wrong keys did damaged the original secret.
 ok(ps_restart($node, key => $key_a), 'server starts with key A again');
-is(ps_sql($node, "SELECT provsecret.resolve('$ref') = '$value'"),
+is(ps_sql($node, "SELECT " . resolves_to($ref, $value)),
 	't', 'key A still resolves after the failed attempts');
 
 $node->stop;

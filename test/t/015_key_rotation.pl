@@ -31,7 +31,7 @@ my $versions_before = ps_sql($node,
 sub all_resolve
 {
 	return ps_sql($node, join(' AND ', map {
-		"provsecret.resolve('managed:project/$_/openai') = 'value-$_'" } @tenants)
+		resolves_to("managed:project/$_/openai", "value-$_") } @tenants)
 		=~ s/^/SELECT /r);
 }
 

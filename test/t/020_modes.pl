@@ -37,7 +37,7 @@ like(log_since($node, $off), qr/WARNING:[^\n]*development key/i,
 ps_sql($node, q{CREATE EXTENSION provsecret;
   SELECT provsecret.register_project('devproj');});
 ps_sql($node, "SELECT provsecret.seal('$dev_ref', '$dev_value')");
-is(ps_sql($node, "SELECT provsecret.resolve('$dev_ref') = '$dev_value'"),
+is(ps_sql($node, "SELECT " . resolves_to($dev_ref, $dev_value)),
 	't', 'local mode seals and resolves with the development key');
 
 # Deployed mode, no key: explicitly, then by default.
@@ -77,7 +77,7 @@ unlike($r->{err}, qr/\Q$dev_value\E/, 'dev-key refusal does not echo the value')
 ps_sql($node, q{SELECT provsecret.register_project('realproj')});
 ps_sql($node, q{SELECT provsecret.seal('managed:project/realproj/openai', 'real-v')});
 is(ps_sql($node,
-	q{SELECT provsecret.resolve('managed:project/realproj/openai') = 'real-v'}),
+	"SELECT " . resolves_to('managed:project/realproj/openai', 'real-v')),
 	't', 'deployed mode with a key seals and resolves');
 
 # Local mode with a key uses that key, not the development key: what it
@@ -88,7 +88,7 @@ ok(ps_restart($node, key => $key), 'local mode with a key starts');
 unlike(log_since($node, $off), qr/WARNING:[^\n]*development key/i,
 	'local mode with a key: no development-key warning');
 is(ps_sql($node,
-	q{SELECT provsecret.resolve('managed:project/realproj/openai') = 'real-v'}),
+	"SELECT " . resolves_to('managed:project/realproj/openai', 'real-v')),
 	't', 'local mode with a key resolves what the key sealed');
 
 $node->stop;

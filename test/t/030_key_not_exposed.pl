@@ -33,7 +33,7 @@ ok(ps_start($node, key => $key, previous => $previous,
 ps_sql($node, q{CREATE EXTENSION provsecret;
   SELECT provsecret.register_project('tap');
   SELECT provsecret.seal('managed:project/tap/openai', 'v1');});
-is(ps_sql($node, q{SELECT provsecret.resolve('managed:project/tap/openai') = 'v1'}),
+is(ps_sql($node, "SELECT " . resolves_to('managed:project/tap/openai', 'v1')),
 	't', 'the key is in use');
 
 # SHOW ALL and pg_settings, every column.
@@ -61,7 +61,7 @@ for my $var (KEY_VAR, PREVIOUS_VAR)
 }
 is(ps_sql($node,
 	"SET provsecret.env_allowlist = '$allow';
-	 SELECT provsecret.resolve('env:PS_TAP_VISIBLE') = '$visible'"),
+	 SELECT " . resolves_to('env:PS_TAP_VISIBLE', $visible)),
 	't', 'control: an allowlisted ordinary variable does resolve');
 
 # Every server process: the postmaster and all its children, with a client

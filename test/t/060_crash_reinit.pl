@@ -31,11 +31,11 @@ like(log_since($node, $off), qr/all server processes terminated; reinitializing/
 	'the postmaster reinitialized after the crash');
 
 is(ps_sql($node,
-	q{SELECT provsecret.resolve('managed:project/tap/openai') = 'before-crash'}),
+	"SELECT " . resolves_to('managed:project/tap/openai', 'before-crash')),
 	't', 'a secret sealed before the crash resolves after it');
 ps_sql($node, q{SELECT provsecret.seal('managed:project/tap/openai', 'after-crash')});
 is(ps_sql($node,
-	q{SELECT provsecret.resolve('managed:project/tap/openai') = 'after-crash'}),
+	"SELECT " . resolves_to('managed:project/tap/openai', 'after-crash')),
 	't', 'sealing works after the crash');
 
 # The re-forked children start from the postmaster's memory: still clean.

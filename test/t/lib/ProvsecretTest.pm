@@ -10,6 +10,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use Digest::SHA qw(sha256_hex);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -17,7 +18,7 @@ use PostgreSQL::Test::Utils;
 our @EXPORT = qw(
   KEY_VAR PREVIOUS_VAR
   ps_node ps_start ps_restart ps_sql ps_try random_key random_text
-  log_since leaks read_proc server_pids ps_background
+  log_since leaks read_proc server_pids ps_background resolves_to
 );
 
 use constant KEY_VAR      => 'CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY';
@@ -63,6 +64,16 @@ sub ps_restart
 	my ($node, %opt) = @_;
 	$node->stop('fast');
 	return ps_start($node, %opt);
+}
+
+# An SQL condition true when reference resolves to expected.  The value is
+# compared as a SHA-256 digest, so it never appears in a statement the
+# server logs (log_statement = all in test clusters).
+sub resolves_to
+{
+	my ($reference, $expected) = @_;
+	return "encode(sha256(convert_to(provsecret.resolve('$reference'), 'UTF8')), 'hex') = '"
+	  . sha256_hex($expected) . "'";
 }
 
 # Run SQL that must succeed; returns its output (unaligned, tuples only).
