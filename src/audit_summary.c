@@ -264,8 +264,13 @@ ps_audit_summary_drain(PsAuditRecord **records, bool close)
 	names = table_names[drained];
 	entries = summary->entries[drained];
 
-	/* the drained table is this process's alone until the next swap */
-	recs = palloc0(sizeof(PsAuditRecord) * Max(entries, 1));
+	/*
+	 * The drained table is this process's alone until the next swap.  Over
+	 * about 510,000 counters (the setting allows 1,048,576) the records pass
+	 * palloc's 1 GB limit, hence MCXT_ALLOC_HUGE.
+	 */
+	recs = palloc_extended(mul_size(sizeof(PsAuditRecord), Max(entries, 1)),
+						   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	for (i = 0; i <= summary->slot_mask && n < entries; i++)
 	{
 		PsSummarySlot *slot = &slots[i];

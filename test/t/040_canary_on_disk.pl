@@ -93,20 +93,18 @@ sub seal
 	my $reversed = reverse $canary;
 	ps_sql($node, "SELECT provsecret.seal('$reference', reverse('$reversed'))");
 }
-sub resolves_to
+sub canary_resolves
 {
 	my ($reference, $canary) = @_;
-	my $reversed = reverse $canary;
-	return ps_sql($node,
-		"SELECT provsecret.resolve('$reference') = reverse('$reversed')");
+	return ps_sql($node, "SELECT " . resolves_to($reference, $canary));
 }
 
 seal($ref, $canaries[0]);
-is(resolves_to($ref, $canaries[0]), 't', 'canary 1 sealed and resolves');
+is(canary_resolves($ref, $canaries[0]), 't', 'canary 1 sealed and resolves');
 seal($ref, $canaries[1]);
-is(resolves_to($ref, $canaries[1]), 't', 'rotated to canary 2, which resolves');
+is(canary_resolves($ref, $canaries[1]), 't', 'rotated to canary 2, which resolves');
 seal('managed:project/canary/doomed', $canaries[2]);
-is(resolves_to('managed:project/canary/doomed', $canaries[2]), 't',
+is(canary_resolves('managed:project/canary/doomed', $canaries[2]), 't',
 	'canary 3 sealed and resolves');
 is(ps_sql($node, q{SELECT provsecret.delete_secret('managed:project/canary/doomed')}),
 	't', 'canary 3 deleted');
@@ -116,7 +114,7 @@ is(ps_sql($node, q{SELECT provsecret.delete_secret('managed:project/canary/doome
 push @canaries, random_text('canary-4-', 48);
 ps_sql($node,
 	"SELECT provsecret.seal('managed:project/canary/literal', '$canaries[3]')");
-is(resolves_to('managed:project/canary/literal', $canaries[3]), 't',
+is(canary_resolves('managed:project/canary/literal', $canaries[3]), 't',
 	'canary 4, sealed from a literal, resolves');
 ps_sql($node, 'CHECKPOINT');
 

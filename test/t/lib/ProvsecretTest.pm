@@ -11,6 +11,7 @@ use warnings;
 
 use Exporter 'import';
 use Digest::SHA qw(sha256_hex);
+use Encode ();
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -72,8 +73,9 @@ sub ps_restart
 sub resolves_to
 {
 	my ($reference, $expected) = @_;
-	return "encode(sha256(convert_to(provsecret.resolve('$reference'), 'UTF8')), 'hex') = '"
-	  . sha256_hex($expected) . "'";
+	(my $quoted = $reference) =~ s/'/''/g;
+	return "encode(sha256(convert_to(provsecret.resolve('$quoted'), 'UTF8')), 'hex') = '"
+	  . sha256_hex(Encode::encode('UTF-8', $expected)) . "'";
 }
 
 # Run SQL that must succeed; returns its output (unaligned, tuples only).
