@@ -316,7 +316,7 @@ ps_audit_summary_restore(const PsAuditRecord *records, int n)
 		if (!key_of(&key, &reveal) || !add_count(&key, &reveal, r->count))
 			ereport(WARNING,
 					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg_internal("provsecret audit: summary table full, %lld reveals of one counter dropped", (long long) records[i].count)));
+					 errmsg_internal("provsecret audit: summary table full, %lld reveals of one counter dropped", (long long) r->count)));
 	}
 	LWLockRelease(summary->lock);
 }

@@ -247,30 +247,34 @@ join_parts(char *buf, size_t buflen, const char *const *parts, int nparts)
 void
 ps_reference_format(const PsReference *ref, char *buf, size_t buflen)
 {
+	const char *parts[6];
+	int			n = 0;
+
 	switch (ref->kind)
 	{
 		case PS_REF_MANAGED:
-			{
-				const char *const parts[] = {"managed:", ps_scope_name(ref->scope),
-				"/", ref->owner, "/", ref->name};
-
-				join_parts(buf, buflen, parts, sizeof(parts) / sizeof(parts[0]));
-				break;
-			}
+			parts[n++] = "managed:";
+			parts[n++] = ps_scope_name(ref->scope);
+			parts[n++] = "/";
+			parts[n++] = ref->owner;
+			parts[n++] = "/";
+			parts[n++] = ref->name;
+			break;
 		case PS_REF_ENV:
-			{
-				const char *const parts[] = {"env:", ref->name};
-
-				join_parts(buf, buflen, parts, sizeof(parts) / sizeof(parts[0]));
-				break;
-			}
+			parts[n++] = "env:";
+			parts[n++] = ref->name;
+			break;
 		case PS_REF_EXTERNAL:
+			parts[n++] = "external:";
+			parts[n++] = ref->owner;
+			parts[n++] = "/";
+			parts[n++] = ref->path;
+			if (ref->field[0])
 			{
-				const char *const parts[] = {"external:", ref->owner, "/",
-				ref->path, ref->field[0] ? "#" : "", ref->field};
-
-				join_parts(buf, buflen, parts, sizeof(parts) / sizeof(parts[0]));
-				break;
+				parts[n++] = "#";
+				parts[n++] = ref->field;
 			}
+			break;
 	}
+	join_parts(buf, buflen, parts, n);
 }
