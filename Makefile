@@ -1,12 +1,12 @@
 # provsecret: PGXS build.  `make && make install`; tests: ./scripts/test
 EXTENSION = provsecret
 MODULE_big = provsecret
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 DATA = $(sort $(wildcard sql/provsecret--*.sql))
 PGFILEDESC = "provsecret - encrypted secrets for the control plane"
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter \
+PG_CPPFLAGS = -I$(srcdir)/src $(patsubst %/,-I$(srcdir)/%,$(sort $(wildcard src/*/))) -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare \
 	-I$(shell $(PG_CONFIG) --includedir)
 SHLIB_LINK = -L$(shell $(PG_CONFIG) --libdir) -lpq -lsodium -lcurl -lmicrohttpd -lcrypto -ljansson
@@ -14,7 +14,7 @@ SHLIB_LINK = -L$(shell $(PG_CONFIG) --libdir) -lpq -lsodium -lcurl -lmicrohttpd 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# the OpenAPI document is embedded with .incbin (src/rest_openapi.c)
-src/rest_openapi.o src/rest_openapi.bc: docs/openapi.json
+# the OpenAPI document is embedded with .incbin (src/rest/rest_openapi.c)
+src/rest/rest_openapi.o src/rest/rest_openapi.bc: docs/openapi.json
 # PGXS tracks no header dependencies: rebuild everything when a header changes
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*.h src/*/*.h)

@@ -4,9 +4,9 @@
 # Each test is compiled with the pure sources (no postgres.h) it names on a
 # comment line containing "sources:" (and libraries on one containing
 # "libs:"), then run; it prints TAP:
-#     /* Sources: src/reference.c src/jwt_parse.c.  Prints TAP. */
+#     /* Sources: src/core/reference.c src/token/jwks.c.  Prints TAP. */
 #     /* Libs: -lsodium */
-# Without such a line, test/unit/X_test.c or test_X.c is built with src/X.c
+# Without such a line, test/unit/X_test.c or test_X.c is built with src/<layer>/X.c
 # when that file exists.  Needs common.sh, report.sh.
 
 # ps_unit_sources FILE / ps_unit_libs FILE: the words named on those lines.
@@ -41,7 +41,8 @@ ps_suite_unit()
 	cc "${sanitize[@]}" -o "$out/probe" "$out/probe.c" >/dev/null 2>&1 || sanitize=()
 	rm -f "$out/probe" "$out/probe.c"
 
-	local name sources libs base rc detail status src srcs
+	local name sources libs base rc detail status src srcs dir layer_includes=()
+	for dir in "$PS_ROOT"/src/*/; do layer_includes+=("-I${dir%/}"); done
 	for f in "${files[@]}"; do
 		name="$(basename "$f" .c)"
 		sources="$(ps_unit_sources "$f")"
@@ -49,13 +50,14 @@ ps_suite_unit()
 		if [ -z "${sources// /}" ]; then
 			base="${name#test_}"
 			base="${base%_test}"
-			[ -f "$PS_ROOT/src/$base.c" ] && sources="src/$base.c"
+			src="$(cd "$PS_ROOT" && ls src/*/"$base.c" 2>/dev/null | head -n 1)"
+			[ -n "$src" ] && sources="$src"
 		fi
 		srcs=()
 		for src in $sources; do srcs+=("$PS_ROOT/$src"); done
 		# shellcheck disable=SC2086 # libs is a word list by design
 		if ! cc -std=gnu11 -O1 -g -Wall -Wextra -Werror "${sanitize[@]}" \
-			-I"$PS_ROOT/src" -I"$PS_ROOT/test/unit" \
+			-I"$PS_ROOT/src" "${layer_includes[@]}" -I"$PS_ROOT/test/unit" \
 			-o "$out/$name" "$f" "${srcs[@]}" $libs \
 			>"$out/$name.build.log" 2>&1; then
 			ps_result "unit/$name" fail "does not compile"

@@ -1,6 +1,6 @@
 /*
  * fuzz_rest_parse.c: libFuzzer target over the REST parsers of hostile
- * input (src/rest_parse.c).
+ * input (src/rest/rest_parse.c).
  *
  * The first input byte picks the entry point, the rest is its input:
  *   0  ps_rest_match (as a path, every method)

@@ -11,7 +11,7 @@ mkdir -p "$out/corpus" "$out/artifacts"
 command -v clang-14 >/dev/null || apt-get install -y -qq clang-14 libclang-rt-14-dev
 clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-I"$root/src" -o "$out/fuzz_rest_parse" "$root/test/fuzz/fuzz_rest_parse.c" \
-	"$root/src/rest_parse.c" -ljansson
+	"$root/src/rest/rest_parse.c" -ljansson
 
 seed() { printf '%b' "$2" >"$out/corpus/$1"; }
 seed path1 '\x00/v1/workspaces/ws1/secrets/LITELLM_API_KEY'

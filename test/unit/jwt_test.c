@@ -1,13 +1,13 @@
 /*
- * jwt_test.c: unit tests of the token verifier (src/jwt.c, src/jwks.c,
- * src/base64url.c), printing TAP.
+ * jwt_test.c: unit tests of the token verifier (src/token/jwt.c, src/token/jwks.c,
+ * src/core/base64url.c), printing TAP.
  *
  * The Keycloak-shaped tokens and the attacks come from
  * fixtures/jwt_fixtures.json (minted with jose by fixtures/gen-fixtures.mjs
  * and committed); they are verified at the fixture's fixed clock.  The
  * hostile JWKS documents and encodings are built here.
  *
- * unit-sources: src/jwt.c src/jwks.c src/base64url.c
+ * unit-sources: src/token/jwt.c src/token/jwks.c src/core/base64url.c
  * unit-libs: -lcrypto -ljansson -lm
  */
 #include <stdarg.h>

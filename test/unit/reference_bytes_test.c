@@ -2,13 +2,13 @@
  * reference_bytes_test.c: the reference parser over hostile bytes (DESIGN
  * §3): every byte value in every part, malformed UTF-8, embedded NULs,
  * lengths passed without a terminator, and random input that must never
- * crash or read past its length.  Sources: src/reference.c.  Prints TAP.
+ * crash or read past its length.  Sources: src/core/reference.c.  Prints TAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/reference.h"
+#include "../../src/core/reference.h"
 
 static int	tests = 0;
 static int	failures = 0;

@@ -2,12 +2,12 @@
  * reference_test.c: the reference grammar of DESIGN §3, outside a server.
  * Prints TAP.
  *
- * unit-sources: src/reference.c
+ * unit-sources: src/core/reference.c
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "../../src/reference.h"
+#include "../../src/core/reference.h"
 
 static int	tests = 0;
 static int	failures = 0;

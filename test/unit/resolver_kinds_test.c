@@ -2,14 +2,14 @@
  * resolver_kinds_test.c: options, URLs and response parsing of the external
  * backend kinds (DESIGN §9), outside a server.  Prints TAP.
  *
- * Sources: src/resolver_kinds.c
+ * Sources: src/external/resolver_kinds.c
  * Libs: -ljansson
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/resolver_kinds.h"
+#include "../../src/external/resolver_kinds.h"
 
 static int	tests = 0;
 static int	failures = 0;

@@ -2,7 +2,7 @@
  * rest_parse_test.c: the REST listener's parsers of hostile input (paths,
  * request ids, UTF-8, JSON bodies), outside a server.  Prints TAP.
  *
- * unit-sources: src/rest_parse.c
+ * unit-sources: src/rest/rest_parse.c
  * unit-libs: -ljansson
  */
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "../../src/rest_parse.h"
+#include "../../src/rest/rest_parse.h"
 
 static int	tests = 0;
 static int	failures = 0;
