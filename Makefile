@@ -6,7 +6,7 @@ DATA = $(sort $(wildcard sql/provsecret--*.sql))
 PGFILEDESC = "provsecret - encrypted secrets for the control plane"
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(srcdir)/src $(patsubst %/,-I$(srcdir)/%,$(sort $(wildcard src/*/))) -Wall -Wextra -Werror -Wno-unused-parameter \
+PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare \
 	-I$(shell $(PG_CONFIG) --includedir)
 SHLIB_LINK = -L$(shell $(PG_CONFIG) --libdir) -lpq -lsodium -lcurl -lmicrohttpd -lcrypto -ljansson

@@ -41,8 +41,7 @@ ps_suite_unit()
 	cc "${sanitize[@]}" -o "$out/probe" "$out/probe.c" >/dev/null 2>&1 || sanitize=()
 	rm -f "$out/probe" "$out/probe.c"
 
-	local name sources libs base rc detail status src srcs dir layer_includes=()
-	for dir in "$PS_ROOT"/src/*/; do layer_includes+=("-I${dir%/}"); done
+	local name sources libs base rc detail status src srcs
 	for f in "${files[@]}"; do
 		name="$(basename "$f" .c)"
 		sources="$(ps_unit_sources "$f")"
@@ -57,7 +56,7 @@ ps_suite_unit()
 		for src in $sources; do srcs+=("$PS_ROOT/$src"); done
 		# shellcheck disable=SC2086 # libs is a word list by design
 		if ! cc -std=gnu11 -O1 -g -Wall -Wextra -Werror "${sanitize[@]}" \
-			-I"$PS_ROOT/src" "${layer_includes[@]}" -I"$PS_ROOT/test/unit" \
+			-I"$PS_ROOT/src" -I"$PS_ROOT/test/unit" \
 			-o "$out/$name" "$f" "${srcs[@]}" $libs \
 			>"$out/$name.build.log" 2>&1; then
 			ps_result "unit/$name" fail "does not compile"

@@ -9,21 +9,21 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "audit.h"
-#include "authz.h"
-#include "datakey.h"
-#include "identity.h"
-#include "keyring.h"
-#include "keys.h"
-#include "query.h"
-#include "seal.h"
-#include "secret.h"
-#include "tenant.h"
+#include "audit/audit.h"
+#include "tenancy/authz.h"
+#include "crypto/datakey.h"
+#include "core/identity.h"
+#include "crypto/keyring.h"
+#include "api/keys.h"
+#include "core/query.h"
+#include "crypto/seal.h"
+#include "api/secret.h"
+#include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_stale_keys = NULL;
 static SPIPlanPtr plan_rewrap = NULL;

@@ -9,8 +9,8 @@
 
 #include "fmgr.h"
 
-#include "reference.h"
-#include "tenant.h"
+#include "core/reference.h"
+#include "tenancy/tenant.h"
 
 /*
  * Argument 0 as a target (22023 when malformed), its tenant, and manage

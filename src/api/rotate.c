@@ -22,14 +22,14 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "provsecret.h"
-#include "datakey.h"
-#include "identity.h"
-#include "keys.h"
-#include "query.h"
-#include "seal.h"
-#include "secret.h"
-#include "tenant.h"
+#include "core/provsecret.h"
+#include "crypto/datakey.h"
+#include "core/identity.h"
+#include "api/keys.h"
+#include "core/query.h"
+#include "crypto/seal.h"
+#include "api/secret.h"
+#include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_active_latest = NULL;
 static SPIPlanPtr plan_in_progress = NULL;

@@ -11,7 +11,7 @@
 
 #include "postgres.h"
 
-#include "seal.h"
+#include "crypto/seal.h"
 
 /* Outcome of a seal: the (unchanged) reference and the new version. */
 typedef struct PsSealResult

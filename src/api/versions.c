@@ -7,17 +7,17 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
-#include "authz.h"
-#include "identity.h"
-#include "query.h"
-#include "seal.h"
-#include "secret.h"
-#include "tenant.h"
+#include "tenancy/authz.h"
+#include "core/identity.h"
+#include "core/query.h"
+#include "crypto/seal.h"
+#include "api/secret.h"
+#include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_versions = NULL;
 static SPIPlanPtr plan_version = NULL;

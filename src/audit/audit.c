@@ -9,15 +9,15 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
-#include "audit.h"
-#include "audit_forward.h"
-#include "audit_queue.h"
-#include "audit_summary.h"
-#include "audit_worker.h"
-#include "authz.h"
-#include "identity.h"
-#include "query.h"
+#include "core/provsecret.h"
+#include "audit/audit.h"
+#include "audit/audit_forward.h"
+#include "audit/audit_queue.h"
+#include "audit/audit_summary.h"
+#include "audit/audit_worker.h"
+#include "tenancy/authz.h"
+#include "core/identity.h"
+#include "core/query.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>

@@ -4,14 +4,14 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 
-#include "audit_chain.h"
-#include "audit.h"
-#include "audit_key.h"
-#include "audit_queue.h"
-#include "authz.h"
-#include "identity.h"
+#include "audit/audit_chain.h"
+#include "audit/audit.h"
+#include "audit/audit_key.h"
+#include "audit/audit_queue.h"
+#include "tenancy/authz.h"
+#include "core/identity.h"
 
 #include <sodium.h>
 

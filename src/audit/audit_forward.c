@@ -10,8 +10,8 @@
  */
 #include "postgres.h"
 
-#include "audit_forward.h"
-#include "provsecret.h"
+#include "audit/audit_forward.h"
+#include "core/provsecret.h"
 
 #include "libpq-fe.h"
 

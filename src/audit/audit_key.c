@@ -6,12 +6,12 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 
-#include "audit.h"
-#include "audit_key.h"
-#include "keyring.h"
-#include "seal.h"
+#include "audit/audit.h"
+#include "audit/audit_key.h"
+#include "crypto/keyring.h"
+#include "crypto/seal.h"
 
 #include <sodium.h>
 

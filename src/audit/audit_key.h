@@ -14,7 +14,7 @@
 
 #include "postgres.h"
 
-#include "audit_chain.h"
+#include "audit/audit_chain.h"
 
 /* One epoch of provsecret.audit_chain_key. */
 typedef struct PsAuditKeyEpoch

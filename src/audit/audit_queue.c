@@ -9,9 +9,9 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 
-#include "audit_queue.h"
+#include "audit/audit_queue.h"
 
 #include "access/xlog.h"
 #include "miscadmin.h"

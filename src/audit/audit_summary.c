@@ -3,9 +3,9 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 
-#include "audit_summary.h"
+#include "audit/audit_summary.h"
 
 #include <sodium.h>
 

@@ -9,7 +9,7 @@
 #ifndef PROVSECRET_AUDIT_SUMMARY_H
 #define PROVSECRET_AUDIT_SUMMARY_H
 
-#include "audit_queue.h"
+#include "audit/audit_queue.h"
 
 extern int	ps_audit_summary_entries_max;	/* provsecret.audit_summary_entries */
 

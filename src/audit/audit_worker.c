@@ -10,13 +10,13 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 
-#include "audit_chain.h"
-#include "audit_key.h"
-#include "audit_queue.h"
-#include "audit_summary.h"
-#include "audit_worker.h"
+#include "audit/audit_chain.h"
+#include "audit/audit_key.h"
+#include "audit/audit_queue.h"
+#include "audit/audit_summary.h"
+#include "audit/audit_worker.h"
 
 #include <sodium.h>
 

@@ -5,7 +5,7 @@
  * whitespace; tokens need the URL-safe alphabet without padding, and a
  * verifier should accept one encoding per value, so the decoder is here.
  */
-#include "base64url.h"
+#include "core/base64url.h"
 
 #include <stdlib.h>
 

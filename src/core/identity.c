@@ -5,7 +5,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
@@ -13,7 +13,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_namespace.h"
 
-#include "identity.h"
+#include "core/identity.h"
 
 #define PS_SERVICE_ROLE "provsecret_service"
 #define PS_SUBXACT_DEPTH 64

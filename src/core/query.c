@@ -7,8 +7,8 @@
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
-#include "provsecret.h"
-#include "query.h"
+#include "core/provsecret.h"
+#include "core/query.h"
 
 SPIPlanPtr
 ps_query_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)

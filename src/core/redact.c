@@ -13,14 +13,14 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "commands/prepare.h"
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
 #include "utils/elog.h"
 
-#include "redact.h"
+#include "core/redact.h"
 
 #define PS_REDACTED_STATEMENT "[statement redacted by provsecret: it passes a secret]"
 #define PS_REDACTED_PARAMETERS "parameters: [redacted by provsecret]"

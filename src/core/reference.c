@@ -5,7 +5,7 @@
  * returns a sentence naming the rule so callers can report it without
  * echoing hostile input.
  */
-#include "reference.h"
+#include "core/reference.h"
 
 #include <stdio.h>
 #include <string.h>

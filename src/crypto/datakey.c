@@ -16,12 +16,12 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
-#include "provsecret.h"
-#include "datakey.h"
-#include "identity.h"
-#include "keyring.h"
-#include "query.h"
-#include "seal.h"
+#include "core/provsecret.h"
+#include "crypto/datakey.h"
+#include "core/identity.h"
+#include "crypto/keyring.h"
+#include "core/query.h"
+#include "crypto/seal.h"
 
 #define PS_DATAKEY_CACHE_SIZE 128
 

@@ -11,8 +11,8 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "provsecret.h"
-#include "keyring.h"
+#include "core/provsecret.h"
+#include "crypto/keyring.h"
 
 typedef enum PsRootState
 {

@@ -8,9 +8,9 @@
 
 #include "utils/timestamp.h"
 
-#include "locked_cache.h"
-#include "provsecret.h"
-#include "reference.h"
+#include "crypto/locked_cache.h"
+#include "core/provsecret.h"
+#include "core/reference.h"
 
 #define TAG_MAX 32
 

@@ -5,8 +5,8 @@
 
 #include <sodium.h>
 
-#include "provsecret.h"
-#include "seal.h"
+#include "core/provsecret.h"
+#include "crypto/seal.h"
 
 #define PS_HEADER_LEN 9
 #define PS_NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES

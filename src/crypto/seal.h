@@ -15,7 +15,7 @@
 
 #include "postgres.h"
 
-#include "keyring.h"
+#include "crypto/keyring.h"
 
 #define PS_SEAL_FORMAT 1
 

@@ -18,20 +18,20 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "audit.h"
-#include "authz.h"
-#include "binding.h"
-#include "external.h"
-#include "external_guard.h"
-#include "identity.h"
-#include "query.h"
-#include "resolver.h"
-#include "resolver_kinds.h"
-#include "resolver_metrics.h"
+#include "audit/audit.h"
+#include "tenancy/authz.h"
+#include "external/binding.h"
+#include "external/external.h"
+#include "external/external_guard.h"
+#include "core/identity.h"
+#include "core/query.h"
+#include "external/resolver.h"
+#include "external/resolver_kinds.h"
+#include "external/resolver_metrics.h"
 
 static SPIPlanPtr plan_binding = NULL;
 static SPIPlanPtr plan_managed = NULL;

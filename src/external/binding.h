@@ -15,9 +15,9 @@
 
 #include "postgres.h"
 
-#include "reference.h"
-#include "secret.h"
-#include "tenant.h"
+#include "core/reference.h"
+#include "api/secret.h"
+#include "tenancy/tenant.h"
 
 /*
  * Seal into the bound backend (caller authorized write): true with *result

@@ -15,18 +15,18 @@
 
 #include <stdlib.h>
 
-#include "audit.h"
-#include "authz.h"
-#include "external.h"
-#include "external_auth.h"
-#include "external_guard.h"
-#include "outbound.h"
-#include "provsecret.h"
-#include "resolver.h"
-#include "resolver_kinds.h"
-#include "resolver_metrics.h"
-#include "secret.h"
-#include "tenant.h"
+#include "audit/audit.h"
+#include "tenancy/authz.h"
+#include "external/external.h"
+#include "external/external_auth.h"
+#include "external/external_guard.h"
+#include "outbound/outbound.h"
+#include "core/provsecret.h"
+#include "external/resolver.h"
+#include "external/resolver_kinds.h"
+#include "external/resolver_metrics.h"
+#include "api/secret.h"
+#include "tenancy/tenant.h"
 
 /* Count the call's outcome on /metrics, then audit it durably. */
 static void

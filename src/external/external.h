@@ -7,10 +7,10 @@
 
 #include "postgres.h"
 
-#include "outbound.h"
-#include "reference.h"
-#include "resolver.h"
-#include "tenant.h"
+#include "outbound/outbound.h"
+#include "core/reference.h"
+#include "external/resolver.h"
+#include "tenancy/tenant.h"
 
 /* One call to a resolver's backend, for its audit event and errors. */
 typedef struct PsExternalCall

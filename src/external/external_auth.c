@@ -8,13 +8,13 @@
 
 #include "utils/timestamp.h"
 
-#include "external.h"
-#include "external_auth.h"
-#include "locked_cache.h"
-#include "outbound.h"
-#include "provsecret.h"
-#include "resolver_kinds.h"
-#include "secret.h"
+#include "external/external.h"
+#include "external/external_auth.h"
+#include "crypto/locked_cache.h"
+#include "outbound/outbound.h"
+#include "core/provsecret.h"
+#include "external/resolver_kinds.h"
+#include "api/secret.h"
 
 #define TOKEN_SLOTS 8
 #define TOKEN_MARGIN_MAX_S 60	/* refresh at most this long before expiry */

@@ -12,10 +12,10 @@
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
-#include "external_guard.h"
-#include "locked_cache.h"
-#include "provsecret.h"
-#include "reference.h"
+#include "external/external_guard.h"
+#include "crypto/locked_cache.h"
+#include "core/provsecret.h"
+#include "core/reference.h"
 
 #define BREAKER_SLOTS 128
 #define TAG_MAX 32

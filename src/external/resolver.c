@@ -18,15 +18,15 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "audit.h"
-#include "authz.h"
-#include "identity.h"
-#include "outbound.h"
-#include "provsecret.h"
-#include "query.h"
-#include "resolver.h"
-#include "secret.h"
-#include "tenant.h"
+#include "audit/audit.h"
+#include "tenancy/authz.h"
+#include "core/identity.h"
+#include "outbound/outbound.h"
+#include "core/provsecret.h"
+#include "core/query.h"
+#include "external/resolver.h"
+#include "api/secret.h"
+#include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_lookup = NULL;
 static SPIPlanPtr plan_lock = NULL;

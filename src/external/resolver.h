@@ -8,8 +8,8 @@
 
 #include "postgres.h"
 
-#include "reference.h"
-#include "resolver_kinds.h"
+#include "core/reference.h"
+#include "external/resolver_kinds.h"
 
 typedef struct PsResolver
 {

@@ -2,7 +2,7 @@
  * resolver_kinds.c: options, URLs and response parsing of the external
  * backend kinds, with jansson.  Pure C: no postgres.h.
  */
-#include "resolver_kinds.h"
+#include "external/resolver_kinds.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -11,9 +11,9 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 
-#include "provsecret.h"
-#include "reference.h"
-#include "resolver_metrics.h"
+#include "core/provsecret.h"
+#include "core/reference.h"
+#include "external/resolver_metrics.h"
 
 /* Upper bounds of the latency histogram, in seconds. */
 static const double latency_bounds[] = {

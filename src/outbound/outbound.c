@@ -10,16 +10,16 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "outbound.h"
-#include "outbound_engine.h"
-#include "outbound_ipc.h"
-#include "outbound_worker.h"
+#include "outbound/outbound.h"
+#include "outbound/outbound_engine.h"
+#include "outbound/outbound_ipc.h"
+#include "outbound/outbound_worker.h"
 
 static bool
 host_is_loopback(const char *host)

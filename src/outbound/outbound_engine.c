@@ -15,11 +15,11 @@
 #include "lib/ilist.h"
 #include "lib/stringinfo.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
-#include "outbound_engine.h"
+#include "outbound/outbound_engine.h"
 
 #define ENGINE_MAX_SOCKETS 1024
 #define RESOLVE_MAX_ADDRS 8

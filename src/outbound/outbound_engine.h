@@ -13,7 +13,7 @@
 
 #include "storage/latch.h"
 
-#include "outbound.h"
+#include "outbound/outbound.h"
 
 typedef struct PsOutboundEngine PsOutboundEngine;
 typedef struct PsOutboundTransfer PsOutboundTransfer;

@@ -19,7 +19,7 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -32,8 +32,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "outbound_ipc.h"
-#include "outbound_wire.h"
+#include "outbound/outbound_ipc.h"
+#include "outbound/outbound_wire.h"
 
 #define OUTBOUND_TRANCHE "provsecret outbound"
 

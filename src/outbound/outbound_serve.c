@@ -5,7 +5,7 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -13,9 +13,9 @@
 #include "storage/proc.h"
 #include "utils/memutils.h"
 
-#include "outbound_ipc.h"
-#include "outbound_serve.h"
-#include "outbound_wire.h"
+#include "outbound/outbound_ipc.h"
+#include "outbound/outbound_serve.h"
+#include "outbound/outbound_wire.h"
 
 static uint64 my_generation = 0;
 

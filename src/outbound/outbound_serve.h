@@ -10,9 +10,9 @@
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 
-#include "outbound.h"
-#include "outbound_engine.h"
-#include "outbound_wire.h"
+#include "outbound/outbound.h"
+#include "outbound/outbound_engine.h"
+#include "outbound/outbound_wire.h"
 
 /* One call as the worker holds it. */
 typedef struct PsOutboundCall

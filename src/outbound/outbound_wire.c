@@ -5,9 +5,9 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 
-#include "outbound_wire.h"
+#include "outbound/outbound_wire.h"
 
 #define WIRE_MAGIC	0x70734F31	/* "psO1" */
 #define WIRE_NULL	PG_UINT64_MAX

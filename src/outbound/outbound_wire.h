@@ -9,7 +9,7 @@
 
 #include "postgres.h"
 
-#include "outbound.h"
+#include "outbound/outbound.h"
 
 /* The fixed part of a response message; the body follows it. */
 typedef struct PsOutboundWireResponse

@@ -15,7 +15,7 @@
  */
 #include "postgres.h"
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -26,10 +26,10 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "outbound_engine.h"
-#include "outbound_ipc.h"
-#include "outbound_serve.h"
-#include "outbound_worker.h"
+#include "outbound/outbound_engine.h"
+#include "outbound/outbound_ipc.h"
+#include "outbound/outbound_serve.h"
+#include "outbound/outbound_worker.h"
 
 bool		ps_outbound_in_worker = false;
 

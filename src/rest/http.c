@@ -14,14 +14,14 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "port.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 
-#include "http.h"
-#include "rest_metrics.h"
-#include "routes.h"
+#include "rest/http.h"
+#include "rest/rest_metrics.h"
+#include "rest/routes.h"
 
 dlist_head	ps_http_pending = DLIST_STATIC_INIT(ps_http_pending);
 size_t		ps_http_max_body = 65536;

@@ -16,7 +16,7 @@
 #include "lib/ilist.h"
 #include "portability/instr_time.h"
 
-#include "rest_parse.h"
+#include "rest/rest_parse.h"
 
 typedef struct PsHttpRequest
 {

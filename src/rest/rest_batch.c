@@ -7,19 +7,19 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
-#include "audit.h"
-#include "authz.h"
-#include "http.h"
-#include "rest_batch.h"
-#include "rest_metrics.h"
-#include "routes.h"
+#include "audit/audit.h"
+#include "tenancy/authz.h"
+#include "rest/http.h"
+#include "rest/rest_batch.h"
+#include "rest/rest_metrics.h"
+#include "rest/routes.h"
 
 /* Conflicts with a concurrent batch (another worker) are tried again. */
 #define MAX_RETRIES 3

@@ -20,10 +20,10 @@
 #include "utils/memutils.h"
 #include "utils/varlena.h"
 
-#include "provsecret.h"
-#include "http.h"
-#include "rest_listen.h"
-#include "rest_worker.h"
+#include "core/provsecret.h"
+#include "rest/http.h"
+#include "rest/rest_listen.h"
+#include "rest/rest_worker.h"
 
 /* Header cap: MHD answers 431/413 itself when the headers pass it. */
 #define CONNECTION_MEMORY 32768

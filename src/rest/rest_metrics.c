@@ -12,10 +12,10 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "audit_queue.h"
-#include "provsecret.h"
-#include "resolver_metrics.h"
-#include "rest_metrics.h"
+#include "audit/audit_queue.h"
+#include "core/provsecret.h"
+#include "external/resolver_metrics.h"
+#include "rest/rest_metrics.h"
 
 static const int status_codes[] = {
 	200, 201, 204, 400, 401, 403, 404, 405, 413, 500, 502, 503

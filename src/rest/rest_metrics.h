@@ -8,7 +8,7 @@
 #include "postgres.h"
 #include "lib/stringinfo.h"
 
-#include "rest_parse.h"
+#include "rest/rest_parse.h"
 
 /* Called from _PG_init (through ps_rest_register_workers). */
 extern void ps_rest_metrics_init(void);

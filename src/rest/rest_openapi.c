@@ -4,7 +4,7 @@
  * .incbin keeps the JSON byte for byte, with no generator step; the Makefile
  * makes this object depend on the document.
  */
-#include "rest_openapi.h"
+#include "rest/rest_openapi.h"
 
 __asm__(".section .rodata\n"
 		".global ps_openapi_document\n"

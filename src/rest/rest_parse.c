@@ -4,7 +4,7 @@
  * Everything here works on bytes only, so test/unit can drive it and a
  * fuzzer can hammer it without a server.
  */
-#include "rest_parse.h"
+#include "rest/rest_parse.h"
 
 #include <string.h>
 #include <stdio.h>

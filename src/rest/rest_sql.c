@@ -7,8 +7,8 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
-#include "provsecret.h"
-#include "rest_sql.h"
+#include "core/provsecret.h"
+#include "rest/rest_sql.h"
 
 /* Plans kept for the worker's life: a request must not parse SQL. */
 static SPIPlanPtr plan_secret = NULL;

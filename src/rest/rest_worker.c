@@ -24,15 +24,15 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "http.h"
-#include "keyring.h"
-#include "audit.h"
-#include "provsecret.h"
-#include "rest_batch.h"
-#include "rest_listen.h"
-#include "rest_metrics.h"
-#include "rest_worker.h"
-#include "routes.h"
+#include "rest/http.h"
+#include "crypto/keyring.h"
+#include "audit/audit.h"
+#include "core/provsecret.h"
+#include "rest/rest_batch.h"
+#include "rest/rest_listen.h"
+#include "rest/rest_metrics.h"
+#include "rest/rest_worker.h"
+#include "rest/routes.h"
 
 char	   *ps_rest_listen_addresses = NULL;
 int			ps_rest_port = 8787;

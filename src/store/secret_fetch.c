@@ -33,8 +33,8 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "provsecret.h"
-#include "secret_fetch.h"
+#include "core/provsecret.h"
+#include "store/secret_fetch.h"
 
 #define PS_SECRET_TABLE "ai_provider_secret"
 #define PS_SECRET_REFERENCE_INDEX "ai_provider_secret_reference_key"

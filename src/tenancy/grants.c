@@ -5,17 +5,17 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
-#include "audit.h"
-#include "authz.h"
-#include "identity.h"
-#include "query.h"
-#include "tenant.h"
+#include "audit/audit.h"
+#include "tenancy/authz.h"
+#include "core/identity.h"
+#include "core/query.h"
+#include "tenancy/tenant.h"
 
 #define PS_PRINCIPAL_MAX 256
 

@@ -9,14 +9,14 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
-#include "audit.h"
-#include "authz.h"
-#include "datakey.h"
-#include "identity.h"
-#include "keys.h"
-#include "provsecret.h"
-#include "query.h"
-#include "tenant.h"
+#include "audit/audit.h"
+#include "tenancy/authz.h"
+#include "crypto/datakey.h"
+#include "core/identity.h"
+#include "api/keys.h"
+#include "core/provsecret.h"
+#include "core/query.h"
+#include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_insert_company = NULL;
 static SPIPlanPtr plan_insert_project = NULL;

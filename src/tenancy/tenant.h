@@ -8,7 +8,7 @@
 #include "postgres.h"
 #include "fmgr.h"
 
-#include "reference.h"
+#include "core/reference.h"
 
 /* Where a managed secret or target lives, resolved against the registry. */
 typedef struct PsTenant

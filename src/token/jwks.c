@@ -7,7 +7,7 @@
  * one exotic key in Keycloak's JWKS (RSA-OAEP for encryption, say) does not
  * stop tokens signed with the others from verifying.
  */
-#include "jwks.h"
+#include "token/jwks.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 
-#include "base64url.h"
+#include "core/base64url.h"
 
 struct PsJwks
 {

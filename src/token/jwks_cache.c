@@ -17,10 +17,10 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "provsecret.h"
-#include "jwks_cache.h"
-#include "outbound.h"
-#include "token.h"
+#include "core/provsecret.h"
+#include "token/jwks_cache.h"
+#include "outbound/outbound.h"
+#include "token/token.h"
 
 #define JWKS_CONNECT_TIMEOUT_MS	3000
 #define JWKS_TOTAL_TIMEOUT_MS	5000

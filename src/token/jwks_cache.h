@@ -9,7 +9,7 @@
 
 #include "postgres.h"
 
-#include "jwks.h"
+#include "token/jwks.h"
 
 /*
  * The current key set.  With unknown_kid, the caller has just met a kid the

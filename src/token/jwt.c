@@ -7,7 +7,7 @@
  * key can never be used as an HMAC secret, and "none" is never accepted.
  * Claims are parsed only after the signature has verified.
  */
-#include "jwt.h"
+#include "token/jwt.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 
-#include "base64url.h"
+#include "core/base64url.h"
 
 #define MAX_LEEWAY	86400
 

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jwks.h"
+#include "token/jwks.h"
 
 #define PS_JWT_MAX_TOKEN		(16 * 1024)
 #define PS_JWT_MAX_LIST			256 /* roles or groups kept */

@@ -13,18 +13,18 @@
 
 #include <time.h>
 
-#include "provsecret.h"
+#include "core/provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#include "authz.h"
-#include "jwks_cache.h"
-#include "jwt.h"
-#include "outbound.h"
-#include "redact.h"
-#include "token.h"
-#include "token_cache.h"
+#include "tenancy/authz.h"
+#include "token/jwks_cache.h"
+#include "token/jwt.h"
+#include "outbound/outbound.h"
+#include "core/redact.h"
+#include "token/token.h"
+#include "token/token_cache.h"
 
 char	   *ps_jwt_issuer = NULL;
 char	   *ps_jwt_audience = NULL;

@@ -14,8 +14,8 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
-#include "provsecret.h"
-#include "token_cache.h"
+#include "core/provsecret.h"
+#include "token/token_cache.h"
 
 #define TOKEN_CACHE_MAX		1024
 #define TOKEN_HASH_LEN		32

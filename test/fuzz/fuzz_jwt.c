@@ -14,8 +14,8 @@
 
 #include <jansson.h>
 
-#include "jwks.h"
-#include "jwt.h"
+#include "token/jwks.h"
+#include "token/jwt.h"
 
 static PsJwks *fixture_jwks;
 static const PsJwtPolicy policy = {

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "rest_parse.h"
+#include "rest/rest_parse.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

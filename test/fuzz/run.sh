@@ -11,7 +11,7 @@ mkdir -p "$out/corpus" "$out/artifacts"
 
 command -v clang-14 >/dev/null || apt-get install -y -qq clang-14 libclang-rt-14-dev
 clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-I"$root/src" -I"$root/src/core" -o "$out/fuzz_jwt" "$root/test/fuzz/fuzz_jwt.c" \
+	-I"$root/src" -o "$out/fuzz_jwt" "$root/test/fuzz/fuzz_jwt.c" \
 	"$root/src/token/jwt.c" "$root/src/token/jwks.c" "$root/src/core/base64url.c" \
 	-lcrypto -ljansson -lm
 

@@ -17,9 +17,9 @@
 
 #include <jansson.h>
 
-#include "base64url.h"
-#include "jwks.h"
-#include "jwt.h"
+#include "core/base64url.h"
+#include "token/jwks.h"
+#include "token/jwt.h"
 
 static int	tests_run = 0;
 static int	tests_failed = 0;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../src/core/reference.h"
+#include "core/reference.h"
 
 static int	tests = 0;
 static int	failures = 0;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/external/resolver_kinds.h"
+#include "external/resolver_kinds.h"
 
 static int	tests = 0;
 static int	failures = 0;

@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "../../src/rest/rest_parse.h"
+#include "rest/rest_parse.h"
 
 static int	tests = 0;
 static int	failures = 0;

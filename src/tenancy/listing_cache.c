@@ -29,8 +29,8 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "provsecret.h"
-#include "listing_cache.h"
+#include "core/provsecret.h"
+#include "tenancy/listing_cache.h"
 
 #define LISTING_MAX_ENTRIES		512
 #define LISTING_MAX_BYTES		(8 * 1024 * 1024)
