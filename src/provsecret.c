@@ -23,8 +23,9 @@
 #include "outbound/outbound_worker.h"
 #include "core/redact.h"
 #include "rest/rest_parse.h"
+#include "rest/rest_settings.h"
 #include "rest/rest_worker.h"
-#include "token/token.h"
+#include "token/token_settings.h"
 
 PG_MODULE_MAGIC;
 

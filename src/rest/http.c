@@ -45,83 +45,11 @@ typedef struct PsHttpConnection
 static dlist_head open_connections = DLIST_STATIC_INIT(open_connections);
 static int	n_open_connections = 0;
 
-static const char *
-error_code_for_status(int status)
-{
-	switch (status)
-	{
-		case 400:
-			return "bad_request";
-		case 401:
-			return "unauthorized";
-		case 403:
-			return "forbidden";
-		case 404:
-			return "not_found";
-		case 405:
-			return "method_not_allowed";
-		case 413:
-			return "payload_too_large";
-		case 502:
-			return "bad_gateway";
-		case 503:
-			return "unavailable";
-		default:
-			return "internal_error";
-	}
-}
-
 /* MHD frees response buffers through this: they may hold a value. */
 static void
 free_wiped(void *buffer)
 {
 	ps_rest_secure_free(buffer);
-}
-
-static void
-drop_response(PsHttpRequest *req)
-{
-	ps_rest_secure_free(req->response);
-	req->response = NULL;
-}
-
-void
-ps_http_set_malloced_body(PsHttpRequest *req, int status,
-						  const char *content_type, char *data, size_t len)
-{
-	drop_response(req);
-	req->status = status;
-	req->content_type = content_type;
-	req->response = data;
-	req->response_len = len;
-}
-
-void
-ps_http_set_body(PsHttpRequest *req, int status, const char *content_type,
-				 const char *data, size_t len)
-{
-	char	   *copy = ps_rest_secure_malloc(len + 1);
-
-	if (copy == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-						errmsg("out of memory")));
-	memcpy(copy, data, len);
-	copy[len] = '\0';
-	ps_http_set_malloced_body(req, status, content_type, copy, len);
-}
-
-void
-ps_http_set_error(PsHttpRequest *req, int status, const char *message)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"error\":{\"code\":\"%s\",\"message\":",
-					 error_code_for_status(status));
-	escape_json(&buf, message);
-	appendStringInfoString(&buf, "}}");
-	ps_http_set_body(req, status, "application/json", buf.data, buf.len);
-	pfree(buf.data);
 }
 
 static void
@@ -406,7 +334,7 @@ ps_http_request_completed(void *cls, struct MHD_Connection *connection,
 		ps_rest_metrics_count_request(req->match.route, req->status,
 									  INSTR_TIME_GET_DOUBLE(elapsed));
 	}
-	drop_response(req);
+	ps_http_drop_response(req);
 	if (req->parsed.root)
 		json_decref((json_t *) req->parsed.root);
 	if (req->body)

@@ -14,43 +14,8 @@
 #include <microhttpd.h>
 
 #include "lib/ilist.h"
-#include "portability/instr_time.h"
 
-#include "rest/rest_parse.h"
-
-typedef struct PsHttpRequest
-{
-	MemoryContext cxt;			/* everything of this request lives here */
-	struct MHD_Connection *connection;
-	void	   *socket;			/* http.c's record of the TCP connection */
-	PsRestMethod method;
-	PsRestMatchStatus match_status;
-	PsRestMatch match;
-	char		request_id[PS_REST_REQUEST_ID_MAX + 1];
-	char		client_addr[64];
-	char	   *authorization;	/* header value, or NULL */
-	char	   *body;			/* wiped before the context goes */
-	size_t		body_len;
-	size_t		body_cap;
-	bool		body_too_large; /* past the cap: the rest is discarded */
-	size_t		body_discarded;
-	PsRestBody	parsed;			/* parsed JSON body; root freed at the end */
-	instr_time	started;
-
-	bool		suspended;		/* waiting in the pending list */
-	bool		retry;			/* run it again in the next batch */
-	int			retries;
-	bool		queued;			/* MHD_queue_response done */
-
-	/* the answer, once decided */
-	int			status;			/* 0 while undecided */
-	char	   *response;		/* ps_rest_secure_malloc'd; MHD frees it */
-	size_t		response_len;
-	const char *content_type;
-	char		allow[48];		/* Allow header for 405 */
-
-	dlist_node	node;			/* in the pending list */
-} PsHttpRequest;
+#include "rest/http_request.h"
 
 /* Requests waiting for the database, oldest first. */
 extern dlist_head ps_http_pending;
@@ -89,20 +54,6 @@ extern void ps_http_connection_notify(void *cls,
  * until it wants to run again, or -1 when no connection is open.
  */
 extern long ps_http_enforce_limits(int max_connections, int idle_timeout);
-
-/* Decide the answer (before or after the batch). */
-extern void ps_http_set_error(PsHttpRequest *req, int status,
-							  const char *message);
-extern void ps_http_set_body(PsHttpRequest *req, int status,
-							 const char *content_type,
-							 const char *data, size_t len);
-/*
- * Takes over a ps_rest_secure_malloc'd buffer (json_dumps output in the
- * worker), wiped when sent.
- */
-extern void ps_http_set_malloced_body(PsHttpRequest *req, int status,
-									  const char *content_type,
-									  char *data, size_t len);
 
 /* Let MHD call the handler again for a suspended request (after commit). */
 extern void ps_http_resume(PsHttpRequest *req);

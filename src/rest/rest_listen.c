@@ -23,7 +23,7 @@
 #include "core/provsecret.h"
 #include "rest/http.h"
 #include "rest/rest_listen.h"
-#include "rest/rest_worker.h"
+#include "rest/rest_settings.h"
 
 /* Header cap: MHD answers 431/413 itself when the headers pass it. */
 #define CONNECTION_MEMORY 32768

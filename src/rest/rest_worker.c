@@ -12,7 +12,6 @@
 #include <sys/resource.h>
 
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -25,74 +24,15 @@
 #include "utils/timestamp.h"
 
 #include "rest/http.h"
-#include "crypto/keyring.h"
 #include "audit/audit.h"
 #include "core/provsecret.h"
 #include "rest/rest_batch.h"
 #include "rest/rest_listen.h"
+#include "rest/rest_health.h"
 #include "rest/rest_metrics.h"
+#include "rest/rest_settings.h"
 #include "rest/rest_worker.h"
 #include "rest/routes.h"
-
-char	   *ps_rest_listen_addresses = NULL;
-int			ps_rest_port = 8787;
-int			ps_rest_workers = 1;
-int			ps_rest_max_connections = 512;
-int			ps_rest_idle_timeout = 10;
-int			ps_rest_max_body = 65536;
-char	   *ps_rest_tls_cert_file = NULL;
-char	   *ps_rest_tls_key_file = NULL;
-bool		ps_rest_allow_plain_http = false;
-
-/* How often the worker looks for the extension (ms), before and after. */
-#define READY_RECHECK_MISSING_MS 2000
-#define READY_RECHECK_PRESENT_MS 5000
-
-static bool extension_ready = false;
-static const char *not_ready_reason = "the REST worker is starting";
-static TimestampTz ready_checked_at = 0;
-static char key_problem[256] = "";	/* why no root key is usable, or "" */
-
-void
-ps_rest_define_gucs(void)
-{
-	DefineCustomStringVariable("provsecret.rest_listen_addresses",
-							   "Addresses the REST listener binds (comma-separated; empty disables REST).",
-							   NULL, &ps_rest_listen_addresses, "127.0.0.1",
-							   PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
-	DefineCustomIntVariable("provsecret.rest_port",
-							"TCP port of the REST listener.",
-							NULL, &ps_rest_port, 8787, 1, 65535,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("provsecret.rest_workers",
-							"Number of REST listener workers (they share the port with SO_REUSEPORT).",
-							NULL, &ps_rest_workers, 1, 1, 64,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("provsecret.rest_max_connections",
-							"Most open REST connections per listener.",
-							NULL, &ps_rest_max_connections, 512, 1, 100000,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("provsecret.rest_idle_timeout",
-							"Seconds a REST connection may stay idle or slow before it is closed.",
-							NULL, &ps_rest_idle_timeout, 10, 1, 3600,
-							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
-	DefineCustomIntVariable("provsecret.rest_max_body",
-							"Largest REST request body.",
-							NULL, &ps_rest_max_body, 65536, 1024, 64 * 1024 * 1024,
-							PGC_SIGHUP, GUC_UNIT_BYTE, NULL, NULL, NULL);
-	DefineCustomStringVariable("provsecret.rest_tls_cert_file",
-							   "PEM certificate (chain) of the REST listener; enables TLS with rest_tls_key_file.",
-							   NULL, &ps_rest_tls_cert_file, "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
-	DefineCustomStringVariable("provsecret.rest_tls_key_file",
-							   "PEM private key of the REST listener.",
-							   NULL, &ps_rest_tls_key_file, "",
-							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
-	DefineCustomBoolVariable("provsecret.rest_allow_plain_http",
-							 "Allow plain HTTP on non-loopback REST listen addresses.",
-							 NULL, &ps_rest_allow_plain_http, false,
-							 PGC_SIGHUP, 0, NULL, NULL, NULL);
-}
 
 void
 ps_rest_register_workers(void)
@@ -116,84 +56,6 @@ ps_rest_register_workers(void)
 		worker.bgw_main_arg = Int32GetDatum(i);
 		RegisterBackgroundWorker(&worker);
 	}
-}
-
-bool
-ps_rest_healthy(const char **reason)
-{
-	if (!ps_rest_ready(reason))
-		return false;
-	if (key_problem[0] != '\0')
-	{
-		*reason = key_problem;
-		return false;
-	}
-	return true;
-}
-
-bool
-ps_rest_ready(const char **reason)
-{
-	if (!extension_ready && reason)
-		*reason = not_ready_reason;
-	return extension_ready;
-}
-
-/* Look for the extension in our database; a failed look is "not ready". */
-static void
-check_ready(void)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		extension_ready = OidIsValid(get_extension_oid("provsecret", true));
-		key_problem[0] = '\0';
-		PG_TRY();
-		{
-			(void) ps_keyring_current();
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(oldcxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			/* the keyring's messages name variables, never key material */
-			strlcpy(key_problem, edata->message ? edata->message : "no usable root key",
-					sizeof(key_problem));
-			FreeErrorData(edata);
-		}
-		PG_END_TRY();
-		CommitTransactionCommand();
-		not_ready_reason = "extension provsecret is not installed in provsecret.database (run CREATE EXTENSION provsecret)";
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		extension_ready = false;
-		not_ready_reason = "could not check for extension provsecret";
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	pgstat_report_stat(false);
-	ready_checked_at = GetCurrentTimestamp();
-}
-
-static long
-ms_until_ready_check(void)
-{
-	long		interval = extension_ready ? READY_RECHECK_PRESENT_MS : READY_RECHECK_MISSING_MS;
-	TimestampTz due = TimestampTzPlusMilliseconds(ready_checked_at, interval);
-	long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
-
-	return ms;
 }
 
 static WaitEventSet *
@@ -252,7 +114,7 @@ ps_rest_worker_main(Datum main_arg)
 	 */
 	SetConfigOption("lock_timeout", "2s", PGC_SUSET, PGC_S_OVERRIDE);
 	ps_routes_init();
-	check_ready();
+	ps_rest_health_check();
 
 	ps_rest_listen_start();
 	signature = MemoryContextStrdup(TopMemoryContext, ps_rest_listen_signature());
@@ -264,7 +126,7 @@ ps_rest_worker_main(Datum main_arg)
 	{
 		WaitEvent	events[8];
 		long		timeout = ps_rest_listen_timeout_ms();
-		long		ready_ms = ms_until_ready_check();
+		long		ready_ms = ps_rest_health_check_due_ms();
 
 		if (timeout < 0 || timeout > ready_ms)
 			timeout = Max(ready_ms, 0);
@@ -302,8 +164,8 @@ ps_rest_worker_main(Datum main_arg)
 			}
 			pfree(now);
 		}
-		if (ms_until_ready_check() <= 0)
-			check_ready();
+		if (ps_rest_health_check_due_ms() <= 0)
+			ps_rest_health_check();
 
 		MemoryContextSwitchTo(loop_cxt);
 		ps_rest_listen_run();

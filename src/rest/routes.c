@@ -21,7 +21,7 @@
 #include "rest/rest_metrics.h"
 #include "rest/rest_openapi.h"
 #include "rest/rest_sql.h"
-#include "rest/rest_worker.h"
+#include "rest/rest_health.h"
 #include "tenancy/listing_cache.h"
 #include "rest/routes.h"
 #include "api/secret.h"

@@ -9,7 +9,7 @@
 #ifndef PROVSECRET_ROUTES_H
 #define PROVSECRET_ROUTES_H
 
-#include "rest/http.h"
+#include "rest/http_request.h"
 
 /* Once per worker, before serving. */
 extern void ps_routes_init(void);

@@ -20,7 +20,7 @@
 #include "core/provsecret.h"
 #include "token/jwks_cache.h"
 #include "outbound/outbound.h"
-#include "token/token.h"
+#include "token/token_settings.h"
 
 #define JWKS_CONNECT_TIMEOUT_MS	3000
 #define JWKS_TOTAL_TIMEOUT_MS	5000
@@ -41,7 +41,7 @@ typedef struct JwksCache
 } JwksCache;
 
 static JwksCache cache;
-static bool source_changed = false;
+static uint32 source_generation_seen = 0;	/* ps_token_jwks_source_generation */
 static uint32 cache_generation = 0;
 
 uint32
@@ -50,10 +50,11 @@ ps_jwks_cache_generation(void)
 	return cache_generation;
 }
 
-void
-ps_jwks_cache_invalidate(void)
+/* The source settings were (re)loaded since the set was read. */
+static bool
+source_reloaded(void)
 {
-	source_changed = true;
+	return source_generation_seen != ps_token_jwks_source_generation();
 }
 
 static void
@@ -222,7 +223,7 @@ ps_jwks_cache_usable(uint32 *generation)
 	bool		is_file;
 	const char *source = configured_source(&is_file);
 
-	if (source == NULL || source_changed || cache.jwks == NULL ||
+	if (source == NULL || source_reloaded() || cache.jwks == NULL ||
 		cache.source == NULL || cache.is_file != is_file ||
 		strcmp(cache.source, source) != 0)
 		return false;
@@ -250,11 +251,11 @@ ps_jwks_cache_get(bool unknown_kid)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no JWKS is configured for bearer tokens"),
 				 errhint("Set provsecret.jwt_jwks_file or provsecret.jwt_jwks_url.")));
-	if (source_changed || cache.source == NULL || cache.is_file != is_file ||
+	if (source_reloaded() || cache.source == NULL || cache.is_file != is_file ||
 		strcmp(cache.source, source) != 0)
 	{
 		cache_reset(source, is_file);
-		source_changed = false;
+		source_generation_seen = ps_token_jwks_source_generation();
 	}
 
 	if (is_file)

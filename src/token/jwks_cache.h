@@ -32,7 +32,4 @@ extern uint32 ps_jwks_cache_generation(void);
  */
 extern bool ps_jwks_cache_usable(uint32 *generation);
 
-/* Forget the cached set (the source settings changed or were reloaded). */
-extern void ps_jwks_cache_invalidate(void);
-
 #endif

@@ -1,24 +1,13 @@
 /*
- * token.h: bearer tokens in the server: the provsecret.jwt_* settings, the
- * per-process JWKS cache, and the verification both channels use (the SQL
- * function provsecret.authenticate and the REST worker).
+ * token.h: bearer tokens in the server: the verification both channels use
+ * (the SQL function provsecret.authenticate and the REST worker).  Settings:
+ * token_settings.h; keys: jwks_cache.h.
  */
 #ifndef PROVSECRET_TOKEN_H
 #define PROVSECRET_TOKEN_H
 
 #include "postgres.h"
 #include "nodes/pg_list.h"
-
-/* GUC variables */
-extern char *ps_jwt_issuer;
-extern char *ps_jwt_audience;
-extern char *ps_jwt_jwks_url;
-extern char *ps_jwt_jwks_file;
-extern char *ps_jwt_algorithms;
-extern int	ps_jwt_leeway;
-
-/* Define the provsecret.jwt_* GUCs; called once from _PG_init. */
-extern void ps_token_define_gucs(void);
 
 /*
  * Verify a bearer token (a leading "Bearer " is accepted) against the
