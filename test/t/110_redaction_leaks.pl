@@ -378,6 +378,13 @@ $r = ps_try($node, q{DO $d$ DECLARE v text := provsecret.resolve('managed:projec
   BEGIN RAISE WARNING 'got %', v; PERFORM v::int; END $d$});
 is($r->{sqlstate}, '22P02', 'PL/pgSQL: the nested cast of a resolved value fails');
 $client_err{Rplpgsql} = $r->{err};
+# A unique violation quotes the key in its DETAIL.
+canary('Runiq');
+ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Runiq', '$canary{Runiq}')");
+$r = ps_try($node, q{CREATE TEMP TABLE leak_u (v text PRIMARY KEY);
+  INSERT INTO leak_u SELECT provsecret.resolve('managed:project/leak/Runiq') FROM generate_series(1, 2)});
+is($r->{sqlstate}, '23505', 'unique violation on a resolved value: 23505');
+$client_err{Runiq} = $r->{err};
 # Extended protocol: a bind parameter naming the reference.
 canary('Rbind');
 ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Rbind', '$canary{Rbind}')");
@@ -398,6 +405,13 @@ canary('D1');
 ps_sql($node, "DO \$d\$ BEGIN
   PERFORM provsecret.seal('managed:project/leak/do', '$canary{D1}');
 END \$d\$");
+
+# A DO block is read as SQL too: its statement line is redacted; what
+# pg_stat_statements stores of it is the residual risk, as for D1.
+canary('D2');
+ps_sql($node, qq{DO \$d\$ BEGIN
+  PERFORM provsecret.U&"se\\0061l"('managed:project/leak/do', '$canary{D2}');
+END \$d\$});
 
 # --- Without log_statement ---------------------------------------------------
 # log_min_duration_statement then logs the statement text with its duration,
@@ -547,7 +561,7 @@ my $audit = ps_sql($node, 'SELECT string_agg(a::text, E\'\n\') FROM provsecret.a
   . ps_sql($node, 'SELECT string_agg(e::text, E\'\n\') FROM provsecret.audit_event e');
 like($audit, qr/secret\.sealed/, 'control: the audit rows include the seals');
 
-my %residual = (D1 => 'pg_stat_statements');
+my %residual = (D1 => 'pg_stat_statements', D2 => 'pg_stat_statements');
 my %residual_log = (N3 => 'log_statement', O1 => 'log_statement');
 my %controls = (U1 => 'log', U2 => 'log');
 for my $case (sort keys %canary)
