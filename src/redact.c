@@ -247,10 +247,15 @@ static void
 ps_redact_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						   SubTransactionId parentSubid, void *arg)
 {
+	int			kept = 0;
+
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
-	while (ps_running_count > 0 && ps_running[ps_running_count - 1].subid >= mySubid)
-		ps_running_count--;
+	/* its plans and those of its children, which have larger ids */
+	for (int i = 0; i < ps_running_count; i++)
+		if (ps_running[i].subid < mySubid)
+			ps_running[kept++] = ps_running[i];
+	ps_running_count = kept;
 }
 
 /* --- the client's statement ------------------------------------------------- */
@@ -452,14 +457,15 @@ ps_redact_emit_log(ErrorData *edata)
 		if (statement)
 			ps_redact_activity();
 
+		/* first: the client gets the withheld text even if not logged below */
+		if (!own && ps_tainted())
+			ps_redact_tainted_line(edata);
+
 		if (statement || ps_running_ours() ||
 			ps_redact_context_calls_seal(edata->context, &opt) ||
 			ps_redact_sql_calls_seal(edata->internalquery, &opt) ||
 			(!own && ps_redact_sql_calls_seal(edata->message, &opt)))
 			ps_redact_secret_line(edata, own);
-
-		if (!own && edata->output_to_server && ps_tainted())
-			ps_redact_tainted_line(edata);
 	}
 	if (ps_prev_emit_log_hook)
 		ps_prev_emit_log_hook(edata);

@@ -343,6 +343,19 @@ ps_sql($node, "SELECT leak_wrap('$canary{N3}')");
 is(resolves_md5('managed:project/leak/wrapped'), md5_hex($canary{N3}),
 	'inlined SQL wrapper: sealed');
 
+# Control: a seal() plan that fails inside a caught exception (its
+# subtransaction aborts, its ExecutorEnd never runs) is forgotten: a later
+# line of the same function keeps its context.
+ps_sql($node, q{CREATE FUNCTION leak_catch() RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+  BEGIN
+    PERFORM provsecret.seal('managed:project/bad name/x', 'x');
+  EXCEPTION WHEN others THEN NULL;
+  END;
+  RAISE WARNING 'control-after-subtransaction';
+END $f$;
+SELECT leak_catch()});
+
 # --- Resolved values quoted by PostgreSQL's own errors ----------------------
 # A value resolve() returned, cast or parsed in the same statement, is quoted
 # by PostgreSQL ("invalid input syntax for type integer: "<value>"").  The
@@ -378,6 +391,21 @@ $r = ps_try($node, q{DO $d$ DECLARE v text := provsecret.resolve('managed:projec
   BEGIN RAISE WARNING 'got %', v; PERFORM v::int; END $d$});
 is($r->{sqlstate}, '22P02', 'PL/pgSQL: the nested cast of a resolved value fails');
 $client_err{Rplpgsql} = $r->{err};
+# The value as a regular expression (an unbalanced one fails: 2201B).
+canary('Rregex');
+ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Rregex', '$canary{Rregex}(')");
+$r = ps_try($node, q{SELECT 'x' ~ provsecret.resolve('managed:project/leak/Rregex')});
+is($r->{sqlstate}, '2201B', 'a resolved value as an invalid regular expression: 2201B');
+$client_err{Rregex} = $r->{err};
+# Resolved and passed to seal() in one statement: both rules apply, and the
+# client gets the withheld text.
+canary('Rmix');
+ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Rmix', '$canary{Rmix}')");
+$r = ps_try($node, q{SELECT provsecret.seal('managed:project/leak/mix',
+  provsecret.resolve('managed:project/leak/Rmix')::int::text)});
+is($r->{sqlstate}, '22P02', 'resolve()::int inside seal(): 22P02');
+like($r->{message}, qr/withheld/, 'resolve()::int inside seal(): the client gets the withheld text');
+$client_err{Rmix} = $r->{err};
 # A unique violation quotes the key in its DETAIL.
 canary('Runiq');
 ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Runiq', '$canary{Runiq}')");
@@ -601,6 +629,8 @@ like($log, qr/statement: SELECT '\Q$canary{U1}\E' AS unrelated/,
 like($log, qr/ERROR:.*"\Q$canary{U2}\E".*\n(?:.*\n)*?.*STATEMENT:\s+SELECT '\Q$canary{U2}\E'::int/,
 	'an unrelated error is logged with its statement');
 like($log, qr/redacted by provsecret/, 'the seal() statements are logged, redacted');
+like($log, qr/WARNING:\s+control-after-subtransaction\n.*CONTEXT:\s+PL\/pgSQL function leak_catch\(\)/,
+	'control: after a caught seal() error, the next line keeps its context');
 
 $node->stop;
 done_testing();
