@@ -377,6 +377,7 @@ ps_secret_resolve(const char *reference, Size *value_len)
 {
 	PsReference ref;
 	char		canonical[PS_REFERENCE_MAX + 1];
+	char	   *value = NULL;
 
 	ps_parse_reference_or_error(reference, &ref);
 	ps_reference_format(&ref, canonical, sizeof(canonical));
@@ -385,13 +386,18 @@ ps_secret_resolve(const char *reference, Size *value_len)
 	switch (ref.kind)
 	{
 		case PS_REF_MANAGED:
-			return ps_resolve_managed(&ref, canonical, value_len);
+			value = ps_resolve_managed(&ref, canonical, value_len);
+			break;
 		case PS_REF_ENV:
-			return ps_resolve_env(&ref, canonical, value_len, true);
+			value = ps_resolve_env(&ref, canonical, value_len, true);
+			break;
 		case PS_REF_EXTERNAL:
-			return ps_external_resolve(&ref, canonical, value_len);
+			value = ps_external_resolve(&ref, canonical, value_len);
+			break;
 	}
-	return NULL;				/* keep compiler quiet */
+	/* PostgreSQL may quote the value in errors of this statement (redact.c) */
+	ps_redact_taint();
+	return value;
 }
 
 char *

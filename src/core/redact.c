@@ -1,162 +1,323 @@
 /*
- * redact.c: values passed to seal() (and tokens passed to authenticate())
- * never reach the server log or pg_stat_activity.
+ * redact.c: values passed to seal() (and tokens passed to authenticate()),
+ * and values resolve() returned, never reach the server log or
+ * pg_stat_activity.
  *
- * A statement that calls seal() may carry the value as a literal or a bind
- * parameter, and PostgreSQL logs statements (log_statement,
- * log_min_duration_statement, log_min_error_statement), their parameters,
- * auto_explain's query text and error contexts before or after our function
- * runs.  The emit_log_hook sees every line first: when the current statement
- * or the line itself calls seal(), the statement text, parameters and
- * context are replaced and STATEMENT: is suppressed.  Other lines are left
- * as they are.
+ * Two kinds of lines are rewritten by the emit_log_hook, which sees every
+ * line bound for the server log before it is written (and before it is sent
+ * to the client):
+ *
+ * - lines about a statement that calls seal() or authenticate().  That is
+ *   decided by meaning (redact_detect.c reads the text as the scanner does,
+ *   so quoted or U&-escaped names, named arguments, search_path lookups,
+ *   calls in FROM and EXECUTE of a prepared statement are all seen), for the
+ *   client's statement (debug_query_string, read once per statement), for
+ *   the error context and internal query of the line, and for every plan
+ *   being executed: an ExecutorStart/ExecutorEnd pair remembers the running
+ *   plans that call our functions, by OID (the plan's function dependencies:
+ *   no spelling, inlined SQL functions included), so auto_explain's plan
+ *   output and nested statements, in backends and workers, are covered.
+ *   The statement text, parameters, plan, context and internal query are
+ *   kept out of the log; PostgreSQL's own errors are logged as their
+ *   SQLSTATE only (the client, who sent the value, gets the error).
+ *
+ * - lines raised by the statement in which resolve() returned a value
+ *   (ps_redact_taint()).  PostgreSQL quotes input in its own errors (a
+ *   failed cast, a JSON parse error), so every line of the statement that
+ *   is not provsecret's own keeps its SQLSTATE and elevel and loses its
+ *   text, for the log and the client alike.  Lines that only quote the
+ *   client's own statement text (log_statement, durations) are kept.
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "commands/prepare.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/plannodes.h"
+#include "parser/parser.h"
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
+#include "utils/catcache.h"
 #include "utils/elog.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 
+#include "core/provsecret.h"
 #include "core/redact.h"
 
 #define PS_REDACTED_STATEMENT "[statement redacted by provsecret: it passes a secret]"
 #define PS_REDACTED_PARAMETERS "parameters: [redacted by provsecret]"
 #define PS_REDACTED_CONTEXT "[context redacted by provsecret: it quotes a secret]"
+#define PS_REDACTED_REST "[redacted by provsecret: it quotes a statement that passes a secret]"
+#define PS_WITHHELD_FORMAT "provsecret withheld the text of this message (SQLSTATE %s): the statement handled a resolved secret"
 
 static emit_log_hook_type ps_prev_emit_log_hook = NULL;
+static ExecutorStart_hook_type ps_prev_executor_start = NULL;
+static ExecutorEnd_hook_type ps_prev_executor_end = NULL;
 static bool ps_in_hook = false;
 
-static bool
-ps_ident_char(char c)
+/* --- the functions whose arguments are secret, by OID ------------------- */
+
+#define PS_OUR_FUNCTIONS_MAX 16
+static bool ps_functions_known = false;
+static int	ps_function_count = 0;
+static uint32 ps_function_hash[PS_OUR_FUNCTIONS_MAX];
+
+static void
+ps_functions_forget(Datum arg, int cacheid, uint32 hashvalue)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		(c >= '0' && c <= '9') || c == '_';
-}
-
-/* Skip white space and comments (-- to end of line, nested slash-star). */
-static const char *
-ps_skip_blank(const char *q)
-{
-	for (;;)
-	{
-		if (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\f')
-			q++;
-		else if (q[0] == '-' && q[1] == '-')
-		{
-			while (*q && *q != '\n')
-				q++;
-		}
-		else if (q[0] == '/' && q[1] == '*')
-		{
-			int			depth = 0;
-
-			do
-			{
-				if (q[0] == '/' && q[1] == '*')
-					depth++, q += 2;
-				else if (q[0] == '*' && q[1] == '/')
-					depth--, q += 2;
-				else
-					q++;
-			} while (*q && depth > 0);
-		}
-		else
-			return q;
-	}
-}
-
-bool
-ps_text_calls_seal(const char *text)
-{
-	if (text == NULL)
-		return false;
-	for (const char *p = text; *p; p++)
-	{
-		const char *q;
-
-		size_t		len;
-
-		if (pg_strncasecmp(p, "seal", 4) == 0)
-			len = 4;
-		else if (pg_strncasecmp(p, "authenticate", 12) == 0)
-			len = 12;			/* its argument is a bearer token */
-		else
-			continue;
-		/* a whole identifier, possibly quoted: seal, "seal", provsecret.seal */
-		if (p > text && ps_ident_char(p[-1]))
-			continue;
-		q = p + len;
-		if (*q == '"')
-			q++;
-		q = ps_skip_blank(q);
-		if (*q == '(')
-			return true;
-	}
-	return false;
-}
-
-static bool
-ps_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+	ps_functions_known = false;
 }
 
 /*
- * Does the text run SQL-level EXECUTE of a prepared statement that calls
- * seal()?  "EXECUTE p('ref', 'value')" carries the value as a literal
- * argument, but only the PREPARE text names seal.  The name is read as the
- * parser would (downcased unless quoted) and looked up in this session.
+ * The plan cache hash of every provsecret.seal and provsecret.authenticate:
+ * a plan lists the functions it calls (PlanInvalItem) by that hash.
  */
-static bool
-ps_text_executes_seal(const char *text)
+static void
+ps_functions_load(void)
 {
-	if (text == NULL)
-		return false;
-	for (const char *p = text; *p; p++)
-	{
-		char		name[NAMEDATALEN];
-		int			len = 0;
-		const char *q;
-		PreparedStatement *stmt;
+	static const char *const names[] = {"seal", "authenticate"};
+	Oid			nsp = get_namespace_oid("provsecret", true);
+	int			count = 0;
 
-		if (pg_strncasecmp(p, "execute", 7) != 0 ||
-			(p > text && ps_ident_char(p[-1])) || !ps_space(p[7]))
-			continue;
-		for (q = p + 7; ps_space(*q); q++)
-			;
-		if (*q == '"')
+	if (OidIsValid(nsp))
+	{
+		for (int n = 0; n < lengthof(names); n++)
 		{
-			for (q++; *q && len < NAMEDATALEN - 1; q++)
+			CatCList   *list = SearchSysCacheList1(PROCNAMEARGSNSP,
+												   CStringGetDatum(names[n]));
+
+			for (int i = 0; i < list->n_members; i++)
 			{
-				if (*q == '"' && q[1] != '"')
-					break;
-				if (*q == '"')
-					q++;
-				name[len++] = *q;
+				Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(&list->members[i]->tuple);
+
+				if (proc->pronamespace == nsp && count < PS_OUR_FUNCTIONS_MAX)
+					ps_function_hash[count++] =
+						GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(proc->oid));
 			}
+			ReleaseSysCacheList(list);
 		}
-		else
-		{
-			for (; (ps_ident_char(*q) || *q == '$' || IS_HIGHBIT_SET(*q)) &&
-				 len < NAMEDATALEN - 1; q++)
-				name[len++] = pg_ascii_tolower((unsigned char) *q);
-		}
-		name[len] = '\0';
-		if (len == 0)
+	}
+	ps_function_count = count;
+	ps_functions_known = true;
+}
+
+/* Cheap: the plan's function list is short; nothing is walked. */
+static bool
+ps_plan_calls_ours(const PlannedStmt *plan)
+{
+	ListCell   *lc;
+
+	if (plan == NULL || plan->invalItems == NIL)
+		return false;
+	if (!ps_functions_known)
+		ps_functions_load();
+	if (ps_function_count == 0)
+		return false;
+	foreach(lc, plan->invalItems)
+	{
+		PlanInvalItem *item = lfirst_node(PlanInvalItem, lc);
+
+		if (item->cacheId != PROCOID)
 			continue;
-		stmt = FetchPreparedStatement(name, false);
-		if (stmt != NULL && ps_text_calls_seal(stmt->plansource->query_string))
-			return true;
+		for (int i = 0; i < ps_function_count; i++)
+			if (item->hashValue == ps_function_hash[i])
+				return true;
 	}
 	return false;
 }
 
-/* Replace the statement inside a log message, or the whole message. */
+/* --- running plans that call them ----------------------------------------- */
+
+/*
+ * Only plans calling our functions are remembered, with the subtransaction
+ * that started them: an aborted subtransaction's plans never reach
+ * ExecutorEnd.  Pointers are compared, never followed.
+ */
+typedef struct PsRunning
+{
+	QueryDesc  *query;
+	SubTransactionId subid;
+} PsRunning;
+
+#define PS_RUNNING_MAX 32
+static PsRunning ps_running[PS_RUNNING_MAX];
+static int	ps_running_count = 0;
+static int	ps_running_overflow = 0;	/* past the array: until xact end */
+
+static void
+ps_executor_start(QueryDesc *query, int eflags)
+{
+	/* before starting it: an error while it starts is covered too */
+	if (ps_plan_calls_ours(query->plannedstmt))
+	{
+		if (ps_running_count < PS_RUNNING_MAX)
+		{
+			ps_running[ps_running_count].query = query;
+			ps_running[ps_running_count].subid = GetCurrentSubTransactionId();
+			ps_running_count++;
+		}
+		else
+			ps_running_overflow++;
+	}
+	if (ps_prev_executor_start)
+		ps_prev_executor_start(query, eflags);
+	else
+		standard_ExecutorStart(query, eflags);
+}
+
+/*
+ * The plan is forgotten after the next ExecutorEnd hook has run: auto_explain
+ * logs its plan from there, before or after ours depending on the load order.
+ */
+static void
+ps_executor_end(QueryDesc *query)
+{
+	if (ps_prev_executor_end)
+		ps_prev_executor_end(query);
+	else
+		standard_ExecutorEnd(query);
+	for (int i = ps_running_count - 1; i >= 0; i--)
+	{
+		if (ps_running[i].query == query)
+		{
+			memmove(&ps_running[i], &ps_running[i + 1],
+					(ps_running_count - i - 1) * sizeof(PsRunning));
+			ps_running_count--;
+			break;
+		}
+	}
+}
+
+static bool
+ps_running_ours(void)
+{
+	return ps_running_count > 0 || ps_running_overflow > 0;
+}
+
+/* --- the statement that resolved a value ----------------------------------- */
+
+/*
+ * A statement is known by its start time: PostgreSQL sets it for each
+ * client message (simple query, or parse, bind, execute of the extended
+ * protocol) and the REST worker for each batch.  Processes that never set
+ * it (other workers) are cleared at transaction end.
+ */
+static bool ps_taint_set = false;
+static TimestampTz ps_taint_statement;
+
+void
+ps_redact_taint(void)
+{
+	ps_taint_statement = GetCurrentStatementStartTimestamp();
+	ps_taint_set = true;
+}
+
+static bool
+ps_tainted(void)
+{
+	return ps_taint_set && ps_taint_statement == GetCurrentStatementStartTimestamp();
+}
+
+static void
+ps_redact_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			ps_running_count = 0;
+			ps_running_overflow = 0;
+			if (MyBackendType != B_BACKEND)
+				ps_taint_set = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+ps_redact_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	int			kept = 0;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	/* its plans and those of its children, which have larger ids */
+	for (int i = 0; i < ps_running_count; i++)
+		if (ps_running[i].subid < mySubid)
+			ps_running[kept++] = ps_running[i];
+	ps_running_count = kept;
+}
+
+/* --- the client's statement ------------------------------------------------- */
+
+static const char *
+ps_prepared_text(const char *name)
+{
+	PreparedStatement *stmt = FetchPreparedStatement(name, false);
+
+	return stmt != NULL ? stmt->plansource->query_string : NULL;
+}
+
+static PsRedactScanOptions
+ps_scan_options(void)
+{
+	PsRedactScanOptions opt;
+
+	opt.standard_conforming_strings = standard_conforming_strings;
+	opt.prepared_text = ps_prepared_text;
+	return opt;
+}
+
+static bool
+ps_calls_ours(const char *text)
+{
+	PsRedactScanOptions opt = ps_scan_options();
+
+	return ps_redact_sql_calls_seal(text, &opt);
+}
+
+/*
+ * Does the client's current statement call seal() or authenticate()?  Read
+ * once per statement: the decision is kept for the statement's text and
+ * start time.
+ */
+static const char *ps_decided_text = NULL;
+static TimestampTz ps_decided_at = 0;
+static bool ps_decided = false;
+
+static bool
+ps_statement_calls_ours(void)
+{
+	const char *text = debug_query_string;
+	TimestampTz at;
+
+	if (text == NULL || text[0] == '\0')
+		return false;
+	at = GetCurrentStatementStartTimestamp();
+	if (text != ps_decided_text || at != ps_decided_at)
+	{
+		ps_decided = ps_calls_ours(text);
+		ps_decided_text = text;
+		ps_decided_at = at;
+	}
+	return ps_decided;
+}
+
+/* --- rewriting a line ---------------------------------------------------- */
+
+/* Replace the statement inside a log message. */
 static char *
-ps_redact_message(const char *message)
+ps_without_statement(const char *message)
 {
 	const char *statement = debug_query_string;
 	const char *at;
@@ -165,7 +326,7 @@ ps_redact_message(const char *message)
 		(at = strstr(message, statement)) != NULL)
 		return psprintf("%.*s%s%s", (int) (at - message), message,
 						PS_REDACTED_STATEMENT, at + strlen(statement));
-	return pstrdup(PS_REDACTED_STATEMENT);
+	return pstrdup(message);
 }
 
 static bool
@@ -188,8 +349,8 @@ ps_is_own_message(const ErrorData *edata)
 /*
  * An error raised by PostgreSQL itself inside a seal() statement may quote
  * the input (a failed cast, a syntax error near a token).  The client, who
- * sent that input, still gets the full error; the server log gets a line
- * that names only the SQLSTATE.
+ * sent that input, still gets the error; the server log gets a line that
+ * names only the SQLSTATE.
  */
 static void
 ps_log_error_without_text(ErrorData *edata)
@@ -213,67 +374,99 @@ ps_log_error_without_text(ErrorData *edata)
 }
 
 /*
- * The context goes to the client too (hide_ctx only spares the log): bind
- * parameters quoted by log_parameter_max_length_on_error, or the text of a
- * PL/pgSQL statement calling seal() with a literal.  A quoted statement may
- * span lines, so the whole context is replaced, not single lines.
+ * A line about a statement that passes a secret.  The context goes to the
+ * client too (hide_ctx only spares the log): bind parameters quoted by
+ * log_parameter_max_length_on_error, or the text of a PL/pgSQL statement
+ * calling seal() with a literal.  A quoted statement may span lines, so the
+ * whole context is replaced, not single lines.
  */
 static void
-ps_redact_context(ErrorData *edata)
+ps_redact_secret_line(ErrorData *edata, bool own)
 {
-	edata->context = pstrdup(PS_REDACTED_CONTEXT);
-	edata->hide_ctx = true;
+	edata->hide_stmt = true;
+	if (edata->message != NULL)
+	{
+		char	   *message = ps_without_statement(edata->message);
+
+		if (!own && edata->elevel < ERROR)
+		{
+			/* plan output (auto_explain) and other text after the first line */
+			char	   *eol = strchr(message, '\n');
+
+			if (eol != NULL)
+				message = psprintf("%.*s\n%s", (int) (eol - message), message,
+								   PS_REDACTED_REST);
+			if (ps_calls_ours(message))
+				message = pstrdup(PS_REDACTED_REST);
+		}
+		edata->message = message;
+	}
+	if (ps_mentions_parameters(edata->detail) || ps_calls_ours(edata->detail))
+		edata->detail = pstrdup(PS_REDACTED_PARAMETERS);
+	if (ps_mentions_parameters(edata->detail_log) || ps_calls_ours(edata->detail_log))
+		edata->detail_log = pstrdup(PS_REDACTED_PARAMETERS);
+	if (edata->context != NULL)
+	{
+		edata->context = pstrdup(PS_REDACTED_CONTEXT);
+		edata->hide_ctx = true;
+	}
+	edata->internalquery = NULL;
+	edata->internalpos = 0;
+	if (!own && edata->elevel >= ERROR)
+		ps_log_error_without_text(edata);
+}
+
+/*
+ * A line raised while the statement holds a resolved value: the SQLSTATE
+ * and elevel stay, the text goes, for the log and the client alike (the
+ * client's own logs are logs too).  A LOG line quoting the client's
+ * statement (log_statement, durations, auto_explain of that statement)
+ * holds only what the client sent and stays.
+ */
+static void
+ps_redact_tainted_line(ErrorData *edata)
+{
+	const char *statement = debug_query_string;
+
+	if (edata->elevel == LOG && edata->message != NULL && statement != NULL &&
+		statement[0] != '\0' && strstr(edata->message, statement) != NULL)
+		return;
+	edata->message = psprintf(PS_WITHHELD_FORMAT, unpack_sql_state(edata->sqlerrcode));
+	edata->detail = NULL;
+	edata->detail_log = NULL;
+	edata->hint = NULL;
+	edata->context = NULL;
+	edata->internalquery = NULL;
+	edata->internalpos = 0;
 }
 
 static void
 ps_redact_emit_log(ErrorData *edata)
 {
-	bool		statement_calls_seal;
-	bool		message_calls_seal;
-
-	if (ps_in_hook)
+	if (!ps_in_hook && edata->output_to_server)
 	{
-		if (ps_prev_emit_log_hook)
-			ps_prev_emit_log_hook(edata);
-		return;
+		PsRedactScanOptions opt = ps_scan_options();
+		bool		own = ps_is_own_message(edata);
+		bool		statement = ps_statement_calls_ours();
+
+		/*
+		 * A statement that fails before seal() runs (syntax error, failed
+		 * cast) never reaches its ps_redact_activity() call: its text would
+		 * stay in pg_stat_activity while the session is idle.
+		 */
+		if (statement)
+			ps_redact_activity();
+
+		/* first: the client gets the withheld text even if not logged below */
+		if (!own && ps_tainted())
+			ps_redact_tainted_line(edata);
+
+		if (statement || ps_running_ours() ||
+			ps_redact_context_calls_seal(edata->context, &opt) ||
+			ps_redact_sql_calls_seal(edata->internalquery, &opt) ||
+			(!own && ps_redact_sql_calls_seal(edata->message, &opt)))
+			ps_redact_secret_line(edata, own);
 	}
-	statement_calls_seal = ps_text_calls_seal(debug_query_string) ||
-		ps_text_executes_seal(debug_query_string);
-	message_calls_seal = ps_text_calls_seal(edata->message);
-
-	if (statement_calls_seal && edata->elevel >= ERROR &&
-		edata->output_to_server && !ps_is_own_message(edata))
-		ps_log_error_without_text(edata);
-
-	/*
-	 * A statement that fails before seal() runs (syntax error, failed cast)
-	 * never reaches its ps_redact_activity() call: its text would stay in
-	 * pg_stat_activity while the session is idle.
-	 */
-	if (statement_calls_seal)
-		ps_redact_activity();
-
-	if (statement_calls_seal || message_calls_seal)
-	{
-		edata->hide_stmt = true;
-		if (message_calls_seal ||
-			(edata->message && debug_query_string && debug_query_string[0] &&
-			 strstr(edata->message, debug_query_string) != NULL))
-			edata->message = ps_redact_message(edata->message);
-		if (ps_mentions_parameters(edata->detail))
-			edata->detail = pstrdup(PS_REDACTED_PARAMETERS);
-		if (ps_mentions_parameters(edata->detail_log))
-			edata->detail_log = pstrdup(PS_REDACTED_PARAMETERS);
-		if (edata->context != NULL &&
-			(ps_mentions_parameters(edata->context) ||
-			 ps_text_calls_seal(edata->context)))
-			ps_redact_context(edata);
-		if (edata->internalquery != NULL && ps_text_calls_seal(edata->internalquery))
-			edata->internalquery = NULL;
-	}
-	else if (edata->context != NULL && ps_text_calls_seal(edata->context))
-		ps_redact_context(edata);
-
 	if (ps_prev_emit_log_hook)
 		ps_prev_emit_log_hook(edata);
 }
@@ -283,6 +476,14 @@ ps_redact_init(void)
 {
 	ps_prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = ps_redact_emit_log;
+	ps_prev_executor_start = ExecutorStart_hook;
+	ExecutorStart_hook = ps_executor_start;
+	ps_prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = ps_executor_end;
+	RegisterXactCallback(ps_redact_xact_callback, NULL);
+	RegisterSubXactCallback(ps_redact_subxact_callback, NULL);
+	CacheRegisterSyscacheCallback(PROCOID, ps_functions_forget, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, ps_functions_forget, (Datum) 0);
 }
 
 void

@@ -37,9 +37,12 @@ my $node = ps_node(
 	'auto_explain.log_min_duration'      => 0,
 	'auto_explain.log_nested_statements' => 'on',
 	'auto_explain.log_analyze'           => 'on',
+	# plan output with every expression, constants included: Output: lines
+	'auto_explain.log_verbose' => 'on',
 	# nested statements too: the ones inside PL/pgSQL functions
 	'pg_stat_statements.track' => 'all');
-ok(ps_start($node, key => random_key()), 'server starts with the whole logging matrix');
+my $key = random_key();
+ok(ps_start($node, key => $key), 'server starts with the whole logging matrix');
 
 ps_sql($node, q{CREATE EXTENSION provsecret;
   CREATE EXTENSION pg_stat_statements;
@@ -106,6 +109,27 @@ sub server_logs
 		$logs{$kind} .= slurp_file($file);
 	}
 	return \%logs;
+}
+
+# The lines of $haystack holding a piece of $secret, that piece masked (the
+# canary itself is not printed), to say which line leaked.
+sub where_held
+{
+	my ($haystack, $secret) = @_;
+	my @found;
+	for my $line (split /\n/, $haystack)
+	{
+		next unless holds($line, $secret);
+		for (my $i = 0; $i + 16 <= length($secret); $i++)
+		{
+			my $piece = substr($secret, $i, 16);
+			$line =~ s/\Q$piece\E/<canary>/g;
+		}
+		$line =~ s/(<canary>)[A-Za-z0-9]*/$1/g;
+		push @found, substr($line, 0, 300);
+		last if @found >= 5;
+	}
+	return join("\n", @found);
 }
 
 my %client_err;    # case => what the client received for our own errors
@@ -253,6 +277,154 @@ canary('A2');
 	{ tok => $canary{A2} });
 ok(!$ok, 'authenticate() with a bind parameter rejects a made-up token');
 
+
+# --- Redaction by meaning: however seal() and authenticate() are spelled ----
+# Quoted, Unicode-escaped (with and without UESCAPE), named arguments, a
+# search_path lookup, a call in FROM; literals and bind parameters; the
+# plan output of auto_explain (log_verbose) at top level and nested.
+canary('M1');
+ps_sql($node, qq{SELECT provsecret.U&"se\\0061l"('managed:project/leak/uescape', '$canary{M1}')});
+is(resolves_md5('managed:project/leak/uescape'), md5_hex($canary{M1}),
+	'U&-escaped seal: sealed');
+canary('M2');
+ps_sql($node, qq{SELECT provsecret.U&"se!0061l" UESCAPE '!'('managed:project/leak/uescape', '$canary{M2}')});
+canary('M3');
+ps_sql($node, qq{SELECT "provsecret"."seal"(credential_value => '$canary{M3}',
+  reference => 'managed:project/leak/named')});
+canary('M4');
+ps_sql($node, qq{SET search_path = provsecret, public;
+  SELECT * FROM seal('managed:project/leak/from', '$canary{M4}')});
+canary('M5');
+$r = ps_try($node, qq{SELECT provsecret.U&"se\\0061l"('managed:project/leak/uescape', '$canary{M5}'),
+  '$canary{M5}x'::int});
+is($r->{sqlstate}, '22P02', 'U&-escaped seal with a failing cast: 22P02');
+canary('M6');
+$r = ps_try($node, qq{SELECT provsecret.U&"authentic\\0061te"('$canary{M6}')});
+ok(!$r->{ok}, 'U&-escaped authenticate() rejects a made-up token');
+canary('M7');
+ps_sql($node, qq{PREPARE leak_u(text, text) AS SELECT provsecret.U&"se\\0061l"(\$1, \$2);
+  EXECUTE leak_u('managed:project/leak/uescape', '$canary{M7}')});
+is(resolves_md5('managed:project/leak/uescape'), md5_hex($canary{M7}),
+	'EXECUTE of a U&-escaped seal: sealed');
+canary('M8');
+($ok, $out, $err) = pgbench_once('SELECT provsecret.U&"se\\0061l"(:ref, :val);',
+	{ ref => 'managed:project/leak/uescape', val => $canary{M8} });
+ok($ok, 'bind parameters, U&-escaped seal: succeeds') or diag($err);
+canary('M9');
+($ok, $out, $err) = pgbench_once('SELECT provsecret.U&"se\\0061l"(:ref, :val);',
+	{ ref => 'managed:project/bad name/x', val => $canary{M9} });
+ok(!$ok, 'bind parameters, U&-escaped seal, malformed reference: fails');
+
+# Nested: a PL/pgSQL function calling a U&-escaped seal (plan output of its
+# statement, error context), and an inlined SQL function whose plan carries
+# the literal (auto_explain log_verbose prints it in Output:).
+canary('N1');
+canary('N2');
+canary('N3');
+ps_sql($node, qq{SET pg_stat_statements.track_utility = off;
+CREATE FUNCTION leak_fn_u() RETURNS text LANGUAGE plpgsql AS \$f\$
+BEGIN
+  RETURN provsecret.U&"se\\0061l"('managed:project/leak/nested', '$canary{N1}');
+END \$f\$;
+CREATE FUNCTION leak_fn_u_denied() RETURNS void LANGUAGE plpgsql AS \$f\$
+BEGIN
+  PERFORM provsecret.U&"se\\0061l"('managed:project/leak/nested2', '$canary{N2}');
+END \$f\$;
+GRANT EXECUTE ON FUNCTION leak_fn_u_denied() TO nogrant;
+CREATE FUNCTION leak_wrap(v text) RETURNS text LANGUAGE sql
+  AS \$f\$ SELECT provsecret.seal('managed:project/leak/wrapped', v) \$f\$;});
+ps_sql($node, 'SELECT leak_fn_u()');
+is(resolves_md5('managed:project/leak/nested'), md5_hex($canary{N1}),
+	'nested U&-escaped seal: sealed');
+$r = ps_try($node, 'SET ROLE nogrant; SELECT leak_fn_u_denied()');
+is($r->{sqlstate}, '42501', 'nested U&-escaped seal by a role without grant: 42501');
+$client_err{N2} = $r->{err};
+ps_sql($node, "SELECT leak_wrap('$canary{N3}')");
+is(resolves_md5('managed:project/leak/wrapped'), md5_hex($canary{N3}),
+	'inlined SQL wrapper: sealed');
+
+# Control: a seal() plan that fails inside a caught exception (its
+# subtransaction aborts, its ExecutorEnd never runs) is forgotten: a later
+# line of the same function keeps its context.
+ps_sql($node, q{CREATE FUNCTION leak_catch() RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+  BEGIN
+    PERFORM provsecret.seal('managed:project/bad name/x', 'x');
+  EXCEPTION WHEN others THEN NULL;
+  END;
+  RAISE WARNING 'control-after-subtransaction';
+END $f$;
+SELECT leak_catch()});
+
+# --- Resolved values quoted by PostgreSQL's own errors ----------------------
+# A value resolve() returned, cast or parsed in the same statement, is quoted
+# by PostgreSQL ("invalid input syntax for type integer: "<value>"").  The
+# log and the client get the SQLSTATE and a withheld-text message.
+my @casts = (
+	[ 'Rint',  '%s::int',                     '22P02' ],
+	[ 'Ruuid', '%s::uuid',                    '22P02' ],
+	[ 'Rjsonb', '%s::jsonb',                  '22P02' ],
+	[ 'Rjson', '%s::json',                    '22P02' ],
+	[ 'Rinet', '%s::inet',                    '22P02' ],
+	[ 'Rnum',  '%s::numeric',                 '22P02' ],
+	[ 'Rop',   q{%s::jsonb -> 'a'},           '22P02' ],
+	[ 'Rbool', '%s::boolean',                 '22P02' ],
+	[ 'Rdate', '%s::date',                    '22007' ],
+	[ 'Rts',   q{to_timestamp(%s, 'YYYY-MM-DD')}, '22007' ],
+	[ 'Rjctx', q{('{"a": ' || %s || '}')::jsonb},  '22P02' ],
+);
+for my $c (@casts)
+{
+	my ($case, $fmt, $state) = @$c;
+	canary($case);
+	ps_sql($node, "SELECT provsecret.seal('managed:project/leak/$case', '$canary{$case}')");
+	my $expr = sprintf($fmt, "provsecret.resolve('managed:project/leak/$case')");
+	$r = ps_try($node, "SELECT $expr");
+	is($r->{sqlstate}, $state, "resolve() then $fmt: fails with $state");
+	like($r->{message}, qr/withheld/, "resolve() then $fmt: the client gets the withheld text");
+	$client_err{$case} = $r->{err};
+}
+# In PL/pgSQL: the value in a variable, a RAISE and a nested cast.
+canary('Rplpgsql');
+ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Rplpgsql', '$canary{Rplpgsql}')");
+$r = ps_try($node, q{DO $d$ DECLARE v text := provsecret.resolve('managed:project/leak/Rplpgsql');
+  BEGIN RAISE WARNING 'got %', v; PERFORM v::int; END $d$});
+is($r->{sqlstate}, '22P02', 'PL/pgSQL: the nested cast of a resolved value fails');
+$client_err{Rplpgsql} = $r->{err};
+# The value as a regular expression (an unbalanced one fails: 2201B).
+canary('Rregex');
+ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Rregex', '$canary{Rregex}(')");
+$r = ps_try($node, q{SELECT 'x' ~ provsecret.resolve('managed:project/leak/Rregex')});
+is($r->{sqlstate}, '2201B', 'a resolved value as an invalid regular expression: 2201B');
+$client_err{Rregex} = $r->{err};
+# Resolved and passed to seal() in one statement: both rules apply, and the
+# client gets the withheld text.
+canary('Rmix');
+ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Rmix', '$canary{Rmix}')");
+$r = ps_try($node, q{SELECT provsecret.seal('managed:project/leak/mix',
+  provsecret.resolve('managed:project/leak/Rmix')::int::text)});
+is($r->{sqlstate}, '22P02', 'resolve()::int inside seal(): 22P02');
+like($r->{message}, qr/withheld/, 'resolve()::int inside seal(): the client gets the withheld text');
+$client_err{Rmix} = $r->{err};
+# A unique violation quotes the key in its DETAIL.
+canary('Runiq');
+ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Runiq', '$canary{Runiq}')");
+$r = ps_try($node, q{CREATE TEMP TABLE leak_u (v text PRIMARY KEY);
+  INSERT INTO leak_u SELECT provsecret.resolve('managed:project/leak/Runiq') FROM generate_series(1, 2)});
+is($r->{sqlstate}, '23505', 'unique violation on a resolved value: 23505');
+$client_err{Runiq} = $r->{err};
+# Extended protocol: a bind parameter naming the reference.
+canary('Rbind');
+ps_sql($node, "SELECT provsecret.seal('managed:project/leak/Rbind', '$canary{Rbind}')");
+($ok, $out, $err) = pgbench_once('SELECT provsecret.resolve(:ref)::int;',
+	{ ref => 'managed:project/leak/Rbind' });
+ok(!$ok, 'bind parameter: resolve()::int fails');
+$client_err{Rbind} = $err;
+# The next statement is not affected.
+$r = ps_try($node, "SELECT provsecret.resolve('managed:project/leak/Rint') IS NOT NULL;
+  SELECT 'not-a-number-$canary{U2}'::int");
+like($r->{message}, qr/not-a-number/, 'control: the next statement\'s error is intact');
+
 # --- Residual risk control: DO blocks -------------------------------------
 # pg_stat_statements stores utility statements verbatim; no extension can
 # change what it stores (DESIGN §7, docs/operations.md).  This proves the
@@ -262,6 +434,13 @@ ps_sql($node, "DO \$d\$ BEGIN
   PERFORM provsecret.seal('managed:project/leak/do', '$canary{D1}');
 END \$d\$");
 
+# A DO block is read as SQL too: its statement line is redacted; what
+# pg_stat_statements stores of it is the residual risk, as for D1.
+canary('D2');
+ps_sql($node, qq{DO \$d\$ BEGIN
+  PERFORM provsecret.U&"se\\0061l"('managed:project/leak/do', '$canary{D2}');
+END \$d\$});
+
 # --- Without log_statement ---------------------------------------------------
 # log_min_duration_statement then logs the statement text with its duration,
 # after the call, and bind parameters as its detail.
@@ -270,6 +449,12 @@ canary('Q1');
 canary('Q2');
 canary('Q3');
 ps_sql($node, "SELECT provsecret.seal('managed:project/leak/duration', '$canary{Q1}')");
+canary('Q4');
+ps_sql($node, qq{SELECT provsecret.U&"se\\0061l"('managed:project/leak/duration', '$canary{Q4}')});
+canary('Q5');
+($ok, $out, $err) = pgbench_once('SELECT provsecret.U&"se\\0061l"(:ref, :val);',
+	{ ref => 'managed:project/leak/duration', val => $canary{Q5} });
+ok($ok, 'duration only: U&-escaped seal with bind parameters succeeds') or diag($err);
 ($ok, $out, $err) = pgbench_once('SELECT provsecret.seal(:ref, :val);',
 	{ ref => 'managed:project/leak/duration', val => $canary{Q2} });
 ok($ok, 'duration only: seal with bind parameters succeeds') or diag($err);
@@ -304,6 +489,11 @@ ok(!holds($seen, $canary{S2}), 'pg_stat_activity: after a seal() statement faili
 $idle->query("SELECT provsecret.seal('managed:project/leak/activity', '$canary{S3}' $canary{S3}x)");
 $seen = activity_of_idle();
 ok(!holds($seen, $canary{S3}), 'pg_stat_activity: after a syntax error in a seal() statement')
+  or diag($seen);
+canary('S5');
+$idle->query(qq{SELECT provsecret.U&"se\\0061l"('managed:project/leak/activity', '$canary{S5}'), '$canary{S5}x'::int});
+$seen = activity_of_idle();
+ok(!holds($seen, $canary{S5}), 'pg_stat_activity: after a U&-escaped seal() statement failing a cast')
   or diag($seen);
 $idle->quit;
 
@@ -363,6 +553,20 @@ ok($n > 0 && holds($tmp, $canary{T0}), 'control: a spilled sort puts its canary 
 ok($n > 0, 'a sort spilling to a temp file after seal()');
 ok(!holds($tmp, $canary{T1}), 'temp files: no canary');
 
+# --- auto_explain loaded before provsecret --------------------------------
+# Its ExecutorEnd hook then runs inside ours: the plan line is logged while
+# provsecret still knows the plan calls seal().
+$node->append_conf('postgresql.conf',
+	"shared_preload_libraries = 'auto_explain,provsecret,pg_stat_statements'");
+ok(ps_restart($node, key => $key), 'restart with auto_explain loaded first');
+canary('O1');
+canary('O2');
+ps_sql($node, 'SELECT leak_fn_u()');
+ps_sql($node, "SELECT leak_wrap('$canary{O1}')");
+ps_sql($node, qq{SELECT provsecret.U&"se\\0061l"('managed:project/leak/order', '$canary{O2}')});
+is(resolves_md5('managed:project/leak/order'), md5_hex($canary{O2}),
+	'auto_explain first: sealed');
+
 # --- What the client receives for provsecret's own errors -----------------
 for my $case (sort keys %client_err)
 {
@@ -385,7 +589,8 @@ my $audit = ps_sql($node, 'SELECT string_agg(a::text, E\'\n\') FROM provsecret.a
   . ps_sql($node, 'SELECT string_agg(e::text, E\'\n\') FROM provsecret.audit_event e');
 like($audit, qr/secret\.sealed/, 'control: the audit rows include the seals');
 
-my %residual = (D1 => 'pg_stat_statements');
+my %residual = (D1 => 'pg_stat_statements', D2 => 'pg_stat_statements');
+my %residual_log = (N3 => 'log_statement', O1 => 'log_statement');
 my %controls = (U1 => 'log', U2 => 'log');
 for my $case (sort keys %canary)
 {
@@ -395,7 +600,20 @@ for my $case (sort keys %canary)
 		ok(holds($log, $c), "control: unrelated canary $case is in the server log");
 		next;
 	}
-	ok(!holds($log, $c), "server log: no canary $case");
+	if ($residual_log{$case})
+	{
+		# log_statement logs the text before anything is planned: a value
+		# passed to a wrapper of seal() is seen only by its plan (redacted)
+		my @lines = grep { holds($_, $c) } split /\n/, $log;
+		ok(@lines && !grep({ !/statement: SELECT leak_wrap\(/ } @lines),
+			"residual risk: wrapper canary $case only in log_statement lines, never in plan output")
+		  or diag(where_held($log, $c));
+	}
+	else
+	{
+		ok(!holds($log, $c), "server log: no canary $case")
+		  or diag(where_held($log, $c));
+	}
 	ok(!holds($audit, $c), "audit rows: no canary $case");
 	ok(!holds($activity, $c), "pg_stat_activity: no canary $case");
 	if ($residual{$case}) {
@@ -411,6 +629,8 @@ like($log, qr/statement: SELECT '\Q$canary{U1}\E' AS unrelated/,
 like($log, qr/ERROR:.*"\Q$canary{U2}\E".*\n(?:.*\n)*?.*STATEMENT:\s+SELECT '\Q$canary{U2}\E'::int/,
 	'an unrelated error is logged with its statement');
 like($log, qr/redacted by provsecret/, 'the seal() statements are logged, redacted');
+like($log, qr/WARNING:\s+control-after-subtransaction\n.*CONTEXT:\s+PL\/pgSQL function leak_catch\(\)/,
+	'control: after a caught seal() error, the next line keeps its context');
 
 $node->stop;
 done_testing();
