@@ -381,7 +381,8 @@ authorize_resolver(const char *name, const char *project, PsResolver *r)
 
 	if (!ps_resolver_lookup(name, r))
 	{
-		if (ps_authz_allows_global(PS_PERM_DESCRIBE))
+		/* no target: only a global role passes; grants load as they would */
+		if (ps_authz_allows(NULL, NULL, PS_PERM_DESCRIBE))
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("resolver %s not found", name)));

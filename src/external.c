@@ -382,7 +382,8 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 
 	if (!ps_resolver_lookup(ref->owner, &r))
 	{
-		if (ps_authz_allows_global(PS_PERM_DESCRIBE))
+		/* no target: only a global role passes; grants load as they would */
+		if (ps_authz_allows(NULL, NULL, PS_PERM_DESCRIBE))
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("resolver %s not found", ref->owner)));
