@@ -14,10 +14,20 @@
 ------------------------------------------------------------------------------
 -- env: references need a grant on env/<NAME>
 ------------------------------------------------------------------------------
---
---
---
---
+-- Being on provsecret.env_allowlist is no longer permission: resolving
+-- env:<NAME> (and naming it as a resolver's auth_reference) also needs read
+-- on env/<NAME>, which only provsecret_admin or a superuser grants.  Such a
+-- grant is an access_grant row of scope 'env' whose target is the NAME.
+-- has_permission(company, project, …) needs no change: an env row has
+-- neither, so the access_grant_audit policy shows it only to those who hold
+-- 'audit' everywhere (provsecret_admin, provsecret_auditor, superusers).
+ALTER TABLE access_grant DROP CONSTRAINT access_grant_scope_check;
+ALTER TABLE access_grant ADD CONSTRAINT access_grant_scope_check
+    CHECK (scope IN ('company', 'project', 'env'));
+ALTER TABLE access_grant ADD CONSTRAINT access_grant_env_check
+    CHECK (scope <> 'env' OR (permission = 'read' AND target ~ '^[A-Z_][A-Z0-9_]{0,127}$'));
+COMMENT ON TABLE access_grant IS 'provsecret permissions held by principals on companies, projects and env/<NAME> variables (read only)';
+COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manages (all of them, env/<NAME> grants included, for provsecret_auditor and provsecret_admin)';
 
 ------------------------------------------------------------------------------
 -- Write guard on every table of the extension

@@ -280,7 +280,13 @@ ps_secret_env_allowed(const char *name)
 	return listed;
 }
 
-/* env: only for allow-listed names, never a root key variable. */
+/*
+ * env: only for allow-listed names, never a root key variable, and (for a
+ * caller's resolve) only with read on env/<NAME>.  The grant is checked
+ * first, so a caller without it learns nothing about the allowlist.  The
+ * unaudited form is a resolver's token, whose use was authorized when the
+ * resolver was created or altered.
+ */
 static char *
 ps_resolve_env(const PsReference *ref, const char *canonical, Size *len,
 			   bool audited)
@@ -288,6 +294,8 @@ ps_resolve_env(const PsReference *ref, const char *canonical, Size *len,
 	const char *value;
 	char	   *result;
 
+	if (audited && !ps_authz_allows_env(ref->name, PS_PERM_READ))
+		ps_authz_deny_env(PS_PERM_READ, ref->name, canonical);
 	if (!ps_secret_env_allowed(ref->name))
 	{
 		PsAuditEvent event = {0};

@@ -367,6 +367,35 @@ authorize_project(FunctionCallInfo fcinfo, char **project)
 	return tenant;
 }
 
+/*
+ * The resolver a project is to be bound to, when the caller may use it:
+ * the project's reads and writes would go to its backend with its token, so
+ * a resolver of another target (its company) needs manage there too.  A
+ * caller who may not gets the same 42501 whether the resolver exists or
+ * not; only a global role learns that it is missing.
+ */
+static void
+authorize_resolver(const char *name, const char *project, PsResolver *r)
+{
+	PsTenant	owner;
+
+	if (!ps_resolver_lookup(name, r))
+	{
+		/* no target: only a global role passes; grants load as they would */
+		if (ps_authz_allows(NULL, NULL, PS_PERM_DESCRIBE))
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("resolver %s not found", name)));
+		ps_authz_deny_resolver(PS_PERM_MANAGE, name, NULL, NULL, NULL);
+	}
+	if (r->scope == PS_SCOPE_PROJECT && strcmp(r->owner, project) == 0)
+		return;					/* the project's own: manage there is checked */
+	owner = ps_tenant_of(r->scope, r->owner);
+	if (!ps_authz_allows(owner.company, owner.project, PS_PERM_MANAGE))
+		ps_authz_deny_resolver(PS_PERM_MANAGE, r->name, owner.company,
+							   owner.project, NULL);
+}
+
 PG_FUNCTION_INFO_V1(ps_bind_workspace);
 Datum
 ps_bind_workspace(PG_FUNCTION_ARGS)
@@ -381,11 +410,11 @@ ps_bind_workspace(PG_FUNCTION_ARGS)
 	PsIdentity	identity;
 	char	   *others;
 
-	if (!ps_name_is_valid(name, strlen(name)) || !ps_resolver_lookup(name, &r))
+	if (!ps_name_is_valid(name, strlen(name)))
 		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("resolver %s not found",
-						ps_name_is_valid(name, strlen(name)) ? name : "(invalid name)")));
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid resolver name: it must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}")));
+	authorize_resolver(name, project, &r);
 	if (!(r.scope == PS_SCOPE_PROJECT && strcmp(r.owner, project) == 0) &&
 		!(r.scope == PS_SCOPE_COMPANY && tenant.company != NULL &&
 		  strcmp(r.owner, tenant.company) == 0))

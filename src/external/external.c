@@ -368,6 +368,12 @@ fetch_value(const PsExternalCall *callp, const char *path, const char *field,
 	return result;
 }
 
+/*
+ * read on the resolver's target.  A caller who may not read through it
+ * gets the same 42501 whether it exists or not, and whoever owns it; only
+ * one who could see it anyway (a global role) learns that it is missing.
+ * Both branches do the same work: one lookup, one audited denial.
+ */
 char *
 ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 {
@@ -375,14 +381,20 @@ ps_external_resolve(const PsReference *ref, const char *canonical, Size *len)
 	PsExternalCall call = {0};
 
 	if (!ps_resolver_lookup(ref->owner, &r))
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("resolver %s not found", ref->owner)));
+	{
+		/* no target: only a global role passes; grants load as they would */
+		if (ps_authz_allows(NULL, NULL, PS_PERM_DESCRIBE))
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("resolver %s not found", ref->owner)));
+		ps_authz_deny_resolver(PS_PERM_READ, ref->owner, NULL, NULL, canonical);
+	}
 	call.resolver = &r;
 	call.tenant = ps_tenant_of(r.scope, r.owner);
 	call.reference = canonical;
 	if (!ps_authz_allows(call.tenant.company, call.tenant.project, PS_PERM_READ))
-		ps_authz_deny(PS_PERM_READ, call.tenant.company, call.tenant.project, canonical);
+		ps_authz_deny_resolver(PS_PERM_READ, r.name, call.tenant.company,
+							   call.tenant.project, canonical);
 	return fetch_value(&call, ref->path, ref->field, true, len);
 }
 

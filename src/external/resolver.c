@@ -6,7 +6,8 @@
  * a managed: secret of the resolver's own target or an allow-listed env:
  * variable.  Whoever points a resolver at a URL decides where that token is
  * sent, so setting up a resolver with a token needs read on the target as
- * well as manage.
+ * well as manage, and an env: token read on env/<NAME> (both checked at
+ * every create and alter, for the caller doing it).
  */
 #include "postgres.h"
 
@@ -90,7 +91,10 @@ normalize_options(PsResolverKind kind, const char *options_text)
 	return result;
 }
 
-/* A managed: secret of the same target, or an allow-listed env: name. */
+/*
+ * A managed: secret of the same target, or an allow-listed env: name the
+ * caller may read.
+ */
 static char *
 check_auth_reference(const char *input, const PsTarget *target)
 {
@@ -108,6 +112,16 @@ check_auth_reference(const char *input, const PsTarget *target)
 	}
 	else if (ref.kind == PS_REF_ENV)
 	{
+		char		env_ref[PS_REFERENCE_MAX + 1];
+
+		/*
+		 * Whoever points a resolver at a URL sends it this variable: only a
+		 * caller who may read it himself may name it (checked first, so
+		 * nothing is said about the allowlist to others).
+		 */
+		ps_reference_format(&ref, env_ref, sizeof(env_ref));
+		if (!ps_authz_allows_env(ref.name, PS_PERM_READ))
+			ps_authz_deny_env(PS_PERM_READ, ref.name, env_ref);
 		if (!ps_secret_env_allowed(ref.name))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -392,21 +392,28 @@ ps_grant_allows(const char *scope, const char *owner, PsPermission perm)
 	return entry != NULL && (entry->mask & perm) == perm;
 }
 
+/* The grants of the current principals, loaded unless already current. */
+static void
+ps_grants_current(void)
+{
+	char	   *key;
+	List	   *principals = ps_current_principals(&key);
+
+	if (ps_grants_stale || ps_grants == NULL || ps_grants_key == NULL ||
+		strcmp(key, ps_grants_key) != 0)
+		ps_load_grants(principals, key);
+}
+
 bool
 ps_authz_allows(const char *company, const char *project, PsPermission perm)
 {
-	char	   *key;
-	List	   *principals;
 	char	   *project_company = NULL;
 
 	ps_authz_init();
 	if (!ps_token_only && ps_global_allows(ps_identity_caller(), perm))
 		return true;
 
-	principals = ps_current_principals(&key);
-	if (ps_grants_stale || ps_grants == NULL || ps_grants_key == NULL ||
-		strcmp(key, ps_grants_key) != 0)
-		ps_load_grants(principals, key);
+	ps_grants_current();
 
 	if (project != NULL)
 	{
@@ -424,9 +431,31 @@ ps_authz_allows(const char *company, const char *project, PsPermission perm)
 	return false;
 }
 
-void
-ps_authz_deny(PsPermission perm, const char *company, const char *project,
-			  const char *reference)
+bool
+ps_authz_allows_global(PsPermission perm)
+{
+	ps_authz_init();
+	return !ps_token_only && ps_global_allows(ps_identity_caller(), perm);
+}
+
+/*
+ * env/<NAME>: provsecret_admin and superusers (not over REST, where the
+ * session role does not count), or a grant on exactly that target.  No
+ * company or project grant covers it.
+ */
+bool
+ps_authz_allows_env(const char *name, PsPermission perm)
+{
+	if (ps_authz_allows_global(perm))
+		return true;
+	ps_grants_current();
+	return ps_grant_allows("env", name, perm);
+}
+
+/* The durable access.denied event every denial leaves. */
+static void
+ps_audit_denial(PsPermission perm, const char *company, const char *project,
+				const char *reference, const char *on)
 {
 	PsAuditEvent event = {0};
 
@@ -435,9 +464,51 @@ ps_authz_deny(PsPermission perm, const char *company, const char *project,
 	event.company = company;
 	event.project = project;
 	event.outcome = "denied";
-	event.detail = psprintf("%s permission required", ps_permission_name(perm));
+	event.detail = on ? psprintf("%s permission required on %s", ps_permission_name(perm), on) :
+		psprintf("%s permission required", ps_permission_name(perm));
 	event.count = 1;
 	ps_audit_record(&event, true);
+}
+
+void
+ps_authz_deny_env(PsPermission perm, const char *name, const char *reference)
+{
+	char	   *target = psprintf("env/%s", name);
+
+	ps_audit_denial(perm, NULL, NULL, reference, target);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied: %s on %s requires the %s permission",
+					ps_authz_audit_principal(), target, ps_permission_name(perm)),
+			 perm == PS_PERM_MANAGE ?
+			 errhint("Only provsecret_admin or a superuser grants on env/ targets.") :
+			 errhint("provsecret.grant('<principal>', '%s', ARRAY['read']) allows it; provsecret.env_allowlist must also list the name.",
+					 target)));
+}
+
+/*
+ * A denial about a resolver that says nothing about it: the same text and
+ * SQLSTATE whether the resolver exists or not and whoever owns it.  company
+ * and project (NULL when unknown) go to the audit event only.
+ */
+void
+ps_authz_deny_resolver(PsPermission perm, const char *resolver,
+					   const char *company, const char *project,
+					   const char *reference)
+{
+	ps_audit_denial(perm, company, project, reference,
+					psprintf("the target of resolver %s", resolver));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied: %s requires the %s permission on the target of resolver %s",
+					ps_authz_audit_principal(), ps_permission_name(perm), resolver)));
+}
+
+void
+ps_authz_deny(PsPermission perm, const char *company, const char *project,
+			  const char *reference)
+{
+	ps_audit_denial(perm, company, project, reference, NULL);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -48,11 +48,32 @@ extern const char *ps_authz_audit_principal(void);
 extern bool ps_authz_allows(const char *company, const char *project,
 							PsPermission perm);
 
+/*
+ * Does the caller hold perm everywhere (superuser, provsecret_admin, or
+ * provsecret_auditor for describe)?  Never over REST.
+ */
+extern bool ps_authz_allows_global(PsPermission perm);
+
+/* Does the caller hold perm on env/<NAME> (a global role or that grant)? */
+extern bool ps_authz_allows_env(const char *name, PsPermission perm);
+
 /* The company a project belongs to (palloc'd), NULL if none or unknown. */
 extern char *ps_authz_project_company(const char *project, bool *exists);
 
 /* ereport 42501 naming the permission and target (after auditing it). */
 extern void ps_authz_deny(PsPermission perm, const char *company,
 						  const char *project, const char *reference);
+
+/* The same for env/<NAME> (company and project NULL in the event). */
+extern void ps_authz_deny_env(PsPermission perm, const char *name,
+							  const char *reference);
+
+/*
+ * 42501 about a resolver that tells nothing about it (same text whether it
+ * exists or not); company and project, when known, go to the audit event.
+ */
+extern void ps_authz_deny_resolver(PsPermission perm, const char *resolver,
+								   const char *company, const char *project,
+								   const char *reference);
 
 #endif

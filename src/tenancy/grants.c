@@ -94,13 +94,54 @@ ps_permission_list(FunctionCallInfo fcinfo, int argno, bool null_means_all)
 	return perms;
 }
 
+/*
+ * env/<NAME> (the grammar of env:<NAME>): the one grant that lets a caller
+ * resolve env:<NAME>.  Only read means something there (an environment
+ * variable has no metadata, and nothing writes or deletes it).  Returns the
+ * NAME, or NULL when the target is not an env/ one.
+ */
+static char *
+ps_env_target(const char *target_text)
+{
+	PsReference ref;
+	char	   *as_reference;
+
+	if (strncmp(target_text, "env/", 4) != 0)
+		return NULL;
+	as_reference = psprintf("env:%s", target_text + 4);
+	if (ps_reference_parse(as_reference, strlen(as_reference), &ref) != NULL ||
+		ref.kind != PS_REF_ENV)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid target: an env target must be env/<NAME>, <NAME> matching [A-Z_][A-Z0-9_]{0,127}")));
+	return pstrdup(ref.name);
+}
+
+static List *
+ps_env_permissions(List *perms, bool granting)
+{
+	ListCell   *lc;
+
+	if (!granting && list_length(perms) == 5)
+		return list_make1("read");	/* revoke(…, NULL): everything there is */
+	foreach(lc, perms)
+		if (strcmp(lfirst(lc), "read") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid permission on an env target: only read can be granted on env/<NAME>")));
+	return perms;
+}
+
 static void
 ps_change_grants(FunctionCallInfo fcinfo, bool granting)
 {
 	char	   *principal = ps_arg_text(fcinfo, 0, "principal");
 	char	   *target_text = ps_arg_text(fcinfo, 1, "target");
+	char	   *env_name;
+	const char *scope;
+	const char *owner;
 	PsTarget	target;
-	PsTenant	tenant;
+	PsTenant	tenant = {0};
 	List	   *perms;
 	ListCell   *lc;
 	PsIdentity	identity;
@@ -109,13 +150,29 @@ ps_change_grants(FunctionCallInfo fcinfo, bool granting)
 	PsAuditEvent event = {0};
 
 	ps_check_principal(principal);
-	ps_parse_target_or_error(target_text, &target);
+	env_name = ps_env_target(target_text);
+	if (env_name == NULL)
+		ps_parse_target_or_error(target_text, &target);
 	perms = ps_permission_list(fcinfo, 2, !granting);
-	tenant = ps_tenant_of(target.scope, target.owner);
-	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_MANAGE))
-		ps_authz_deny(PS_PERM_MANAGE, tenant.company, tenant.project, NULL);
-	if (granting)
-		ps_tenant_ensure_registered(&tenant);
+	if (env_name != NULL)
+	{
+		/* a tenant's manager must not be able to give himself env: access */
+		perms = ps_env_permissions(perms, granting);
+		if (!ps_authz_allows_global(PS_PERM_MANAGE))
+			ps_authz_deny_env(PS_PERM_MANAGE, env_name, NULL);
+		scope = "env";
+		owner = env_name;
+	}
+	else
+	{
+		tenant = ps_tenant_of(target.scope, target.owner);
+		if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_MANAGE))
+			ps_authz_deny(PS_PERM_MANAGE, tenant.company, tenant.project, NULL);
+		if (granting)
+			ps_tenant_ensure_registered(&tenant);
+		scope = ps_scope_name(target.scope);
+		owner = target.owner;
+	}
 
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
@@ -137,8 +194,8 @@ ps_change_grants(FunctionCallInfo fcinfo, bool granting)
 	foreach(lc, perms)
 	{
 		Datum		values[4] = {CStringGetTextDatum(principal),
-			CStringGetTextDatum(ps_scope_name(target.scope)),
-			CStringGetTextDatum(target.owner),
+			CStringGetTextDatum(scope),
+			CStringGetTextDatum(owner),
 		CStringGetTextDatum(lfirst(lc))};
 
 		ps_query_run(granting ? plan_grant : plan_revoke, values, NULL, false, 0);
@@ -150,6 +207,11 @@ ps_change_grants(FunctionCallInfo fcinfo, bool granting)
 	appendStringInfo(&detail, "%s %s:", granting ? "granted" : "revoked", principal);
 	foreach(lc, perms)
 		appendStringInfo(&detail, " %s", (char *) lfirst(lc));
+	if (env_name != NULL)
+	{
+		appendStringInfo(&detail, " on env/%s", env_name);
+		event.reference = psprintf("env:%s", env_name);
+	}
 	event.action = "grant.changed";
 	event.company = tenant.company;
 	event.project = tenant.project;

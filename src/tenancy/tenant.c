@@ -22,6 +22,7 @@ static SPIPlanPtr plan_insert_company = NULL;
 static SPIPlanPtr plan_insert_project = NULL;
 static SPIPlanPtr plan_attach_project = NULL;
 static SPIPlanPtr plan_attach_secrets = NULL;
+static SPIPlanPtr plan_project_in_use = NULL;
 
 /*
  * Quote at most PS_ECHO_MAX characters of rejected input, and only when it
@@ -201,9 +202,54 @@ ps_register_company(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Does the project exist in any form: registered, or holding secrets,
+ * grants, a binding or a resolver (SPI not connected; read as owner)?
+ */
+static bool
+ps_project_in_use(const char *project)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(project)};
+	PsIdentity	identity;
+	bool		isnull;
+	bool		in_use;
+
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_project_in_use,
+				  "SELECT EXISTS (SELECT FROM provsecret.project"
+				  "                WHERE project OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT FROM provsecret.ai_provider_secret"
+				  "                WHERE scope OPERATOR(pg_catalog.=) 'project'"
+				  "                  AND project OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT FROM provsecret.bound_secret"
+				  "                WHERE project OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT FROM provsecret.access_grant"
+				  "                WHERE scope OPERATOR(pg_catalog.=) 'project'"
+				  "                  AND target OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT FROM provsecret.workspace_binding"
+				  "                WHERE project OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT FROM provsecret.resolver"
+				  "                WHERE scope OPERATOR(pg_catalog.=) 'project'"
+				  "                  AND project OPERATOR(pg_catalog.=) $1)",
+				  1, argtypes);
+	ps_query_run(plan_project_in_use, values, NULL, true, 1);
+	in_use = DatumGetBool(ps_query_datum(0, 1, &isnull));
+	SPI_finish();
+	ps_identity_leave(&identity);
+	return in_use;
+}
+
+/*
  * A project joins at most one company, once: moving it would move its
  * secrets between tenants' keys and grants, which is a migration, not a
- * registration.
+ * registration.  Creating a project in a company needs manage on the
+ * company; attaching one that already exists (whoever made it: every
+ * workspace a REST PUT or seal() created is one) needs manage on the
+ * project too, or a global role, since its secrets, grants and bindings
+ * pass to the company's managers.  A project of another company is refused
+ * as a denial to whoever does not manage it, so its company is not named to
+ * them.
  */
 PG_FUNCTION_INFO_V1(ps_register_project);
 Datum
@@ -226,13 +272,19 @@ ps_register_project(PG_FUNCTION_ARGS)
 		ps_authz_deny(PS_PERM_MANAGE, NULL, project, NULL);
 
 	current = ps_authz_project_company(project, &exists);
+	if (exists && current != NULL && company != NULL &&
+		strcmp(current, company) == 0)
+		PG_RETURN_VOID();		/* already there: nothing changes */
+	if (company != NULL && (exists || ps_project_in_use(project)) &&
+		!ps_authz_allows(NULL, project, PS_PERM_MANAGE))
+		ps_authz_deny(PS_PERM_MANAGE, NULL, project, NULL);
 	if (exists && current != NULL &&
 		(company == NULL || strcmp(current, company) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("project %s already belongs to company %s", project, current),
 				 errhint("A project belongs to at most one company.")));
-	if (exists && (company == NULL || current != NULL))
+	if (exists && company == NULL)
 		PG_RETURN_VOID();		/* nothing changes */
 
 	ps_identity_enter(PS_ACT_OWNER, &identity);
@@ -240,7 +292,15 @@ ps_register_project(PG_FUNCTION_ARGS)
 	if (company != NULL)
 		ps_insert_company(company);
 	if (!exists)
+	{
 		ps_insert_project(project, company);
+		/* registered by someone else meanwhile: decided above on old facts */
+		if (SPI_processed == 0 && company != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("project %s was registered concurrently", project),
+					 errhint("Retry the call.")));
+	}
 	else
 	{
 		Oid			argtypes[2] = {TEXTOID, TEXTOID};

@@ -28,6 +28,8 @@ provsecret.jwt_issuer = '$PS_JWT_ISSUER'
 provsecret.jwt_audience = '$PS_JWT_AUDIENCE'
 provsecret.jwt_jwks_file = '$PS_TMP/jwks.json'
 CONF
+# a variable of the server's environment, for env: references (93_env_grants)
+export PS_TEST_ENV_REST="env-rest-canary-$RANDOM$RANDOM"
 cluster_run
 export PS_TMP PS_PGBIN PS_PGPORT PS_REST_PORT
 

@@ -1,6 +1,8 @@
 -- env_refs.sql: env:<NAME> references (DESIGN §3).  Only names listed in
 -- provsecret.env_allowlist (superuser-only, default empty) resolve; others
--- are 42501; the root-key variables never resolve, listed or not.  The test
+-- are 42501; the root-key variables never resolve, listed or not.  This
+-- file runs as a superuser, who holds read on every env/<NAME>; the grant
+-- other roles need is test/sql/env_grants.sql.  The test
 -- runner starts the server with PS_TEST_ENV_CANARY=env-canary-value and
 -- PS_TEST_ENV_UNLISTED=env-unlisted-canary in its environment.
 -- psql settings, extensions, BEGIN, pg_temp.sqlstate_of() and
