@@ -167,10 +167,10 @@ BEGIN
   PERFORM provsecret.seal(ref, 'canary-authz-matrix-1', NULL);
   PERFORM provsecret.seal(ref, 'canary-authz-matrix-2', NULL);
 END $f$;
-CREATE FUNCTION authz_matrix.ensure_resolver(n text, t text) RETURNS void LANGUAGE plpgsql AS $f$
+CREATE FUNCTION authz_matrix.ensure_resolver(n text, t text, auth text DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $f$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM provsecret.resolvers WHERE name = n) THEN
-    PERFORM provsecret.create_resolver(n, t, 'http-json', 'http://127.0.0.1:9/', '{"timeout_ms":1000,"breaker_failures":0}');
+    PERFORM provsecret.create_resolver(n, t, 'http-json', 'http://127.0.0.1:9/', '{"timeout_ms":1000,"breaker_failures":0}', auth);
   END IF;
 END $f$;
 CREATE FUNCTION authz_matrix.ensure_grant(p text, t text, perms text[]) RETURNS void LANGUAGE plpgsql AS $f$
@@ -200,6 +200,8 @@ BEGIN
   PERFORM authz_matrix.ensure_resolver('r_pa', 'project/pa');
   PERFORM authz_matrix.ensure_resolver('r_pg', 'project/pg');
   PERFORM authz_matrix.ensure_resolver('r_ps', 'project/ps');
+  PERFORM authz_matrix.ensure_resolver('rt_' || p, 'project/' || p, 'managed:project/' || p || '/K')
+     FROM unnest(ARRAY['pa', 'pg', 'ps']) p;
   PERFORM authz_matrix.ensure_resolver('rc_acme', 'company/acme');
   PERFORM authz_matrix.ensure_resolver('rc_globex', 'company/globex');
   PERFORM authz_matrix.ensure_grant('db:m_nobody', 'project/' || p, ARRAY['describe'])
@@ -261,7 +263,7 @@ after(() => {
 let counter = 0;
 /* The fixture is restored (authz_matrix.reset()) only after a case that may have changed it. */
 let dirty = true;
-const READ_ONLY = /^(view\.|table\..*\.read$|resolve(\.|$)|versions|authenticate|has_permission|current_principal|root_key_role|verify_audit_chain|audit_worker_state|healthz|metrics|openapi|ws\.list|ws\.get|co\.list|co\.get|pr\.list|pr\.get)/;
+const READ_ONLY = /^(resolve\.external-tok|view\.|table\..*\.read$|resolve(\.|$)|versions|authenticate|has_permission|current_principal|root_key_role|verify_audit_chain|audit_worker_state|healthz|metrics|openapi|ws\.list|ws\.get|co\.list|co\.get|pr\.list|pr\.get)/;
 function resetSql(row) {
   const need = dirty || Boolean(row.prep);
   dirty = false;
@@ -523,4 +525,44 @@ RESET ROLE;`);
   const unknown = await one('external:nosuch_zz/x');
   assert.equal(unknown.state, denied.state, `unknown ${unknown.state} vs denied ${denied.state}`);
   assert.equal(unknown.msg, denied.msg);
+});
+
+// DESIGN §4: a token's principals apply in SQL after authenticate(), for the
+// rest of the transaction; the audit names user:<sub> on channel sql.
+test('SQL token holder: authenticate() then resolve, per tenant', async () => {
+  await psql('SELECT authz_matrix.reset();');
+  const tok = tokens.uacme;
+  const run = async (ref) => {
+    const { out } = await psql(`SELECT last_value AS marker FROM provsecret.audit_event_id_seq \\gset
+SET ROLE m_nogrant;
+BEGIN;
+SELECT provsecret.authenticate('${tok}') IS NOT NULL;
+SELECT length(provsecret.resolve('${ref}')) > 0;
+${ECHO_STATE('STATE')}
+ROLLBACK;
+RESET ROLE;
+${AUDIT_QUERY}`);
+    return { state: /@@STATE (\S+)/.exec(out)?.[1], events: parseEvents(out) };
+  };
+  const own = await run('managed:project/pa/K');
+  assert.equal(own.state, '00000');
+  assert.deepEqual(checkAudit('secret.revealed', own.events, 'user:u-acme', 'sql'), []);
+  for (const ref of ['managed:project/pg/K', 'managed:project/ps/K', 'managed:company/globex/K']) {
+    const other = await run(ref);
+    assert.equal(other.state, '42501', ref);
+    assert.deepEqual(checkAudit('access.denied', other.events, 'user:u-acme', 'sql'), [], ref);
+  }
+});
+
+// Contract fix: /metrics (no authentication) names no resolver.
+test('/metrics names no resolver', async () => {
+  await psql(`SELECT authz_matrix.reset();
+SET ROLE m_super;
+SELECT length(provsecret.resolve('external:r_pa/x')) > 0;
+RESET ROLE;`);
+  const r = await api('GET', '/metrics');
+  assert.equal(r.status, 200);
+  for (const name of ['r_pa', 'r_pg', 'rt_pa', 'rc_acme']) {
+    assert.ok(!r.text.includes(`"${name}"`), `/metrics names resolver ${name}`);
+  }
 });
