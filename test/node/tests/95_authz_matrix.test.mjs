@@ -62,7 +62,10 @@ export function parseSpec(text) {
       row.method = method;
       row.route = route;
       row.path = f[4];
-      row.body = f[5];
+      const rest = f.slice(5);
+      row.body = rest.find((x) => !x.startsWith('ok='));
+      const ok = rest.find((x) => x.startsWith('ok='));
+      row.okCodes = ok ? ok.slice(3).split(',') : null;
     }
     const list = spec[section].rows;
     const dup = list.findIndex((r) => r.name === row.name);
@@ -390,6 +393,10 @@ SELECT '@@MARK ' || last_value FROM provsecret.audit_event_id_seq;`);
   touched(row, allowed);
   const code = r.json?.error?.code ?? '';
   if (want === '+' && !allowed) problems.push(`allow expected, got HTTP ${r.status} ${code}`);
+  else if (want === '+' && row.okCodes) {
+    const expect = row.okCodes[row.okCodes.length === 1 ? 0 : TENANTS.indexOf(tenant)];
+    if (expect && expect !== '*' && expect !== String(r.status)) problems.push(`allowed with HTTP ${expect} expected, got ${r.status} ${code}`);
+  }
   if (want === '-' && r.status !== denyStatus) problems.push(`HTTP ${denyStatus} expected, got ${r.status} ${code}`);
   if (!problems.length && actor !== 'anon') {
     problems.push(...checkAudit(want === '+' ? row.audit.ok : row.audit.deny, events, `user:${REST_TOKENS[actor].sub}`, 'rest', tenant));
