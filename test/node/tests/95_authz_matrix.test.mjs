@@ -467,6 +467,9 @@ function relationRows() {
         call: `SELECT count(*) > 0 FROM provsecret.${name}` });
       rows.push({ name: `table.${name}.write`, audit: { ok: '*', deny: 'none' }, cells: cells(), rollback: true,
         call: `DELETE FROM provsecret.${name}` });
+      // an INSERT must be refused as such (42501), not reach the constraints
+      rows.push({ name: `table.${name}.insert`, audit: { ok: '*', deny: 'none' }, cells: cells(), rollback: true,
+        call: `INSERT INTO provsecret.${name} DEFAULT VALUES` });
     } else if (kind === 'S') {
       rows.push({ name: `sequence.${name}.write`, audit: { ok: '*', deny: 'none' }, cells: cells(),
         call: `SELECT nextval('provsecret.${name}') > 0` });
