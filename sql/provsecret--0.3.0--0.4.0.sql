@@ -44,3 +44,9 @@ COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manag
 --
 --
 --
+
+------------------------------------------------------------------------------
+-- audit_worker_status is readable by the roles it is granted to: a view runs
+-- its functions with the caller's EXECUTE privilege, not the view owner's.
+------------------------------------------------------------------------------
+GRANT EXECUTE ON FUNCTION audit_worker_state() TO provsecret_auditor, provsecret_admin;
