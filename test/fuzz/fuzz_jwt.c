@@ -13,6 +13,9 @@
  *      RS256 or EdDSA fixture token; a token that differs from the original
  *      must never verify
  *   3  ps_jwt_parse_algorithms: an accepted list sets only known bits
+ *   4  a header: the second byte picks a valid fixture token, the rest is
+ *      its new header (JSON, base64url-encoded here), so the fuzzer reaches
+ *      alg, kid and typ handling; only the original header may verify
  * The JWKS parser has its own target, fuzz_jwks.c.
  */
 #include <stdint.h>
@@ -23,6 +26,7 @@
 #include <jansson.h>
 
 #include "base64url.h"
+#include "fuzz_encode.h"
 #include "jwks.h"
 #include "jwt.h"
 
@@ -140,6 +144,38 @@ tamper(const uint8_t *data, size_t size)
 	free(tok);
 }
 
+static void
+new_header(const uint8_t *data, size_t size)
+{
+	const char *orig;
+	const char *dot;
+	unsigned char *orig_header;
+	size_t		orig_len;
+	char	   *tok;
+	size_t		len;
+	PsJwtIdentity id;
+
+	if (size < 1)
+		return;
+	orig = valid_tokens[data[0] % nvalid];
+	dot = strchr(orig, '.');
+	orig_header = ps_base64url_decode_alloc(orig, (size_t) (dot - orig), &orig_len);
+	data++;
+	size--;
+	tok = malloc(fuzz_b64url_room(size) + strlen(dot));
+	len = fuzz_b64url_encode(data, size, tok);
+	memcpy(tok + len, dot, strlen(dot));
+	len += strlen(dot);
+	if (ps_jwt_verify(tok, len, fixture_jwks, &policy, now, &id) == PS_JWT_OK)
+	{
+		if (size != orig_len || memcmp(data, orig_header, size) != 0)
+			abort();			/* a header the signature does not cover */
+		ps_jwt_identity_free(&id);
+	}
+	free(tok);
+	free(orig_header);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -152,7 +188,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* a copy of exactly size bytes, so ASan sees any read past the end */
 	input = malloc(size + 1);
 	memcpy(input, data + 1, size);
-	switch (data[0] % 4)
+	switch (data[0] % 5)
 	{
 		case 0:
 			check_status(ps_jwt_verify(input, size, fixture_jwks, &policy, now, &id), &id);
@@ -174,6 +210,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 				break;
 			}
+		case 4:
+			new_header(data + 1, size);
+			break;
 	}
 	free(input);
 	return 0;

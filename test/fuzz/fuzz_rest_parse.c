@@ -14,7 +14,8 @@
  *      UTF-8 without NUL, at most PS_REST_VALUE_MAX_CHARS characters; every
  *      rejection is a constant sentence of printable ASCII
  *   2  ps_rest_percent_decode against a decoder written here, and
- *      ps_rest_request_id_valid and ps_rest_utf8_length against their rules
+ *      ps_rest_request_id_valid, ps_rest_utf8_length and
+ *      ps_rest_method_from_string against their rules
  * jansson allocates through the wiping allocator, as in the REST worker.
  */
 #include <stdint.h>
@@ -196,6 +197,14 @@ fuzz_scalars(const char *s, const char *raw, size_t len)
 	if (ps_rest_request_id_valid(s) != idok)
 		abort();
 
+	{
+		PsRestMethod method = ps_rest_method_from_string(s);
+
+		if (method != PS_METHOD_GET && method != PS_METHOD_PUT &&
+			method != PS_METHOD_DELETE && method != PS_METHOD_POST &&
+			method != PS_METHOD_HEAD && method != PS_METHOD_OTHER)
+			abort();
+	}
 	n = ps_rest_utf8_length(raw, len);
 	if (n > (long) len || (n >= 0 && memchr(raw, 0xff, len)))
 		abort();
