@@ -7,9 +7,10 @@
  *
  * The input is a JWKS document.  Properties: a rejection has a message; a
  * parsed set holds at most PS_JWKS_MAX_KEYS keys, each with a public key of
- * a supported type, a kid (when present) of at most PS_JWKS_MAX_KID bytes
- * that ps_jwks_find and ps_jwks_has_kid agree on; a token naming a key
- * whose signature is zeros never verifies.
+ * a supported type, when pinned the alg that type verifies, and a kid
+ * (when present) of at most PS_JWKS_MAX_KID bytes that ps_jwks_find and
+ * ps_jwks_has_kid agree on; a token naming a key whose signature is zeros
+ * never verifies.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +94,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (key == NULL || key->pkey == NULL ||
 				(key->type != PS_JWK_RSA && key->type != PS_JWK_EC_P256 &&
 				 key->type != PS_JWK_ED25519))
+				abort();
+			/* a pinned alg is the one the key type verifies */
+			if (key->alg != NULL &&
+				strcmp(key->alg, key->type == PS_JWK_RSA ? "RS256" :
+					   key->type == PS_JWK_EC_P256 ? "ES256" : "EdDSA") != 0)
 				abort();
 			if (key->kid != NULL)
 			{
