@@ -84,8 +84,8 @@ run()
 		"$out/corpus/$t" "$fuzz/corpus/$t") >"$out/$t.log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		echo "fuzz_$t: FAILED (exit $rc); input in $out/artifacts/$t/, log $out/$t.log"
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|.*Test unit written)' \
-			"$out/$t.log" | head -n 8 | sed 's/^/    /'
+		{ grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|.*Test unit written)' \
+			"$out/$t.log" || tail -n 3 "$out/$t.log"; } | head -n 8 | sed 's/^/    /'
 		return 1
 	fi
 	echo "fuzz_$t: ok, $(summary "$out/$t.log")"
