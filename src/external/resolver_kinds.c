@@ -4,7 +4,6 @@
  */
 #include "external/resolver_kinds.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +41,17 @@ ps_resolver_kind_name(PsResolverKind kind)
 	return "?";
 }
 
+/*
+ * [A-Za-z0-9], whatever the locale: a backend runs with its database's
+ * LC_CTYPE, where isalnum() may accept bytes of UTF-8 text.
+ */
+static bool
+is_ascii_alnum(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		(c >= '0' && c <= '9');
+}
+
 /* [A-Za-z0-9_.-]+ segments joined by '/', no "." or ".." segment. */
 static bool
 is_segment_path(const char *s, size_t max)
@@ -62,7 +72,7 @@ is_segment_path(const char *s, size_t max)
 				return false;
 			seg = 0;
 		}
-		else if (isalnum((unsigned char) c) || c == '_' || c == '.' || c == '-')
+		else if (is_ascii_alnum((unsigned char) c) || c == '_' || c == '.' || c == '-')
 			seg++;
 		else
 			return false;
@@ -78,7 +88,7 @@ is_token(const char *s, size_t max, const char *extra)
 	if (len == 0 || len > max)
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!isalnum((unsigned char) *p) && strchr(extra, *p) == NULL)
+		if (!is_ascii_alnum((unsigned char) *p) && strchr(extra, *p) == NULL)
 			return false;
 	return true;
 }
@@ -378,7 +388,7 @@ buf_encoded(Buf *b, const char *s, size_t n, bool keep_slash)
 	{
 		unsigned char c = (unsigned char) s[i];
 
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+		if (is_ascii_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
 			(keep_slash && c == '/'))
 			buf_add(b, (const char *) &c, 1);
 		else
@@ -495,7 +505,7 @@ pointer_get(json_t *root, const char *pointer)
 			unsigned long idx;
 
 			if (n == 0 || (n > 1 && token[0] == '0') ||
-				!isdigit((unsigned char) token[0]))
+				token[0] < '0' || token[0] > '9')
 				return NULL;
 			idx = strtoul(token, &end, 10);
 			if (*end != '\0')
