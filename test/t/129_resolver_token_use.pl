@@ -138,6 +138,13 @@ ps_sql($node, join(';', ('SELECT ' . resolves_to('external:vault/team/openai', $
 is(uses(q{detail LIKE 'resolver vault:%' AND count = 1}), $n + 2,
 	'under audit_level = summary, each use is still its own event, at once');
 
+# --- secret_reveals counts uses as reveals of the token -----------------------------
+my $token_uses = uses(q{reference = 'managed:project/ws1/vault-token' AND outcome = 'ok'});
+ok($token_uses > 0, 'the vault token was used');
+is(ps_sql($node, q{SELECT reveal_count FROM provsecret.secret_reveals
+	WHERE reference = 'managed:project/ws1/vault-token'}), $token_uses,
+	'secret_reveals counts each use of the token as a reveal');
+
 $node->stop;
 $fb->stop;
 done_testing();
