@@ -66,8 +66,8 @@ before(async () => {
 });
 
 after(() => {
-  reconfigure({ 'provsecret.metrics_resolver_names': null });
   backends.close();
+  reconfigure({ 'provsecret.metrics_resolver_names': null });
 });
 
 test('by default, series by kind: no resolver name on the page', async () => {
