@@ -40,10 +40,26 @@ COMMENT ON VIEW grants IS 'grants on the companies and projects the caller manag
 ------------------------------------------------------------------------------
 -- Resolver tokens and outbound calls
 ------------------------------------------------------------------------------
---
---
---
---
+-- Sending a resolver's auth_reference is a reveal of it, recorded as a
+-- durable secret.used event (docs/audit.md): a standby forwards those too,
+-- and they count among the reveals of the managed secret they name.
+-- (provsecret.outbound_allowed_hosts and metrics_resolver_names are GUCs:
+-- nothing to install.)
+COMMENT ON FUNCTION record_forwarded_event(timestamptz, text, text, text, text, text, text, inet, text, integer, text, bigint, text) IS
+  'record a hot standby''s secret.revealed, secret.used or access.denied event durably in the audit chain and return once it is on disk (provsecret_forwarder only)';
+
+CREATE OR REPLACE VIEW secret_reveals AS
+    SELECT s.reference, s.company, s.project, r.last_revealed_at,
+           COALESCE(r.reveal_count, 0) AS reveal_count
+      FROM provsecret.ai_provider_secret s
+      LEFT JOIN LATERAL (
+            SELECT pg_catalog.max(e.at) AS last_revealed_at,
+                   pg_catalog.sum(e.count)::bigint AS reveal_count
+              FROM provsecret.audit_event e
+             WHERE e.reference OPERATOR(pg_catalog.=) s.reference COLLATE "C"
+               AND e.action IN ('secret.revealed', 'secret.resolved', 'secret.used')
+               AND e.outcome OPERATOR(pg_catalog.=) 'ok') r ON true;
+COMMENT ON VIEW secret_reveals IS 'per managed secret: last successful reveal and reveal count (summary counts, and uses as a resolver''s auth_reference, included), for callers who may read its audit events (manage, provsecret_auditor, provsecret_admin)';
 
 ------------------------------------------------------------------------------
 -- audit_worker_status is readable by the roles it is granted to: a view runs

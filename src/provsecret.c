@@ -20,6 +20,7 @@
 #include "crypto/keyring.h"
 #include "tenancy/listing_cache.h"
 #include "outbound/outbound_ipc.h"
+#include "outbound/outbound_policy.h"
 #include "outbound/outbound_worker.h"
 #include "core/redact.h"
 #include "rest/rest_parse.h"
@@ -101,6 +102,26 @@ ps_define_core_gucs(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("provsecret.outbound_allowed_hosts",
+							   "Comma-separated hosts (name, IP address, optionally :port) that resolvers may call over plain http:// or at a loopback, private or link-local address.",
+							   NULL,
+							   &ps_outbound_allowed_hosts,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   ps_outbound_allowed_hosts_check,
+							   ps_outbound_allowed_hosts_assign,
+							   NULL);
+
+	DefineCustomBoolVariable("provsecret.metrics_resolver_names",
+							 "Label the resolver series of /metrics with resolver names instead of kinds (the page needs no token).",
+							 NULL,
+							 &ps_resolver_metrics_names,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("provsecret.keep_versions",
 							"Number of earlier versions kept for each secret.",

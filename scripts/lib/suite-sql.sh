@@ -42,6 +42,7 @@ shared_preload_libraries = 'provsecret'
 provsecret.mode = 'deployed'
 provsecret.database = 'provsecret_regression'
 provsecret.rest_listen_addresses = ''
+provsecret.outbound_allowed_hosts = '127.0.0.1,localhost'
 log_min_messages = warning
 CONF
 	chown -R postgres:postgres "$tmp"

@@ -264,10 +264,11 @@ ps_record_forwarded_event(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("audit events can only be forwarded to a primary, and this server is a standby")));
 	action = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (strcmp(action, "secret.revealed") != 0 && strcmp(action, "access.denied") != 0)
+	if (strcmp(action, "secret.revealed") != 0 && strcmp(action, "secret.used") != 0 &&
+		strcmp(action, "access.denied") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("only secret.revealed and access.denied events are forwarded")));
+				 errmsg("only secret.revealed, secret.used and access.denied events are forwarded")));
 
 #define TEXT_ARG(n) (PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n)))
 	memset(&r, 0, sizeof(r));

@@ -334,7 +334,7 @@ ps_binding_delete(const PsReference *ref, const char *canonical,
 	if (*deleted)
 		ps_external_audit(&call, "ok", NULL);
 	else
-		ps_resolver_metrics_count(r.name, PS_OUTCOME_NOT_FOUND);
+		ps_resolver_metrics_count(&r, PS_OUTCOME_NOT_FOUND);
 	return true;
 }
 

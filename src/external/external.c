@@ -21,6 +21,7 @@
 #include "external/external_auth.h"
 #include "external/external_guard.h"
 #include "outbound/outbound.h"
+#include "outbound/outbound_policy.h"
 #include "core/provsecret.h"
 #include "external/resolver.h"
 #include "external/resolver_kinds.h"
@@ -35,7 +36,7 @@ audit_call(const PsExternalCall *call, const char *outcome, const char *what,
 {
 	PsAuditEvent event = {0};
 
-	ps_resolver_metrics_count(call->resolver->name, metric);
+	ps_resolver_metrics_count(call->resolver, metric);
 
 	event.action = call->action ? call->action : "secret.revealed";
 	event.reference = call->reference;
@@ -45,6 +46,26 @@ audit_call(const PsExternalCall *call, const char *outcome, const char *what,
 	event.outcome = outcome;
 	event.detail = psprintf("resolver %s%s%s", call->resolver->name,
 							what ? ": " : "", what ? what : "");
+	event.count = 1;
+	ps_audit_record(&event, true);
+}
+
+void
+ps_external_audit_use(const PsExternalCall *call, const char *outcome,
+					  const char *what)
+{
+	const PsResolver *r = call->resolver;
+	PsTenant	owner = ps_tenant_of(r->scope, r->owner);
+	PsAuditEvent event = {0};
+
+	event.action = "secret.used";
+	event.reference = r->auth_reference;
+	event.company = owner.company;
+	event.project = owner.project;
+	event.outcome = outcome;
+	event.detail = psprintf("resolver %s: %s%s%s", r->name, what,
+							call->reference ? ", for " : "",
+							call->reference ? call->reference : "");
 	event.count = 1;
 	ps_audit_record(&event, true);
 }
@@ -131,11 +152,15 @@ wipe_string(char *s)
 		explicit_bzero(s, strlen(s));
 }
 
-/* One request with this token (NULL: none); the header line is wiped. */
+/*
+ * One request with this token (NULL: none); the header line is wiped.  A
+ * request carrying a token is a use of the resolver's auth_reference,
+ * audited (as use) before the request leaves.
+ */
 static bool
 send_with_token(const PsExternalCall *call, const char *method, const char *url,
 				const char *body, size_t body_len, const char *token,
-				Size token_len, PsOutboundResponse *resp)
+				Size token_len, const char *use, PsOutboundResponse *resp)
 {
 	const PsResolver *r = call->resolver;
 	char	   *volatile header = NULL;
@@ -162,6 +187,9 @@ send_with_token(const PsExternalCall *call, const char *method, const char *url,
 	}
 	PG_TRY();
 	{
+		/* fail closed: no event, no call */
+		if (token != NULL)
+			ps_external_audit_use(call, "ok", use);
 		ok = ps_outbound_request(&req, resp);
 	}
 	PG_FINALLY();
@@ -170,6 +198,16 @@ send_with_token(const PsExternalCall *call, const char *method, const char *url,
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+/* How a request carries the auth_reference, for its secret.used event. */
+static const char *
+token_use(const PsResolver *r, bool cached)
+{
+	if (r->kind == PS_KIND_INFISICAL && r->options.client_id[0] != '\0')
+		return cached ? "universal-auth access token (kept) sent" :
+			"universal-auth access token sent";
+	return "sent as the token";
 }
 
 /*
@@ -188,12 +226,17 @@ ps_external_send(const PsExternalCall *call, const char *method, const char *url
 	volatile bool ok = false;
 	Size		len;
 	bool		cached;
+	char		rule[256];
 
+	/* before the token is even read: a refused call uses nothing */
+	if (!ps_outbound_policy_check_url(url, false, rule, sizeof(rule)))
+		ps_external_fail(call, psprintf("call refused by the outbound policy: %s", rule));
 	token = ps_external_token(call, false, &len, &cached);
 	token_len = len;
 	PG_TRY();
 	{
-		ok = send_with_token(call, method, url, body, body_len, token, token_len, resp);
+		ok = send_with_token(call, method, url, body, body_len, token, token_len,
+							 token_use(call->resolver, cached), resp);
 		if (ok && resp->status == 401 && cached)
 		{
 			explicit_bzero(resp->body, resp->body_len);
@@ -202,7 +245,8 @@ ps_external_send(const PsExternalCall *call, const char *method, const char *url
 			ps_external_token_forget(call->resolver);
 			token = ps_external_token(call, true, &len, &cached);
 			token_len = len;
-			ok = send_with_token(call, method, url, body, body_len, token, token_len, resp);
+			ok = send_with_token(call, method, url, body, body_len, token, token_len,
+								 token_use(call->resolver, cached), resp);
 		}
 	}
 	PG_FINALLY();
@@ -211,7 +255,7 @@ ps_external_send(const PsExternalCall *call, const char *method, const char *url
 			explicit_bzero(token, token_len);
 	}
 	PG_END_TRY();
-	ps_resolver_metrics_observe(call->resolver->name,
+	ps_resolver_metrics_observe(call->resolver,
 								(GetCurrentTimestamp() - start) / 1e6);
 	return ok;
 }

@@ -47,6 +47,14 @@ extern void ps_external_request_init(const PsResolver *r, PsOutboundRequest *req
 extern void ps_external_audit(const PsExternalCall *call, const char *outcome,
 							  const char *what);
 
+/*
+ * Audit a use of the resolver's auth_reference (secret.used, durably: an
+ * error when it cannot be recorded) by a request about to carry it or a
+ * credential obtained with it; what says how, e.g. "sent as the token".
+ */
+extern void ps_external_audit_use(const PsExternalCall *call, const char *outcome,
+								  const char *what);
+
 /* Audit outcome error, then raise 58030 naming the resolver and what. */
 extern void ps_external_fail(const PsExternalCall *call, const char *what)
 			pg_attribute_noreturn();

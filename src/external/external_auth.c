@@ -72,7 +72,10 @@ login(const PsExternalCall *call, Size *len)
 
 	secret = ps_secret_resolve_internal(r->auth_reference, &secret_len);
 	if (secret == NULL)
+	{
+		ps_external_audit_use(call, "not_found", "it names no secret, no login sent");
 		ps_external_fail(call, "its auth_reference names no secret");
+	}
 	PG_TRY();
 	{
 		char	   *u;
@@ -90,6 +93,8 @@ login(const PsExternalCall *call, Size *len)
 		req.method = "POST";
 		req.body = body;
 		req.body_len = body_len;
+		/* fail closed: no event, no login */
+		ps_external_audit_use(call, "ok", "sent to universal-auth login");
 		answered = ps_outbound_request(&req, &resp);
 	}
 	PG_FINALLY();
@@ -153,7 +158,10 @@ ps_external_token(const PsExternalCall *call, bool fresh, Size *len, bool *cache
 	{
 		token = ps_secret_resolve_internal(r->auth_reference, len);
 		if (token == NULL)
+		{
+			ps_external_audit_use(call, "not_found", "it names no secret, nothing sent");
 			ps_external_fail(call, "its auth_reference names no secret");
+		}
 		return token;
 	}
 	if (!fresh && (token = ps_locked_cache_get(&tokens, r->name, r->tag, len)) != NULL)

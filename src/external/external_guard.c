@@ -1,7 +1,8 @@
 /*
- * external_guard.c: the per-resolver circuit breaker (shared memory) and
- * the per-backend value cache (locked memory, locked_cache.c) of external
- * resolves.
+ * external_guard.c: where a resolver may point (outbound_policy.c's rules,
+ * applied at create and alter), the per-resolver circuit breaker (shared
+ * memory) and the per-backend value cache (locked memory, locked_cache.c)
+ * of external resolves.
  */
 #include "postgres.h"
 
@@ -14,6 +15,7 @@
 
 #include "external/external_guard.h"
 #include "crypto/locked_cache.h"
+#include "outbound/outbound_policy.h"
 #include "core/provsecret.h"
 #include "core/reference.h"
 
@@ -37,6 +39,19 @@ typedef struct BreakerShared
 } BreakerShared;
 
 static BreakerShared *breakers = NULL;
+
+void
+ps_external_check_target(const char *base_url)
+{
+	char		rule[256];
+
+	if (!ps_outbound_policy_check_url(base_url, false, rule, sizeof(rule)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("base_url refused by the outbound policy: %s", rule),
+				 errhint("A superuser lists the hosts resolvers may call over plain http:// or at a loopback, private or link-local address in provsecret.outbound_allowed_hosts; the server's own REST and PostgreSQL ports are never allowed.")));
+}
+
 void
 ps_breaker_shmem_request(void)
 {

@@ -18,6 +18,13 @@
  * The breaker's shared memory, from provsecret.c's shmem request and startup
  * hooks (startup runs with AddinShmemInitLock held).
  */
+/*
+ * Refuse (42501, naming the rule) a base_url the outbound policy does not
+ * allow a resolver to call (outbound_policy.h): create_resolver, and
+ * alter_resolver when the URL changes.
+ */
+extern void ps_external_check_target(const char *base_url);
+
 extern void ps_breaker_shmem_request(void);
 extern void ps_breaker_shmem_startup(void);
 

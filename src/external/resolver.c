@@ -21,6 +21,7 @@
 
 #include "audit/audit.h"
 #include "tenancy/authz.h"
+#include "external/external_guard.h"
 #include "core/identity.h"
 #include "outbound/outbound.h"
 #include "core/provsecret.h"
@@ -145,7 +146,7 @@ check_base_url(const char *url)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid base_url: %s", err),
-				 errhint("Use https://, or plain http:// to a loopback address only.")));
+				 errhint("Use an https:// URL (http:// only to hosts listed in provsecret.outbound_allowed_hosts).")));
 }
 
 /* universal-auth logs in with auth_reference as the client secret */
@@ -373,6 +374,7 @@ ps_create_resolver(PG_FUNCTION_ARGS)
 	spec.kind = parse_kind(ps_arg_text(fcinfo, 2, "kind"));
 	spec.base_url = ps_arg_text(fcinfo, 3, "base_url");
 	check_base_url(spec.base_url);
+	ps_external_check_target(spec.base_url);
 	spec.options_json = normalize_options(spec.kind, options ? options : "{}");
 	if (auth != NULL && auth[0] != '\0')
 		spec.auth_reference = check_auth_reference(auth, &spec.target);
@@ -420,6 +422,8 @@ ps_alter_resolver(PG_FUNCTION_ARGS)
 	spec.kind = kind ? parse_kind(kind) : old.kind;
 	spec.base_url = base_url ? base_url : old.base_url;
 	check_base_url(spec.base_url);
+	if (base_url != NULL)
+		ps_external_check_target(spec.base_url);
 	if (options != NULL)
 		spec.options_json = normalize_options(spec.kind, options);
 	else

@@ -1,5 +1,5 @@
 /*
- * resolver_metrics.c: per-resolver counters in shared memory.
+ * resolver_metrics.c: per-resolver and per-kind counters in shared memory.
  *
  * Slots are appended under a spinlock and never change name afterwards, so
  * finding a known resolver's slot takes no lock: read how many are used,
@@ -13,7 +13,13 @@
 
 #include "core/provsecret.h"
 #include "core/reference.h"
+#include "external/resolver.h"
+#include "external/resolver_kinds.h"
 #include "external/resolver_metrics.h"
+
+#define N_KINDS (PS_KIND_HTTP_JSON + 1)	/* indexed by PsResolverKind; 0 unused */
+
+bool		ps_resolver_metrics_names = false;
 
 /* Upper bounds of the latency histogram, in seconds. */
 static const double latency_bounds[] = {
@@ -44,6 +50,7 @@ typedef struct ResolverMetricsShared
 	slock_t		mutex;			/* appending a slot */
 	pg_atomic_uint32 used;
 	ResolverStats slots[PS_RESOLVER_METRICS_SLOTS + 1];	/* last: _other */
+	ResolverStats kinds[N_KINDS];	/* every resolver, by kind */
 } ResolverMetricsShared;
 
 static ResolverMetricsShared *shared = NULL;
@@ -66,9 +73,10 @@ ps_resolver_metrics_shmem_startup(void)
 	memset(shared, 0, sizeof(ResolverMetricsShared));
 	SpinLockInit(&shared->mutex);
 	pg_atomic_init_u32(&shared->used, 0);
-	for (int i = 0; i <= PS_RESOLVER_METRICS_SLOTS; i++)
+	for (int i = 0; i <= PS_RESOLVER_METRICS_SLOTS + N_KINDS; i++)
 	{
-		ResolverStats *s = &shared->slots[i];
+		ResolverStats *s = i <= PS_RESOLVER_METRICS_SLOTS ? &shared->slots[i] :
+			&shared->kinds[i - PS_RESOLVER_METRICS_SLOTS - 1];
 
 		for (int o = 0; o < PS_OUTCOME_COUNT; o++)
 			pg_atomic_init_u64(&s->outcomes[o], 0);
@@ -78,6 +86,16 @@ ps_resolver_metrics_shmem_startup(void)
 	}
 	strlcpy(shared->slots[PS_RESOLVER_METRICS_SLOTS].name, OTHER_NAME,
 			sizeof(shared->slots[0].name));
+	for (int k = PS_KIND_VAULT_KV2; k < N_KINDS; k++)
+		strlcpy(shared->kinds[k].name, ps_resolver_kind_name(k),
+				sizeof(shared->kinds[0].name));
+}
+
+static ResolverStats *
+kind_slot(const PsResolver *r)
+{
+	return r->kind >= PS_KIND_VAULT_KV2 && r->kind < N_KINDS ?
+		&shared->kinds[r->kind] : NULL;
 }
 
 static ResolverStats *
@@ -116,32 +134,43 @@ slot_of(const char *name)
 }
 
 void
-ps_resolver_metrics_count(const char *resolver, PsResolverOutcome outcome)
+ps_resolver_metrics_count(const PsResolver *r, PsResolverOutcome outcome)
 {
+	ResolverStats *k;
+
 	if (shared == NULL || outcome < 0 || outcome >= PS_OUTCOME_COUNT)
 		return;
-	pg_atomic_fetch_add_u64(&slot_of(resolver)->outcomes[outcome], 1);
+	pg_atomic_fetch_add_u64(&slot_of(r->name)->outcomes[outcome], 1);
+	if ((k = kind_slot(r)) != NULL)
+		pg_atomic_fetch_add_u64(&k->outcomes[outcome], 1);
+}
+
+static void
+observe(ResolverStats *s, int bucket, double seconds)
+{
+	pg_atomic_fetch_add_u64(&s->latency[bucket], 1);
+	pg_atomic_fetch_add_u64(&s->latency_sum_us, (uint64) (seconds * 1e6));
 }
 
 void
-ps_resolver_metrics_observe(const char *resolver, double seconds)
+ps_resolver_metrics_observe(const PsResolver *r, double seconds)
 {
-	ResolverStats *s;
+	ResolverStats *k;
 	int			b = N_BUCKETS - 1;
 
 	if (shared == NULL)
 		return;
 	if (seconds < 0)
 		seconds = 0;
-	s = slot_of(resolver);
 	for (int i = 0; i < (int) lengthof(latency_bounds); i++)
 		if (seconds <= latency_bounds[i])
 		{
 			b = i;
 			break;
 		}
-	pg_atomic_fetch_add_u64(&s->latency[b], 1);
-	pg_atomic_fetch_add_u64(&s->latency_sum_us, (uint64) (seconds * 1e6));
+	observe(slot_of(r->name), b, seconds);
+	if ((k = kind_slot(r)) != NULL)
+		observe(k, b, seconds);
 }
 
 /* A label value as the exposition format wants it: \ " and newline escaped. */
@@ -173,13 +202,22 @@ slot_is_empty(ResolverStats *s)
 	return true;
 }
 
-/* The slots to show: those in use, and _other once something went there. */
+/*
+ * The slots to show: by kind, or (provsecret.metrics_resolver_names) those
+ * in use, and _other once something went there.
+ */
 static int
 shown_slots(ResolverStats **list)
 {
 	uint32		used;
 	int			n = 0;
 
+	if (!ps_resolver_metrics_names)
+	{
+		for (int k = PS_KIND_VAULT_KV2; k < N_KINDS; k++)
+			list[n++] = &shared->kinds[k];
+		return n;
+	}
 	used = pg_atomic_read_u32(&shared->used);
 	pg_read_barrier();
 	for (uint32 i = 0; i < used; i++)
@@ -193,18 +231,19 @@ void
 ps_resolver_metrics_render(StringInfo out)
 {
 	ResolverStats *list[PS_RESOLVER_METRICS_SLOTS + 1];
+	const char *label = ps_resolver_metrics_names ? "resolver" : "kind";
 	int			n;
 
 	if (shared == NULL)
 		return;
 	n = shown_slots(list);
 	appendStringInfoString(out,
-						   "# HELP provsecret_resolver_requests_total External resolves, writes and deletes by resolver and outcome.\n"
+						   "# HELP provsecret_resolver_requests_total External resolves, writes and deletes by resolver kind (or resolver) and outcome.\n"
 						   "# TYPE provsecret_resolver_requests_total counter\n");
 	for (int i = 0; i < n; i++)
 		for (int o = 0; o < PS_OUTCOME_COUNT; o++)
 		{
-			appendStringInfoString(out, "provsecret_resolver_requests_total{resolver=\"");
+			appendStringInfo(out, "provsecret_resolver_requests_total{%s=\"", label);
 			append_label(out, list[i]->name);
 			appendStringInfo(out, "\",outcome=\"%s\"} " UINT64_FORMAT "\n",
 							 outcome_names[o],
@@ -221,7 +260,7 @@ ps_resolver_metrics_render(StringInfo out)
 		for (int b = 0; b < (int) N_BUCKETS; b++)
 		{
 			cumulative += pg_atomic_read_u64(&list[i]->latency[b]);
-			appendStringInfoString(out, "provsecret_resolver_request_duration_seconds_bucket{resolver=\"");
+			appendStringInfo(out, "provsecret_resolver_request_duration_seconds_bucket{%s=\"", label);
 			append_label(out, list[i]->name);
 			if (b < (int) lengthof(latency_bounds))
 				appendStringInfo(out, "\",le=\"%g\"} " UINT64_FORMAT "\n",
@@ -229,11 +268,11 @@ ps_resolver_metrics_render(StringInfo out)
 			else
 				appendStringInfo(out, "\",le=\"+Inf\"} " UINT64_FORMAT "\n", cumulative);
 		}
-		appendStringInfoString(out, "provsecret_resolver_request_duration_seconds_sum{resolver=\"");
+		appendStringInfo(out, "provsecret_resolver_request_duration_seconds_sum{%s=\"", label);
 		append_label(out, list[i]->name);
 		appendStringInfo(out, "\"} %.6f\n",
 						 pg_atomic_read_u64(&list[i]->latency_sum_us) / 1e6);
-		appendStringInfoString(out, "provsecret_resolver_request_duration_seconds_count{resolver=\"");
+		appendStringInfo(out, "provsecret_resolver_request_duration_seconds_count{%s=\"", label);
 		append_label(out, list[i]->name);
 		appendStringInfo(out, "\"} " UINT64_FORMAT "\n", cumulative);
 	}

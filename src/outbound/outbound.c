@@ -1,13 +1,12 @@
 /*
- * outbound.c: the outbound HTTP policy (which URLs may be called) and the
- * entry points of outbound.h.  An ordinary process (backend, REST worker)
- * hands the call to the outbound worker (outbound_ipc.c) and waits on its
+ * outbound.c: the entry points of outbound.h and the URL checks
+ * (outbound_policy.c decides where a URL may point).  An ordinary process
+ * (backend, REST worker) hands the call to the outbound worker (outbound_ipc.c) and waits on its
  * latch; inside the outbound worker the call runs in-process on a private
  * engine (outbound_engine.c).
  */
 #include "postgres.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 
 #include "core/provsecret.h"
@@ -19,43 +18,33 @@
 #include "outbound/outbound.h"
 #include "outbound/outbound_engine.h"
 #include "outbound/outbound_ipc.h"
+#include "outbound/outbound_policy.h"
 #include "outbound/outbound_worker.h"
-
-static bool
-host_is_loopback(const char *host)
-{
-	struct in_addr a4;
-
-	if (pg_strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
-		return true;
-	return inet_pton(AF_INET, host, &a4) == 1 &&
-		(ntohl(a4.s_addr) >> 24) == 127;
-}
 
 bool
 ps_outbound_url_allowed(const char *url, char *err, size_t errlen)
 {
+	return ps_outbound_policy_check_url(url, true, err, errlen);
+}
+
+/* https:// or http://; where the URL points is judged elsewhere */
+static bool
+scheme_allowed(const char *url, char *err, size_t errlen)
+{
 	CURLU	   *u = curl_url();
 	char	   *scheme = NULL;
-	char	   *host = NULL;
 	bool		ok = false;
 
 	if (u == NULL)
 		snprintf(err, errlen, "out of memory");
 	else if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-			 curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-			 curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+			 curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
 		snprintf(err, errlen, "the URL is not valid");
-	else if (pg_strcasecmp(scheme, "https") == 0)
-		ok = true;
-	else if (pg_strcasecmp(scheme, "http") != 0)
-		snprintf(err, errlen, "only https:// URLs are allowed");
-	else if (host_is_loopback(host))
+	else if (pg_strcasecmp(scheme, "https") == 0 || pg_strcasecmp(scheme, "http") == 0)
 		ok = true;
 	else
-		snprintf(err, errlen, "plain http:// is allowed only to a loopback address");
+		snprintf(err, errlen, "only https:// URLs are allowed");
 	curl_free(scheme);
-	curl_free(host);
 	curl_url_cleanup(u);
 	return ok;
 }
@@ -67,7 +56,7 @@ ps_outbound_base_url_allowed(const char *url, char *err, size_t errlen)
 	char	   *part = NULL;
 	bool		ok = true;
 
-	if (!ps_outbound_url_allowed(url, err, errlen))
+	if (!scheme_allowed(url, err, errlen))
 		return false;
 	u = curl_url();
 	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
@@ -163,9 +152,16 @@ ps_outbound_get(const PsOutboundRequest *req, PsOutboundResponse *resp)
 bool
 ps_outbound_request(const PsOutboundRequest *req, PsOutboundResponse *resp)
 {
+	char		rule[200];
+
 	memset(resp, 0, sizeof(*resp));
-	if (!ps_outbound_url_allowed(req->url, resp->error, sizeof(resp->error)))
+	if (!ps_outbound_policy_check_url(req->url, req->operator_url,
+									  rule, sizeof(rule)))
+	{
+		snprintf(resp->error, sizeof(resp->error),
+				 "refused by the outbound policy: %s", rule);
 		return false;
+	}
 	if (ps_outbound_in_worker)
 		return run_here(req, resp);
 	return ps_outbound_ipc_call(req, resp);

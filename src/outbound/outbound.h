@@ -5,10 +5,11 @@
  * (CHECK_FOR_INTERRUPTS, WL_EXIT_ON_PM_DEATH), so a slow server never makes
  * the process deaf to cancel, statement_timeout or postmaster death.
  *
- * Policy for every call: HTTPS with certificate verification, except plain
- * HTTP to a loopback address; no redirects; connect and total timeouts; a
- * cap on the response size.  Used for the JWKS (token.c) and meant for the
- * external resolvers.
+ * Policy for every call: HTTPS with certificate verification; plain HTTP
+ * and non-public addresses only as outbound_policy.h allows (checked on the
+ * URL here and on the connected address in the worker); no redirects;
+ * connect and total timeouts; a cap on the response size.  Used for the
+ * JWKS (token.c) and the external resolvers.
  */
 #ifndef PROVSECRET_OUTBOUND_H
 #define PROVSECRET_OUTBOUND_H
@@ -27,6 +28,8 @@ typedef struct PsOutboundRequest
 	size_t		body_len;
 	const char *ca_file;		/* PEM CA bundle trusted instead of the
 								 * system's, or NULL; verification stays on */
+	bool		operator_url;	/* a URL only a superuser sets (the JWKS):
+								 * not bound by outbound_allowed_hosts */
 } PsOutboundRequest;
 
 typedef struct PsOutboundResponse
@@ -39,14 +42,16 @@ typedef struct PsOutboundResponse
 } PsOutboundResponse;
 
 /*
- * Is this URL one we may call: https://, or http:// to 127.0.0.0/8, [::1]
- * or localhost?  On false, err says why (without quoting the URL).
+ * Is this operator URL (the JWKS) one we may call: https://, or http:// to
+ * 127.0.0.0/8, [::1] or localhost, never the server's own REST or
+ * PostgreSQL port?  On false, err says why (without quoting the URL).
  */
 extern bool ps_outbound_url_allowed(const char *url, char *err, size_t errlen);
 
 /*
- * A base URL for an external resolver: allowed as above, and without user
- * information (a credential), query or fragment.
+ * A base URL for an external resolver: https:// or http://, without user
+ * information (a credential), query or fragment.  Where it may point is
+ * ps_outbound_policy_check_url's to say (outbound_policy.h).
  */
 extern bool ps_outbound_base_url_allowed(const char *url, char *err, size_t errlen);
 

@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "outbound/outbound_engine.h"
+#include "outbound/outbound_policy.h"
 
 #define ENGINE_MAX_SOCKETS 1024
 #define RESOLVE_MAX_ADDRS 8
@@ -37,6 +38,8 @@ struct PsOutboundTransfer
 	size_t		max;
 	bool		too_large;
 	bool		done;
+	PsOutboundTarget target;	/* for the address checks */
+	char		refused[200];	/* why the policy refused an address */
 	PsOutboundResult result;
 };
 
@@ -262,6 +265,34 @@ done:
 	return list;
 }
 
+/*
+ * A new connection: the policy judges the address curl is about to connect
+ * to (after name resolution), so no packet reaches a refused one.
+ */
+static curl_socket_t
+open_socket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	PsOutboundTransfer *t = clientp;
+
+	if (!ps_outbound_policy_check_address(&t->target, &address->addr,
+										  t->refused, sizeof(t->refused)))
+		return CURL_SOCKET_BAD;
+	return socket(address->family, address->socktype, address->protocol);
+}
+
+/* Before each request, on a new or a reused connection: its address again. */
+static int
+prereq_cb(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+		  int local_port)
+{
+	PsOutboundTransfer *t = clientp;
+
+	if (!ps_outbound_policy_check_address_text(&t->target, primary_ip, primary_port,
+											   t->refused, sizeof(t->refused)))
+		return CURL_PREREQFUNC_ABORT;
+	return CURL_PREREQFUNC_OK;
+}
+
 /* Wipe and free header lines (they carry tokens). */
 static void
 free_headers(struct curl_slist *list)
@@ -288,8 +319,8 @@ add_header(struct curl_slist *list, const char *line)
 static bool
 setup_easy(PsOutboundTransfer *t, const PsOutboundRequest *req)
 {
-	/* The URL passed ps_outbound_url_allowed: plain http means loopback. */
-	bool		loopback = pg_strncasecmp(req->url, "http:", 5) == 0;
+	/* plain http goes only to hosts the operator listed: no proxy */
+	bool		plain_http = pg_strncasecmp(req->url, "http:", 5) == 0;
 
 	t->headers = curl_slist_append(NULL, "Accept: application/json");
 	for (const char *const *h = req->headers; h && *h; h++)
@@ -331,8 +362,12 @@ setup_easy(PsOutboundTransfer *t, const PsOutboundRequest *req)
 	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-	if (loopback)
-		curl_easy_setopt(t->easy, CURLOPT_NOPROXY, "*");	/* loopback stays loopback */
+	curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, t);
+	curl_easy_setopt(t->easy, CURLOPT_PREREQFUNCTION, prereq_cb);
+	curl_easy_setopt(t->easy, CURLOPT_PREREQDATA, t);
+	if (plain_http)
+		curl_easy_setopt(t->easy, CURLOPT_NOPROXY, "*");
 	if (t->resolve)
 		curl_easy_setopt(t->easy, CURLOPT_RESOLVE, t->resolve);
 	return true;
@@ -345,10 +380,22 @@ ps_outbound_engine_start(PsOutboundEngine *e, const PsOutboundRequest *req,
 	PsOutboundTransfer *t;
 	bool		resolved;
 
-	if (!ps_outbound_url_allowed(req->url, err, errlen))
+	if (!ps_outbound_policy_check_url(req->url, req->operator_url, err, errlen))
+	{
+		char		rule[200];
+
+		strlcpy(rule, err, sizeof(rule));
+		snprintf(err, errlen, "refused by the outbound policy: %s", rule);
 		return NULL;
+	}
 	t = MemoryContextAllocZero(e->cxt, sizeof(PsOutboundTransfer));
 	t->owner = owner;
+	if (!ps_outbound_policy_target(req->url, req->operator_url, &t->target))
+	{
+		pfree(t);
+		snprintf(err, errlen, "the URL is not valid");
+		return NULL;
+	}
 	t->max = req->max_response_bytes;
 	t->resolve = pre_resolve(req->url, err, errlen, &resolved);
 	if (!resolved)
@@ -464,7 +511,10 @@ record_result(PsOutboundTransfer *t, CURLcode code)
 	char	   *ctype = NULL;
 
 	t->done = true;
-	if (t->too_large || code == CURLE_FILESIZE_EXCEEDED)
+	if (code != CURLE_OK && t->refused[0] != '\0')
+		snprintf(r->error, sizeof(r->error),
+				 "refused by the outbound policy: %s", t->refused);
+	else if (t->too_large || code == CURLE_FILESIZE_EXCEEDED)
 		snprintf(r->error, sizeof(r->error),
 				 "the response is larger than %zu bytes", t->max);
 	else if (code != CURLE_OK)

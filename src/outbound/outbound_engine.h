@@ -3,8 +3,10 @@
  * handle (so connections are reused across calls), driven by a caller's
  * WaitEventSet: the engine lists the sockets curl wants watched and when
  * its timer is due, and runs curl when they are ready.  No threads, no
- * blocking waits inside the engine; the policy of outbound.h (HTTPS except
- * loopback, no redirects, timeouts, size cap) is applied to every transfer.
+ * blocking waits inside the engine; the policy of outbound.h (HTTPS, hosts
+ * and addresses as outbound_policy.h allows, checked again on the address
+ * each connection goes to, no redirects, timeouts, size cap) is applied to
+ * every transfer.
  */
 #ifndef PROVSECRET_OUTBOUND_ENGINE_H
 #define PROVSECRET_OUTBOUND_ENGINE_H

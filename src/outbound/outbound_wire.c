@@ -18,6 +18,7 @@ typedef struct WireRequestHead
 	int32		connect_timeout_ms;
 	int32		total_timeout_ms;
 	uint32		nheaders;
+	uint32		operator_url;
 	uint64		max_response_bytes;
 } WireRequestHead;
 
@@ -91,7 +92,8 @@ void
 ps_outbound_wire_encode_request(const PsOutboundRequest *req, char *buf)
 {
 	WireRequestHead head = {WIRE_MAGIC, req->connect_timeout_ms,
-	req->total_timeout_ms, header_count(req), req->max_response_bytes};
+		req->total_timeout_ms, header_count(req), req->operator_url ? 1 : 0,
+	req->max_response_bytes};
 	char	   *p = buf + sizeof(head);
 
 	memcpy(buf, &head, sizeof(head));
@@ -144,6 +146,7 @@ ps_outbound_wire_decode_request(const char *msg, Size len, PsOutboundRequest *re
 		return false;
 	req->connect_timeout_ms = head.connect_timeout_ms;
 	req->total_timeout_ms = head.total_timeout_ms;
+	req->operator_url = head.operator_url == 1;
 	req->max_response_bytes = Min(head.max_response_bytes, PS_OUTBOUND_MAX_RESPONSE);
 	for (int i = 0; i < lengthof(request_strings); i++)
 	{

@@ -27,6 +27,7 @@ cat >>"$PS_PGDATA/postgresql.conf" <<CONF
 provsecret.jwt_issuer = '$PS_JWT_ISSUER'
 provsecret.jwt_audience = '$PS_JWT_AUDIENCE'
 provsecret.jwt_jwks_file = '$PS_TMP/jwks.json'
+provsecret.outbound_allowed_hosts = '127.0.0.1'
 CONF
 # a variable of the server's environment, for env: references (93_env_grants)
 export PS_TEST_ENV_REST="env-rest-canary-$RANDOM$RANDOM"

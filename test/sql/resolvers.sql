@@ -64,7 +64,7 @@ SELECT is(pg_temp.sqlstate_of($$SELECT provsecret.create_resolver('v1', 'project
 SELECT is(pg_temp.sqlstate_of($$SELECT provsecret.create_resolver('bad name', 'project/rp1', 'http-json', 'http://127.0.0.1:1')$$), '22023', 'a bad resolver name is 22023');
 SELECT is(pg_temp.sqlstate_of($$SELECT provsecret.create_resolver('x1', 'project/rp1', 'vault', 'http://127.0.0.1:1')$$), '22023', 'an unknown kind is 22023');
 SELECT is(pg_temp.sqlstate_of($$SELECT provsecret.create_resolver('x1', 'team/rp1', 'http-json', 'http://127.0.0.1:1')$$), '22023', 'a bad target is 22023');
-SELECT is(pg_temp.sqlstate_of($$SELECT provsecret.create_resolver('x1', 'project/rp1', 'http-json', 'http://vault.example.com')$$), '22023', 'plain http to a non-loopback host is 22023');
+SELECT is(pg_temp.sqlstate_of($$SELECT provsecret.create_resolver('x1', 'project/rp1', 'http-json', 'http://vault.example.com')$$), '42501', 'plain http to a host not in outbound_allowed_hosts is 42501');
 SELECT is(pg_temp.sqlstate_of($$SELECT provsecret.create_resolver('x1', 'project/rp1', 'http-json', 'ftp://127.0.0.1/')$$), '22023', 'ftp:// is 22023');
 SELECT ok(pg_temp.error_of($$SELECT provsecret.create_resolver('x1', 'project/rp1', 'http-json', 'https://user:canary-pw@vault.example.com')$$) ~ '^22023 .*user name or password'
           AND pg_temp.error_of($$SELECT provsecret.create_resolver('x1', 'project/rp1', 'http-json', 'https://user:canary-pw@vault.example.com')$$) NOT LIKE '%canary-pw%',

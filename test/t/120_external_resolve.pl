@@ -26,6 +26,7 @@ my $fb = FakeBackends->start(
 	json_token => $json_token);
 
 my $node = ps_node('external', 2,
+	'provsecret.outbound_allowed_hosts' => "'127.0.0.1'",
 	'provsecret.env_allowlist' => "'PS_TEST_JSON_TOKEN'");
 ok(ps_start($node, key => random_key(), env => { PS_TEST_JSON_TOKEN => $json_token }),
 	'server starts');

@@ -24,7 +24,8 @@ my $fb = FakeBackends->start(
 	infisical_token => random_text('it-', 16),
 	json_token => random_text('jt-', 16));
 
-my $node = ps_node('isolation', 3);
+my $node = ps_node('isolation', 3,
+	'provsecret.outbound_allowed_hosts' => "'127.0.0.1'");
 ok(ps_start($node, key => random_key()), 'server starts');
 ps_sql($node, 'CREATE EXTENSION provsecret');
 

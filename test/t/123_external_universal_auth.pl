@@ -26,7 +26,8 @@ my $fb = FakeBackends->start(
 	infisical_client_secret => $client_secret,
 	infisical_token_ttl => 3600);
 
-my $node = ps_node('universal_auth', 3);
+my $node = ps_node('universal_auth', 3,
+	'provsecret.outbound_allowed_hosts' => "'127.0.0.1'");
 ok(ps_start($node, key => random_key()), 'server starts');
 ps_sql($node, 'CREATE EXTENSION provsecret');
 

@@ -62,7 +62,8 @@ my $fb = FakeBackends->start(%tokens, tls_cert => "$dir/server.pem", tls_key => 
 my $fb_misnamed = FakeBackends->start(%tokens, tls_cert => "$dir/misnamed.pem",
 	tls_key => "$dir/misnamed.key");
 
-my $node = ps_node('tls', 4);
+my $node = ps_node('tls', 4,
+	'provsecret.outbound_allowed_hosts' => "'127.0.0.1'");
 ok(ps_start($node, key => random_key()), 'server starts');
 ps_sql($node, 'CREATE EXTENSION provsecret');
 

@@ -20,7 +20,8 @@ my $vault_token = random_text('vt-canary-', 24);
 my $fb = FakeBackends->start(vault_token => $vault_token,
 	infisical_token => random_text('st-', 24), json_token => random_text('jt-', 24));
 
-my $node = ps_node('binding_order', 6);
+my $node = ps_node('binding_order', 6,
+	'provsecret.outbound_allowed_hosts' => "'127.0.0.1'");
 ok(ps_start($node, key => random_key()), 'server starts');
 my $base = $fb->url;
 ps_sql($node, qq{

@@ -30,7 +30,9 @@ my $fb = FakeBackends->start(%tokens);
 # the hanging backend alone: its open connections are the hanging calls'
 my $fb_hang = FakeBackends->start(%tokens);
 
-my $node = ps_node('outbound', 12, max_connections => 40, restart_after_crash => 'on');
+my $node = ps_node('outbound', 12,
+	'provsecret.outbound_allowed_hosts' => "'127.0.0.1'",
+	max_connections => 40, restart_after_crash => 'on');
 my $key = random_key();
 ok(ps_start($node, key => $key), 'server starts');
 ps_sql($node, 'CREATE EXTENSION provsecret');

@@ -3,7 +3,7 @@
 // broken (naming the resolver, never the token), 403 without read.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, grant, sql, token } from '../lib/env.mjs';
+import { api, grant, sql, token, PGPORT, REST_PORT } from '../lib/env.mjs';
 import { createBackends, refusedPort } from '../../fake-backends/secret_backends.mjs';
 
 const vaultToken = `vt-canary-${Math.random().toString(36).slice(2)}`;
@@ -67,4 +67,23 @@ test('403 without read on the resolver target', async () => {
   const r = await api('POST', '/v1/resolve', { tok: viewer, body: { reference: 'external:ext-vault/team/openai' } });
   assert.equal(r.status, 403, r.text);
   assert.ok(!r.text.includes(value));
+});
+
+test('each call carrying the token is a secret.used event of the REST caller, with its request id', async () => {
+  const requestId = `use-${Math.random().toString(36).slice(2, 10)}`;
+  const r = await api('POST', '/v1/resolve', {
+    tok, body: { reference: 'external:ext-vault/team/openai' }, headers: { 'x-request-id': requestId },
+  });
+  assert.equal(r.status, 200, r.text);
+  const used = sql(`SELECT reference || ' ' || principal || ' ' || channel || ' ' || outcome || ' ' || detail
+                      FROM provsecret.audit_log WHERE action = 'secret.used' AND request_id = '${requestId}'`);
+  assert.equal(used, 'managed:project/ext-ws/vault-token user:ext rest ok '
+    + 'resolver ext-vault: sent as the token, for external:ext-vault/team/openai');
+});
+
+test('a resolver may never point at the REST listener or PostgreSQL itself', () => {
+  for (const port of [REST_PORT, PGPORT]) {
+    assert.throws(() => sql(`SELECT provsecret.create_resolver('ext-self-${port}', 'project/ext-ws', 'http-json',
+      'http://127.0.0.1:${port}')`), /own REST and PostgreSQL ports are never called/);
+  }
 });

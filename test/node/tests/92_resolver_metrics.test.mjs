@@ -1,13 +1,15 @@
-// Per-resolver series on /metrics (Prometheus text): outcomes of external
+// Resolver series on /metrics (Prometheus text): outcomes of external
 // resolves (ok, not_found, error, rejected_open_breaker, cache_hit) and the
 // latency of backend calls, read from shared memory after resolves in SQL
-// sessions; past the tracked number of resolvers, later names add up under
-// resolver="_other".
+// sessions.  The page needs no token, so by default the series are by
+// resolver kind and never show a (tenant-chosen) resolver name; with
+// provsecret.metrics_resolver_names on they are per resolver, and past the
+// tracked number of resolvers, later names add up under resolver="_other".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { api, grant, sql, token, PGBIN, PGPORT, TMP } from '../lib/env.mjs';
+import { api, grant, reconfigure, sql, token, waitFor, PGBIN, PGPORT, TMP } from '../lib/env.mjs';
 import { createBackends, refusedPort } from '../../fake-backends/secret_backends.mjs';
 
 /* SQL in one psql session without blocking the event loop (the stand-in
@@ -63,9 +65,30 @@ before(async () => {
   }
 });
 
-after(() => backends.close());
+after(() => {
+  backends.close();
+  reconfigure({ 'provsecret.metrics_resolver_names': null });
+});
 
-test('outcomes and latency per resolver', async () => {
+test('by default, series by kind: no resolver name on the page', async () => {
+  const okBefore = sample(await metrics(), 'provsecret_resolver_requests_total', { kind: 'vault-kv2', outcome: 'ok' }) ?? 0;
+  await sqlAsync(`SELECT provsecret.resolve('external:met-ok/team/openai');
+       SELECT provsecret.resolve('external:met-ok/team/openai');`);
+  const text = await metrics();
+  assert.ok(!text.includes('met-'), 'no resolver name on the page');
+  assert.ok(!/resolver="/.test(text), 'no resolver label at all');
+  assert.equal(sample(text, 'provsecret_resolver_requests_total', { kind: 'vault-kv2', outcome: 'ok' }), okBefore + 2,
+    'the two resolves count under kind="vault-kv2"');
+  for (const kind of ['vault-kv2', 'infisical', 'http-json']) {
+    assert.notEqual(sample(text, 'provsecret_resolver_request_duration_seconds_count', { kind }), undefined,
+      `a latency series for ${kind}`);
+  }
+
+  reconfigure({ 'provsecret.metrics_resolver_names': 'on' });
+  await waitFor('resolver names on /metrics', async () => (await metrics()).includes('resolver="met-ok"'));
+});
+
+test('outcomes and latency per resolver (metrics_resolver_names on)', async () => {
   // one session each, so the value cache sees its own puts
   assert.equal(await sqlAsync(`SELECT provsecret.resolve('external:met-ok/team/openai');
        SELECT provsecret.resolve('external:met-ok/team/openai');
@@ -82,7 +105,7 @@ test('outcomes and latency per resolver', async () => {
   assert.match(text, /^# TYPE provsecret_resolver_request_duration_seconds histogram$/m);
 
   assert.deepEqual(['ok', 'not_found', 'error', 'rejected_open_breaker', 'cache_hit'].map((o) => count('met-ok', o)),
-    [3, 1, 0, 0, 0], 'met-ok: three values and a clean 404');
+    [5, 1, 0, 0, 0], 'met-ok: five values (two from the test before) and a clean 404');
   assert.deepEqual(['ok', 'cache_hit', 'error'].map((o) => count('met-cache', o)), [1, 2, 0],
     'met-cache: one fetch, then two cache hits');
   assert.deepEqual(['ok', 'error', 'rejected_open_breaker'].map((o) => count('met-down', o)), [0, 2, 2],
@@ -90,9 +113,9 @@ test('outcomes and latency per resolver', async () => {
 
   const hist = (resolver, suffix, le) => sample(text, `provsecret_resolver_request_duration_seconds_${suffix}`,
     le === undefined ? { resolver } : { resolver, le });
-  assert.equal(hist('met-ok', 'count'), 4, 'met-ok: four backend calls timed');
-  assert.equal(hist('met-ok', 'bucket', '+Inf'), 4);
-  assert.ok(hist('met-ok', 'sum') > 0 && hist('met-ok', 'sum') < 4 * 5, 'a plausible latency sum');
+  assert.equal(hist('met-ok', 'count'), 6, 'met-ok: six backend calls timed');
+  assert.equal(hist('met-ok', 'bucket', '+Inf'), 6);
+  assert.ok(hist('met-ok', 'sum') > 0 && hist('met-ok', 'sum') < 6 * 5, 'a plausible latency sum');
   assert.equal(hist('met-cache', 'count'), 1, 'cache hits make no backend call');
   assert.equal(hist('met-down', 'count'), 2, 'rejected calls make no backend call');
   let previous = 0;
@@ -131,5 +154,5 @@ test('past the tracked number of resolvers, later ones add up under _other', asy
   assert.ok(tracked + errors('_other') >= n, 'every failure is counted somewhere');
   assert.ok(tracked < n, 'not every one of them has its own series');
   assert.equal(errors('met-ok'), 0, 'resolvers tracked earlier keep their series');
-  assert.equal(sample(text, 'provsecret_resolver_requests_total', { resolver: 'met-ok', outcome: 'ok' }), 3);
+  assert.equal(sample(text, 'provsecret_resolver_requests_total', { resolver: 'met-ok', outcome: 'ok' }), 5);
 });
