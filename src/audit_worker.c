@@ -17,6 +17,7 @@
 #include "audit_queue.h"
 #include "audit_summary.h"
 #include "audit_worker.h"
+#include "identity.h"
 
 #include <sodium.h>
 
@@ -456,6 +457,8 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 		int			i;
 
 		SPI_connect();
+		/* the write guard admits this transaction's writes; closed by its end */
+		ps_identity_writes_begin();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		ext = get_extension_oid("provsecret", true);
 		if (!OidIsValid(ext))
@@ -491,6 +494,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 			}
 			insert_buffered(&batch);
 		}
+		ps_identity_writes_end();
 		SPI_finish();
 		PopActiveSnapshot();
 		if (failure == PS_AUDIT_FAIL_NONE)
