@@ -383,6 +383,34 @@ append_row(PsAuditBatch *batch, PsAuditChainRow *row)
 		insert_buffered(batch);
 }
 
+/*
+ * Ids come from provsecret.audit_event_id_seq, which a member of
+ * pg_write_all_data may setval() (no privilege or trigger stops that): set
+ * back, it would hand out ids events already have, and every batch would
+ * fail on the duplicate.  Before each batch, move the sequence past every
+ * committed id if it is not already; pending rows that took an id in the
+ * meantime get a new one when moved.  In normal operation the sequence is
+ * always ahead and this only reads two index ends and the sequence.
+ */
+static void
+repair_id_sequence(void)
+{
+	if (SPI_execute("SELECT pg_catalog.setval('provsecret.audit_event_id_seq'::pg_catalog.regclass, m.id) "
+					"FROM (SELECT pg_catalog.max(u.id) AS id FROM "
+					"       (SELECT pg_catalog.max(id) AS id FROM provsecret.audit_event "
+					"        UNION ALL SELECT pg_catalog.max(id) FROM provsecret.audit_pending) u) m, "
+					"     provsecret.audit_event_id_seq s "
+					"WHERE m.id OPERATOR(pg_catalog.>) s.last_value "
+					"   OR (m.id OPERATOR(pg_catalog.=) s.last_value AND NOT s.is_called)",
+					false, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: checking the event id sequence failed")));
+	if (SPI_processed > 0)
+		ereport(WARNING,
+				(errmsg("provsecret audit: the event id sequence had been set back; moved it past the ids in use")));
+}
+
 /* Move committed transactional events from audit_pending into the chain. */
 static void
 move_pending(PsAuditBatch *batch)
@@ -394,9 +422,12 @@ move_pending(PsAuditBatch *batch)
 	ps_audit_allow_delete(true);
 	PG_TRY();
 	{
+		/* taken: the id is already an event's (the sequence was set back) */
 		if (SPI_execute("WITH moved AS (DELETE FROM provsecret.audit_pending RETURNING *) "
 						"SELECT at, action, reference, company, project, principal, channel, "
-						"client_addr, request_id, value_version, outcome, count, detail, id "
+						"client_addr, request_id, value_version, outcome, count, detail, id, "
+						"EXISTS (SELECT 1 FROM provsecret.audit_event e "
+						"        WHERE e.id OPERATOR(pg_catalog.=) moved.id) AS taken "
 						"FROM moved ORDER BY id", false, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -427,6 +458,8 @@ move_pending(PsAuditBatch *batch)
 		row.count = DatumGetInt64(SPI_getbinval(t, d, 12, &isnull));
 		row.text[PS_AF_DETAIL] = SPI_getvalue(t, d, 13);
 		row.id = DatumGetInt64(SPI_getbinval(t, d, 14, &isnull));
+		if (DatumGetBool(SPI_getbinval(t, d, 15, &isnull)))
+			row.id = next_event_id();
 		append_row(batch, &row);
 	}
 }
@@ -472,6 +505,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 				forget_plans();
 			}
 			chain_extension = ext;
+			repair_id_sequence();
 			/* Committed changes first: they happened before this round. */
 			if (with_pending)
 				move_pending(&batch);
