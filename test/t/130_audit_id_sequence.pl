@@ -5,7 +5,8 @@
 # ("audit event could not be recorded") with the chain stuck.  The audit
 # worker moves the sequence past the ids in use before each batch and gives
 # pending events whose id is taken a new one, so the chain goes on and still
-# verifies.
+# verifies.  The extension's other sequences (data keys, secrets,
+# checkpoints) are moved past the ids in use on the worker's pending poll.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -58,6 +59,36 @@ ok($node->safe_psql('postgres',
 	'the sequence is past the ids in use again');
 like(slurp_file($node->logfile),
 	qr/the event id sequence had been set back/, 'the worker logged the repair');
+
+# Every other sequence of the extension, set back: new tenants, secrets and
+# checkpoints would collide with ids in use until the worker catches up.
+my @sequences = split /\n/, $node->safe_psql('postgres', q{
+  SELECT s.relname FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
+   WHERE d.refclassid = 'pg_extension'::regclass AND s.relkind = 'S'
+     AND s.relnamespace = 'provsecret'::regnamespace AND d.deptype = 'e'
+   ORDER BY 1});
+cmp_ok(scalar @sequences, '>=', 4, 'the extension has its sequences');
+$node->safe_psql('postgres', 'SELECT provsecret.seal($$managed:project/seq_q/K$$, $$v$$); SELECT provsecret.audit_retain($$0 seconds$$)');
+for my $seq (@sequences)
+{
+	$node->safe_psql('postgres',
+		"SET ROLE pst_seq_wad; SELECT setval('provsecret.$seq', 1)");
+}
+ok($node->poll_query_until('postgres', q{
+  SELECT bool_and(s.last_value >= (SELECT max(id) FROM provsecret.data_key))
+     AND (SELECT last_value FROM provsecret.ai_provider_secret_id_seq) >= (SELECT max(id) FROM provsecret.ai_provider_secret)
+     AND (SELECT last_value FROM provsecret.audit_event_id_seq) >= (SELECT max(id) FROM provsecret.audit_event)
+    FROM provsecret.data_key_id_seq s}),
+	'the worker moves every set-back sequence past the ids in use');
+($rc, $out, $err) = $node->psql('postgres',
+	q{SELECT provsecret.seal('managed:project/seq_new/K', 'value')});
+is($rc, 0, 'then a new tenant and a new secret can be sealed') or diag($err);
+($rc, $out, $err) = $node->psql('postgres', q{SELECT provsecret.audit_retain('0 seconds') >= 0});
+is($rc, 0, 'and audit_retain can record a checkpoint') or diag($err);
+$node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM provsecret.audit_pending')
+  or diag('pending events were not chained');
+is($node->safe_psql('postgres', 'SELECT ok FROM provsecret.verify_audit_chain()'),
+	't', 'the chain verifies after retention');
 
 $node->stop;
 done_testing();
