@@ -411,6 +411,60 @@ repair_id_sequence(void)
 				(errmsg("provsecret audit: the event id sequence had been set back; moved it past the ids in use")));
 }
 
+/*
+ * The same for every other sequence a column of the extension's tables owns
+ * (data keys, secrets, checkpoints): set back, it would make the inserts of
+ * new tenants, secrets or checkpoints fail on a duplicate id until it caught
+ * up.  Checked on the worker's pending poll, so within seconds.
+ */
+static void
+repair_owned_sequences(void)
+{
+	uint64		n;
+	char	  **statements;
+
+	if (SPI_execute("SELECT pg_catalog.format("
+					"  'SELECT pg_catalog.setval(%L::pg_catalog.regclass, m.id) "
+					"FROM (SELECT pg_catalog.max(%I) AS id FROM %I.%I) m, %I.%I s "
+					"WHERE m.id OPERATOR(pg_catalog.>) s.last_value "
+					"OR (m.id OPERATOR(pg_catalog.=) s.last_value AND NOT s.is_called)',"
+					"  pg_catalog.quote_ident(sn.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.relname),"
+					"  a.attname, tn.nspname, t.relname, sn.nspname, s.relname) "
+					"FROM pg_catalog.pg_depend d "
+					"JOIN pg_catalog.pg_class s ON s.oid OPERATOR(pg_catalog.=) d.objid "
+					"JOIN pg_catalog.pg_namespace sn ON sn.oid OPERATOR(pg_catalog.=) s.relnamespace "
+					"JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) d.refobjid "
+					"JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) t.relnamespace "
+					"JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) t.oid "
+					"  AND a.attnum OPERATOR(pg_catalog.=) d.refobjsubid "
+					"WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+					"  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+					"  AND d.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['a', 'i']::pg_catalog.\"char\"[]) "
+					"  AND s.relkind OPERATOR(pg_catalog.=) 'S' "
+					"  AND sn.nspname OPERATOR(pg_catalog.=) 'provsecret' "
+					"  AND tn.nspname OPERATOR(pg_catalog.=) 'provsecret' "
+					"  AND a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int8'::pg_catalog.regtype, "
+					"      'pg_catalog.int4'::pg_catalog.regtype, 'pg_catalog.int2'::pg_catalog.regtype]::pg_catalog.oid[]) "
+					"ORDER BY 1", true, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: listing the extension's sequences failed")));
+	n = SPI_processed;
+	statements = palloc(sizeof(char *) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+		statements[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	for (uint64 i = 0; i < n; i++)
+	{
+		if (SPI_execute(statements[i], false, 0) != SPI_OK_SELECT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("provsecret audit: checking a sequence failed")));
+		if (SPI_processed > 0)
+			ereport(WARNING,
+					(errmsg("provsecret audit: a sequence of the extension had been set back; moved it past the ids in use")));
+	}
+}
+
 /* Move committed transactional events from audit_pending into the chain. */
 static void
 move_pending(PsAuditBatch *batch)
@@ -506,6 +560,8 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 			}
 			chain_extension = ext;
 			repair_id_sequence();
+			if (with_pending)
+				repair_owned_sequences();
 			/* Committed changes first: they happened before this round. */
 			if (with_pending)
 				move_pending(&batch);
