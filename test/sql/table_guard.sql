@@ -9,7 +9,7 @@
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set helpers :abs_srcdir '/data/helpers.psql'
 \i :helpers
-SELECT plan(45);
+SELECT plan(46);
 
 -- The extension's tables, from the catalog.
 CREATE TEMP VIEW tg_tables AS
@@ -103,11 +103,12 @@ SELECT r, name, op, pg_temp.as_role(r, sql)
            ('INSERT', format('INSERT INTO %s DEFAULT VALUES', t)),
            ('UPDATE', format('UPDATE %s SET %I = NULL WHERE false', t, col.attname)),
            ('DELETE', format('DELETE FROM %s WHERE false', t)),
-           ('TRUNCATE', format('TRUNCATE %s', t))) AS w (op, sql);
-SELECT cmp_ok((SELECT count(*) FROM tg_attempt), '>=', (13 * 7 * 4)::bigint,
+           ('TRUNCATE', format('TRUNCATE %s', t)),
+           ('MERGE', format('MERGE INTO %s USING (SELECT 1) AS s (x) ON false WHEN MATCHED THEN DELETE', t))) AS w (op, sql);
+SELECT cmp_ok((SELECT count(*) FROM tg_attempt), '>=', (13 * 7 * 5)::bigint,
               'every role tried every write on every table');
 SELECT is(array_agg(role || ' ' || op || ' ' || tbl || ': ' || outcome ORDER BY role, tbl, op), NULL,
-          'every direct INSERT, UPDATE, DELETE and TRUNCATE fails with 42501 (attempts that did not listed)')
+          'every direct INSERT, UPDATE, DELETE, TRUNCATE and MERGE fails with 42501 (attempts that did not listed)')
   FROM tg_attempt WHERE outcome NOT LIKE '42501 %';
 -- Where table privileges admit the statement, it is the guard that refuses.
 SELECT is(array_agg(role || ' ' || op || ' ' || tbl || ': ' || outcome ORDER BY role, tbl, op), NULL,
@@ -179,6 +180,56 @@ SELECT is(pg_temp.fail_inside_then_write(),
 SELECT is(pg_temp.as_role('pst_tg_wad', 'DELETE FROM provsecret.audit_chain_key'),
           '42501 table provsecret.audit_chain_key accepts no direct writes',
           'and after a statement aborted inside one of the functions');
+
+-- No user code runs inside the extension's write paths: operators and
+-- functions a caller puts ahead of pg_catalog on search_path are never
+-- called by the statements the API runs with the write path open (each one
+-- raises if called, failing the API call).
+CREATE SCHEMA pst_tg_hostile;
+GRANT USAGE ON SCHEMA pst_tg_hostile TO PUBLIC;
+DO $$
+DECLARE
+    ty text;
+    op text;
+BEGIN
+    FOREACH ty IN ARRAY ARRAY['text', 'bigint', 'integer', 'timestamptz', 'bytea'] LOOP
+        EXECUTE format('CREATE FUNCTION pst_tg_hostile.hijacked(%1$s, %1$s) RETURNS boolean '
+                       'LANGUAGE plpgsql AS $f$BEGIN RAISE EXCEPTION ''hijacked %1$s operator''; END$f$', ty);
+        FOREACH op IN ARRAY ARRAY['=', '<>', '<', '<=', '>', '>='] LOOP
+            EXECUTE format('CREATE OPERATOR pst_tg_hostile.%s (LEFTARG = %s, RIGHTARG = %2$s, '
+                           'FUNCTION = pst_tg_hostile.hijacked)', op, ty);
+        END LOOP;
+    END LOOP;
+END $$;
+CREATE FUNCTION pst_tg_hostile.now() RETURNS timestamptz
+LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'hijacked now()'; END$$;
+CREATE FUNCTION pst_tg_hostile.nextval(regclass) RETURNS bigint
+LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'hijacked nextval()'; END$$;
+CREATE TEMP TABLE tg_hostile_done (done boolean);
+GRANT INSERT ON tg_hostile_done TO PUBLIC;
+SET ROLE pst_tg_user;
+SET search_path = pst_tg_hostile, pg_catalog;
+DO $$
+BEGIN
+    PERFORM provsecret.register_project('tg_p3', 'tg_co');
+    PERFORM provsecret.seal('managed:project/tg_p3/H', 'canary-tg-h1');
+    PERFORM provsecret.seal('managed:project/tg_p3/H', 'canary-tg-h2');
+    PERFORM provsecret.resolve('managed:project/tg_p3/H');
+    PERFORM provsecret.rollback('managed:project/tg_p3/H', 1);
+    PERFORM provsecret.grant('db:pst_tg_adm', 'project/tg_p3', ARRAY['describe']);
+    PERFORM provsecret.revoke('db:pst_tg_adm', 'project/tg_p3');
+    PERFORM provsecret.create_resolver('tg_rh', 'project/tg_p3', 'http-json', 'http://127.0.0.1:1/');
+    PERFORM provsecret.bind_workspace('tg_p3', 'tg_rh');
+    PERFORM provsecret.unbind_workspace('tg_p3');
+    PERFORM provsecret.drop_resolver('tg_rh');
+    PERFORM provsecret.rotate_data_key('company/tg_co');
+    PERFORM provsecret.delete_secret('managed:project/tg_p3/H');
+    INSERT INTO pg_temp.tg_hostile_done VALUES (true);
+END $$;
+RESET search_path;
+RESET ROLE;
+SELECT is((SELECT count(*) FROM tg_hostile_done), 1::bigint,
+          'the API runs under a hostile search_path without calling its operators or functions');
 
 -- The API still writes, for roles that are not superusers.
 SET ROLE pst_tg_user;
