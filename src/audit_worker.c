@@ -415,7 +415,8 @@ repair_id_sequence(void)
  * The same for every other sequence a column of the extension's tables owns
  * (data keys, secrets, checkpoints): set back, it would make the inserts of
  * new tenants, secrets or checkpoints fail on a duplicate id until it caught
- * up.  Checked on the worker's pending poll, so within seconds.
+ * up.  Checked every PENDING_POLL_MS in a transaction of its own, after the
+ * round's events were acknowledged, so it never delays a reveal.
  */
 static void
 repair_owned_sequences(void)
@@ -560,8 +561,6 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 			}
 			chain_extension = ext;
 			repair_id_sequence();
-			if (with_pending)
-				repair_owned_sequences();
 			/* Committed changes first: they happened before this round. */
 			if (with_pending)
 				move_pending(&batch);
@@ -624,6 +623,38 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 	return failure;
 }
 
+static TimestampTz last_sequence_check = 0;
+
+static void
+check_owned_sequences(void)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	if (RecoveryInProgress())
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (OidIsValid(get_extension_oid("provsecret", true)))
+			repair_owned_sequences();
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+}
+
 /* One round; true when anything was taken. */
 static bool
 run_round(bool final, TimestampTz *last_summary, TimestampTz *last_pending,
@@ -669,6 +700,11 @@ run_round(bool final, TimestampTz *last_summary, TimestampTz *last_pending,
 		(failure != PS_AUDIT_FAIL_NONE && failure != PS_AUDIT_FAIL_NO_EXTENSION))
 		ps_audit_queue_finish(slots, nqueued, failure, commit_lsn,
 							  chain_extension, head_seq, head_id, written);
+	if (!final && TimestampDifferenceExceeds(last_sequence_check, now, PENDING_POLL_MS))
+	{
+		last_sequence_check = now;
+		check_owned_sequences();
+	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(roundcxt);
 	return nqueued > 0 || nsummed > 0;
