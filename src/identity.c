@@ -195,12 +195,6 @@ ps_identity_writes_end(void)
 		ps_write_depth--;
 }
 
-bool
-ps_identity_writing(void)
-{
-	return ps_write_depth > 0;
-}
-
 Oid
 ps_identity_caller(void)
 {

@@ -39,7 +39,6 @@ extern void ps_identity_leave(const PsIdentity *save);
  */
 extern void ps_identity_writes_begin(void);
 extern void ps_identity_writes_end(void);
-extern bool ps_identity_writing(void);
 
 /* The role whose grants count: the API caller, else current_user. */
 extern Oid	ps_identity_caller(void);
