@@ -15,8 +15,10 @@
 #include "audit/audit_chain.h"
 #include "audit/audit_key.h"
 #include "audit/audit_queue.h"
+#include "audit/audit_sequences.h"
 #include "audit/audit_summary.h"
 #include "audit/audit_worker.h"
+#include "core/identity.h"
 
 #include <sodium.h>
 
@@ -393,9 +395,12 @@ move_pending(PsAuditBatch *batch)
 	ps_audit_allow_delete(true);
 	PG_TRY();
 	{
+		/* taken: the id is already an event's (the sequence was set back) */
 		if (SPI_execute("WITH moved AS (DELETE FROM provsecret.audit_pending RETURNING *) "
 						"SELECT at, action, reference, company, project, principal, channel, "
-						"client_addr, request_id, value_version, outcome, count, detail, id "
+						"client_addr, request_id, value_version, outcome, count, detail, id, "
+						"EXISTS (SELECT 1 FROM provsecret.audit_event e "
+						"        WHERE e.id OPERATOR(pg_catalog.=) moved.id) AS taken "
 						"FROM moved ORDER BY id", false, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -426,6 +431,8 @@ move_pending(PsAuditBatch *batch)
 		row.count = DatumGetInt64(SPI_getbinval(t, d, 12, &isnull));
 		row.text[PS_AF_DETAIL] = SPI_getvalue(t, d, 13);
 		row.id = DatumGetInt64(SPI_getbinval(t, d, 14, &isnull));
+		if (DatumGetBool(SPI_getbinval(t, d, 15, &isnull)))
+			row.id = next_event_id();
 		append_row(batch, &row);
 	}
 }
@@ -456,6 +463,8 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 		int			i;
 
 		SPI_connect();
+		/* the write guard admits this transaction's writes; closed by its end */
+		ps_identity_writes_begin();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		ext = get_extension_oid("provsecret", true);
 		if (!OidIsValid(ext))
@@ -469,6 +478,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 				forget_plans();
 			}
 			chain_extension = ext;
+			ps_audit_repair_id_sequence();
 			/* Committed changes first: they happened before this round. */
 			if (with_pending)
 				move_pending(&batch);
@@ -491,6 +501,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 			}
 			insert_buffered(&batch);
 		}
+		ps_identity_writes_end();
 		SPI_finish();
 		PopActiveSnapshot();
 		if (failure == PS_AUDIT_FAIL_NONE)
@@ -529,6 +540,9 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 	MemoryContextSwitchTo(oldcxt);
 	return failure;
 }
+
+/* When the extension's other sequences were last checked (audit_sequences.c). */
+static TimestampTz last_sequence_check = 0;
 
 /* One round; true when anything was taken. */
 static bool
@@ -575,6 +589,11 @@ run_round(bool final, TimestampTz *last_summary, TimestampTz *last_pending,
 		(failure != PS_AUDIT_FAIL_NONE && failure != PS_AUDIT_FAIL_NO_EXTENSION))
 		ps_audit_queue_finish(slots, nqueued, failure, commit_lsn,
 							  chain_extension, head_seq, head_id, written);
+	if (!final && TimestampDifferenceExceeds(last_sequence_check, now, PENDING_POLL_MS))
+	{
+		last_sequence_check = now;
+		ps_audit_check_owned_sequences();
+	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextReset(roundcxt);
 	return nqueued > 0 || nsummed > 0;

@@ -23,10 +23,22 @@ typedef struct PsIdentity
 	Oid			saved_user;
 	int			saved_sec_context;
 	Oid			saved_caller;
+	int			saved_write_depth;
 } PsIdentity;
 
 extern void ps_identity_enter(PsActingRole role, PsIdentity *save);
 extern void ps_identity_leave(const PsIdentity *save);
+
+/*
+ * The write guard (provsecret.write_guard()) admits writes to the
+ * extension's tables only inside ps_identity_enter()/leave() or between
+ * ps_identity_writes_begin()/end() (code that writes without switching
+ * role, such as the audit worker).  Both are closed again by the end of the
+ * (sub)transaction an error aborts, so an error never leaves them open.
+ * Never run code a user can supply while they are open.
+ */
+extern void ps_identity_writes_begin(void);
+extern void ps_identity_writes_end(void);
 
 /* The role whose grants count: the API caller, else current_user. */
 extern Oid	ps_identity_caller(void);
