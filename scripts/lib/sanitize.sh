@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are used by the files that source this one
 # scripts/lib/sanitize.sh: the AddressSanitizer/UBSan mode of scripts/test
 # (`./scripts/test --sanitize ...` or PROVSECRET_SANITIZE=1).
 #
@@ -121,7 +122,9 @@ ps_sanitize_enable()
 {
 	PS_STAGE="$PS_BUILD/asan-root"
 	PS_STAGE_PGBIN="$PS_STAGE$PS_SYS_PGBIN"
+	# shellcheck disable=SC2317 # called by scripts/test
 	ps_build() { ps_sanitize_build; }
+	# shellcheck disable=SC2317
 	ps_stage() { ps_sanitize_stage; }
 }
 
