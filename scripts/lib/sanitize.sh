@@ -17,13 +17,15 @@
 # environment through each harness, and nothing else (psql, perl, node)
 # runs with the runtime preloaded.
 #
-# Reports go to one file per process (log_path) in a directory the
-# postgres user writes, collected into .build/test-output/asan; any report
-# fails the run and is shown (ps_sanitize_check).  Options:
+# ASan reports go to one file per process (log_path) in a directory the
+# postgres user writes, collected into .build/test-output/asan; UBSan's go
+# to the server log.  Any report fails the run and is shown
+# (ps_sanitize_check).  Options:
 #   ASAN_OPTIONS   detect_leaks=0 (postgres frees by exiting),
 #                  abort_on_error=1, disable_coredump=1, a small quarantine
 #                  (every backend keeps its own), log_path
-#   UBSAN_OPTIONS  print_stacktrace=1, halt_on_error=1, log_path
+#   UBSAN_OPTIONS  print_stacktrace=1, halt_on_error=1, abort_on_error=1
+#                  (its reports go to the server log: ps_sanitize_check)
 # ASAN_OPTIONS/UBSAN_OPTIONS set by the caller are appended (later options
 # win).  Needs common.sh, stage.sh, report.sh.
 
@@ -162,7 +164,7 @@ ps_sanitize_wrapper()
 	runtime="$(ps_sanitize_runtime)"
 	asan="detect_leaks=0:abort_on_error=1:disable_coredump=1"
 	asan="$asan:quarantine_size_mb=32:log_path=$1/asan"
-	ubsan="print_stacktrace=1:halt_on_error=1:log_path=$1/ubsan"
+	ubsan="print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$1/ubsan"
 	[ ! -f "$PS_ROOT/scripts/lib/ubsan.supp" ] ||
 		ubsan="$ubsan:suppressions=$PS_ROOT/scripts/lib/ubsan.supp"
 	cat >"$PS_STAGE_PGBIN/postgres" <<WRAP
@@ -192,24 +194,40 @@ ps_sanitize_wrap()
 	ps_sanitize_wrapper "$PS_SAN_LOGDIR"
 }
 
-# After the suites: one result line; every report file fails it and is shown.
+# After the suites: one result line; every report fails it and is shown.
+# ASan reports are files in the report directory.  UBSan's are not: its
+# runtime sets its report path through __sanitizer_set_report_path, which
+# resolves to ASan's copy (preloaded first), so UBSan writes to stderr,
+# that is the server log, and aborts (abort_on_error: the postmaster
+# restarts and the test fails).  So the server logs the suites keep
+# (pg_regress's, the TAP clusters', the node log, which shows the server
+# log's tail when a test fails) are searched for reports too.
 ps_sanitize_check()
 {
-	local reports=() f
+	local reports=() logs=() f out="$PS_BUILD/test-output"
+	local pattern='runtime error: |ERROR: AddressSanitizer|SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer)'
 	[ -n "$PS_SAN_LOGDIR" ] || return 0
 	while IFS= read -r f; do
 		reports+=("$f")
 	done < <(find "$PS_SAN_LOGDIR" -maxdepth 1 -type f -size +0 | sort)
-	if [ "$PS_SAN_LOGDIR" != "$PS_BUILD/test-output/asan" ] && [ ${#reports[@]} -gt 0 ]; then
-		cp "${reports[@]}" "$PS_BUILD/test-output/asan/"
+	if [ "$PS_SAN_LOGDIR" != "$out/asan" ] && [ ${#reports[@]} -gt 0 ]; then
+		cp "${reports[@]}" "$out/asan/"
 	fi
-	if [ ${#reports[@]} -eq 0 ]; then
+	while IFS= read -r f; do
+		logs+=("$f")
+	done < <(find "$out" -path "$out/asan" -prune -o -type f \( -name '*.log' -o -name '*.diffs' \) -print0 |
+		xargs -0 -r grep -E -l -- "$pattern" | sort)
+	if [ ${#reports[@]} -eq 0 ] && [ ${#logs[@]} -eq 0 ]; then
 		ps_result "sanitize" ok "no ASan/UBSan report"
 		return 0
 	fi
-	ps_result "sanitize" fail "${#reports[@]} report(s) in $PS_BUILD/test-output/asan"
+	ps_result "sanitize" fail "${#reports[@]} report file(s) in $out/asan, ${#logs[@]} log(s) with reports"
 	for f in "${reports[@]}"; do
 		echo "--- $(basename "$f") ---"
 		ps_show "$f" 80
+	done
+	for f in "${logs[@]}"; do
+		echo "--- sanitizer lines in ${f#"$out"/} ---"
+		grep -E -A 12 -- "$pattern" "$f" | head -n 80 | sed 's/^/    /'
 	done
 }
