@@ -200,6 +200,28 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 		ps_authz_deny(PS_PERM_WRITE, tenant.company, tenant.project, canonical);
 	ps_tenant_ensure_registered(&tenant);
 
+	/*
+	 * register_project() may have put the project in a company while we
+	 * waited (for its new project row just above, or for the project's
+	 * tenant lock, which register_project holds until it commits): read the
+	 * project again under that lock, so the secret lands in the company,
+	 * under the company's key.
+	 */
+	if (ref.scope == PS_SCOPE_PROJECT)
+	{
+		PsTenant	now;
+
+		ps_datakey_lock_tenant(psprintf("project/%s", ref.owner), ShareLock);
+		now = ps_tenant_of(ref.scope, ref.owner);
+		if ((now.company == NULL) != (tenant.company == NULL) ||
+			(now.company != NULL && strcmp(now.company, tenant.company) != 0))
+		{
+			tenant = now;
+			if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_WRITE))
+				ps_authz_deny(PS_PERM_WRITE, tenant.company, tenant.project, canonical);
+		}
+	}
+
 	if (ref.scope == PS_SCOPE_PROJECT &&
 		ps_binding_seal(&ref, canonical, &tenant, value, value_len, description,
 						&result))

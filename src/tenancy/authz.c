@@ -283,7 +283,8 @@ ps_load_grants(List *principals, const char *key)
 				  "  FROM provsecret.access_grant"
 				  " WHERE principal OPERATOR(pg_catalog.=) ANY ($1)",
 				  1, argtypes);
-	ps_query_run(plan_grants, values, NULL, false, 0);
+	/* the newest committed grants, at every isolation level (see below) */
+	ps_query_run_latest(plan_grants, values, NULL, 0);
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{
 		char	   *target = ps_query_text(row, 1);
@@ -311,6 +312,7 @@ ps_authz_project_company(const char *project, bool *exists)
 	bool		found;
 
 	ps_authz_init();
+	AcceptInvalidationMessages();
 	if (ps_projects_stale || ps_projects == NULL)
 	{
 		HASHCTL		ctl;
@@ -345,7 +347,7 @@ ps_authz_project_company(const char *project, bool *exists)
 					  "SELECT company FROM provsecret.project"
 					  " WHERE project OPERATOR(pg_catalog.=) $1",
 					  1, argtypes);
-		ps_query_run(plan_project, values, NULL, false, 1);
+		ps_query_run_latest(plan_project, values, NULL, 1);
 		row_exists = SPI_processed > 0;
 		if (row_exists)
 			company = ps_query_text(0, 1);
@@ -397,8 +399,18 @@ static void
 ps_grants_current(void)
 {
 	char	   *key;
-	List	   *principals = ps_current_principals(&key);
+	List	   *principals;
 
+	/*
+	 * A grant or revoke another session committed since this transaction
+	 * began counts from the next check on: its invalidation is read here
+	 * (PostgreSQL itself reads them only at transaction start and when a
+	 * lock is first taken), and the grants are then read with the newest
+	 * snapshot, not a REPEATABLE READ transaction's older one.  So a revoke
+	 * denies every statement that starts after it commits.
+	 */
+	AcceptInvalidationMessages();
+	principals = ps_current_principals(&key);
 	if (ps_grants_stale || ps_grants == NULL || ps_grants_key == NULL ||
 		strcmp(key, ps_grants_key) != 0)
 		ps_load_grants(principals, key);

@@ -271,6 +271,13 @@ ps_register_project(PG_FUNCTION_ARGS)
 	else if (!ps_authz_allows(NULL, project, PS_PERM_MANAGE))
 		ps_authz_deny(PS_PERM_MANAGE, NULL, project, NULL);
 
+	/*
+	 * Under the project's tenant lock, which a seal into the project holds
+	 * until it commits: a seal that created the project or sealed into it
+	 * a moment ago is seen, and its secrets join the company with the
+	 * project; a seal that starts now waits for this registration.
+	 */
+	ps_datakey_lock_tenant(psprintf("project/%s", project), ExclusiveLock);
 	current = ps_authz_project_company(project, &exists);
 	if (exists && current != NULL && company != NULL &&
 		strcmp(current, company) == 0)
@@ -323,7 +330,7 @@ ps_register_project(PG_FUNCTION_ARGS)
 					  "UPDATE provsecret.project SET company = $2"
 					  " WHERE project OPERATOR(pg_catalog.=) $1 AND company IS NULL",
 					  2, argtypes);
-		ps_query_run(plan_attach_project, values, NULL, false, 0);
+		ps_query_run_latest(plan_attach_project, values, NULL, 0);
 		ps_query_plan(&plan_attach_secrets,
 					  "WITH s AS (UPDATE provsecret.ai_provider_secret SET company = $2"
 					  "   WHERE scope OPERATOR(pg_catalog.=) 'project'"
@@ -331,7 +338,8 @@ ps_register_project(PG_FUNCTION_ARGS)
 					  " UPDATE provsecret.ai_provider_secret_version SET company = $2"
 					  "  WHERE project OPERATOR(pg_catalog.=) $1",
 					  2, argtypes);
-		ps_query_run(plan_attach_secrets, values, NULL, false, 0);
+		/* with the newest snapshot: secrets committed while we waited */
+		ps_query_run_latest(plan_attach_secrets, values, NULL, 0);
 	}
 	SPI_finish();
 	ps_identity_leave(&identity);
