@@ -2,11 +2,11 @@
  * external.c: resolve external:<resolver>/<path>[#field] through the
  * resolver's backend.
  *
- * The call runs in the calling backend through outbound.c, whose libcurl
- * multi loop waits on the process latch: statement_timeout,
- * pg_cancel_backend and postmaster death interrupt it, and the resolver's
- * timeout_ms bounds it.  Messages name the resolver and what went wrong,
- * never the token, the URL or anything the backend sent.
+ * The call is made by the outbound worker (outbound.h); the calling process
+ * waits for its answer on the process latch: statement_timeout,
+ * pg_cancel_backend and postmaster death interrupt the wait, and the
+ * resolver's timeout_ms bounds it.  Messages name the resolver and what
+ * went wrong, never the token, the URL or anything the backend sent.
  */
 #include "postgres.h"
 

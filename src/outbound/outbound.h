@@ -1,45 +1,26 @@
 /*
  * outbound.h: one outbound HTTP request (GET, or a write with a JSON body)
- * from a backend or worker.  The "provsecret outbound" worker makes the
- * call (outbound_worker.c); the caller waits for it on its latch
- * (CHECK_FOR_INTERRUPTS, WL_EXIT_ON_PM_DEATH), so a slow server never makes
- * the process deaf to cancel, statement_timeout or postmaster death.
+ * from a backend or worker: the entry points callers use.  The call is made
+ * by the "provsecret outbound" worker (outbound_worker.c), never in the
+ * calling process: the caller hands it over (outbound_ipc.c) and waits for
+ * the answer on its latch (CHECK_FOR_INTERRUPTS, WL_EXIT_ON_PM_DEATH), so a
+ * slow server never makes the process deaf to cancel, statement_timeout or
+ * postmaster death.  Only inside the outbound worker itself does a call run
+ * in-process, on a private engine (outbound_engine.c).
  *
  * Policy for every call: HTTPS with certificate verification; plain HTTP
  * and non-public addresses only as outbound_policy.h allows (checked on the
  * URL here and on the connected address in the worker); no redirects;
  * connect and total timeouts; a cap on the response size.  Used for the
- * JWKS (token.c) and the external resolvers.
+ * JWKS (token.c) and the external resolvers.  The request and response
+ * types are outbound_types.h's.
  */
 #ifndef PROVSECRET_OUTBOUND_H
 #define PROVSECRET_OUTBOUND_H
 
 #include "postgres.h"
 
-typedef struct PsOutboundRequest
-{
-	const char *url;
-	const char *const *headers; /* NULL-terminated "Name: value" list, or NULL */
-	int			connect_timeout_ms;
-	int			total_timeout_ms;
-	size_t		max_response_bytes;
-	const char *method;			/* "PUT", "POST", "PATCH", "DELETE"; NULL: GET */
-	const char *body;			/* JSON request body, or NULL; the caller wipes it */
-	size_t		body_len;
-	const char *ca_file;		/* PEM CA bundle trusted instead of the
-								 * system's, or NULL; verification stays on */
-	bool		operator_url;	/* a URL only a superuser sets (the JWKS):
-								 * not bound by outbound_allowed_hosts */
-} PsOutboundRequest;
-
-typedef struct PsOutboundResponse
-{
-	long		status;			/* HTTP status; 0 when no response came */
-	char	   *body;			/* palloc'd, NUL-terminated */
-	size_t		body_len;
-	char		content_type[128];	/* "" when the server sent none */
-	char		error[256];		/* why ps_outbound_get returned false */
-} PsOutboundResponse;
+#include "outbound/outbound_types.h"
 
 /*
  * Is this operator URL (the JWKS) one we may call: https://, or http:// to

@@ -15,7 +15,7 @@
 
 #include "storage/latch.h"
 
-#include "outbound/outbound.h"
+#include "outbound/outbound_types.h"
 
 typedef struct PsOutboundEngine PsOutboundEngine;
 typedef struct PsOutboundTransfer PsOutboundTransfer;

@@ -17,7 +17,7 @@
 #include "storage/proc.h"
 #include "storage/shm_mq.h"
 
-#include "outbound/outbound.h"
+#include "outbound/outbound_types.h"
 
 extern int	ps_outbound_max_calls;	/* slots (provsecret.outbound_max_calls) */
 

@@ -10,7 +10,7 @@
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 
-#include "outbound/outbound.h"
+#include "outbound/outbound_types.h"
 #include "outbound/outbound_engine.h"
 #include "outbound/outbound_wire.h"
 

@@ -9,7 +9,7 @@
 
 #include "postgres.h"
 
-#include "outbound/outbound.h"
+#include "outbound/outbound_types.h"
 
 /* The fixed part of a response message; the body follows it. */
 typedef struct PsOutboundWireResponse
