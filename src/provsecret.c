@@ -23,6 +23,7 @@
 #include "outbound/outbound_policy.h"
 #include "outbound/outbound_worker.h"
 #include "core/redact.h"
+#include "rest/rest_metrics.h"
 #include "rest/rest_parse.h"
 #include "rest/rest_settings.h"
 #include "rest/rest_worker.h"
@@ -51,6 +52,7 @@ ps_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
+	ps_rest_metrics_shmem_request();
 	ps_audit_shmem_request();
 	ps_breaker_shmem_request();
 	ps_outbound_shmem_request();
@@ -64,6 +66,7 @@ ps_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ps_rest_metrics_shmem_startup();
 	ps_audit_shmem_startup();
 	ps_breaker_shmem_startup();
 	ps_outbound_shmem_startup();

@@ -9,7 +9,6 @@
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
-#include "storage/lwlock.h"
 #include "storage/shmem.h"
 
 #include "audit/audit_queue.h"
@@ -40,25 +39,18 @@ typedef struct PsRestMetricsShared
 } PsRestMetricsShared;
 
 static PsRestMetricsShared *metrics = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-static void
-metrics_shmem_request(void)
+void
+ps_rest_metrics_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(PsRestMetricsShared)));
 }
 
-static void
-metrics_shmem_startup(void)
+void
+ps_rest_metrics_shmem_startup(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	metrics = ShmemInitStruct("provsecret rest metrics",
 							  sizeof(PsRestMetricsShared), &found);
 	if (!found)
@@ -68,16 +60,6 @@ metrics_shmem_startup(void)
 		for (size_t i = 0; i < sizeof(PsRestMetricsShared) / sizeof(pg_atomic_uint64); i++)
 			pg_atomic_init_u64(&c[i], 0);
 	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
-void
-ps_rest_metrics_init(void)
-{
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = metrics_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = metrics_shmem_startup;
 }
 
 void

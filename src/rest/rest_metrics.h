@@ -10,8 +10,9 @@
 
 #include "rest/rest_parse.h"
 
-/* Called from _PG_init (through ps_rest_register_workers). */
-extern void ps_rest_metrics_init(void);
+/* From provsecret.c's shmem hooks (startup with AddinShmemInitLock held). */
+extern void ps_rest_metrics_shmem_request(void);
+extern void ps_rest_metrics_shmem_startup(void);
 
 extern void ps_rest_metrics_count_request(PsRestRoute route, int status,
 										  double seconds);

@@ -29,7 +29,6 @@
 #include "rest/rest_batch.h"
 #include "rest/rest_listen.h"
 #include "rest/rest_health.h"
-#include "rest/rest_metrics.h"
 #include "rest/rest_settings.h"
 #include "rest/rest_worker.h"
 #include "rest/routes.h"
@@ -41,7 +40,6 @@ ps_rest_register_workers(void)
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
-	ps_rest_metrics_init();
 	for (int i = 0; i < ps_rest_workers; i++)
 	{
 		memset(&worker, 0, sizeof(worker));
