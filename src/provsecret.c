@@ -1,9 +1,10 @@
 /*
  * provsecret.c: module entry point.
  *
- * Defines the GUCs of the core, loads the root keys while the postmaster
- * still owns its environment, and hands the other parts their turn to
- * register GUCs, shared memory and workers.
+ * _PG_init and the one shared-memory hook chain: each part gets its turn to
+ * define its GUCs (the core's first: core/settings.c), the root keys are
+ * loaded while the postmaster still owns its environment, and the parts
+ * register their shared memory (through the chain below) and workers.
  */
 #include "postgres.h"
 
@@ -14,6 +15,7 @@
 #include "utils/guc.h"
 
 #include "core/provsecret.h"
+#include "core/settings.h"
 #include "audit/audit.h"
 #include "external/external_guard.h"
 #include "external/resolver_metrics.h"
@@ -30,17 +32,6 @@
 #include "token/token_settings.h"
 
 PG_MODULE_MAGIC;
-
-int			ps_mode = PS_MODE_DEPLOYED;
-char	   *ps_database = NULL;
-char	   *ps_env_allowlist = NULL;
-int			ps_keep_versions = 3;
-
-static const struct config_enum_entry ps_mode_options[] = {
-	{"local", PS_MODE_LOCAL, false},
-	{"deployed", PS_MODE_DEPLOYED, false},
-	{NULL, 0, false}
-};
 
 void		_PG_init(void);
 
@@ -75,69 +66,6 @@ ps_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-static void
-ps_define_core_gucs(void)
-{
-	DefineCustomEnumVariable("provsecret.mode",
-							 "local allows the built-in development key; deployed requires a root key.",
-							 NULL,
-							 &ps_mode,
-							 PS_MODE_DEPLOYED,
-							 ps_mode_options,
-							 PGC_POSTMASTER,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomStringVariable("provsecret.database",
-							   "Database in which the provsecret workers run.",
-							   NULL,
-							   &ps_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
-
-	DefineCustomStringVariable("provsecret.env_allowlist",
-							   "Comma-separated environment variable names that env: references may resolve.",
-							   NULL,
-							   &ps_env_allowlist,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   NULL, NULL, NULL);
-
-	DefineCustomStringVariable("provsecret.outbound_allowed_hosts",
-							   "Comma-separated hosts (name, IP address, optionally :port) that resolvers may call over plain http:// or at a loopback, private or link-local address.",
-							   NULL,
-							   &ps_outbound_allowed_hosts,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   ps_outbound_allowed_hosts_check,
-							   ps_outbound_allowed_hosts_assign,
-							   NULL);
-
-	DefineCustomBoolVariable("provsecret.metrics_resolver_names",
-							 "Label the resolver series of /metrics with resolver names instead of kinds (the page needs no token).",
-							 NULL,
-							 &ps_resolver_metrics_names,
-							 false,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("provsecret.keep_versions",
-							"Number of earlier versions kept for each secret.",
-							NULL,
-							&ps_keep_versions,
-							3,
-							0,
-							1000,
-							PGC_SUSET,
-							0,
-							NULL, NULL, NULL);
-}
-
 void
 _PG_init(void)
 {
@@ -152,7 +80,8 @@ _PG_init(void)
 	 * hold tokens and resolved values) are wiped when freed.
 	 */
 	ps_rest_json_use_secure_alloc();
-	ps_define_core_gucs();
+	ps_core_define_gucs();
+	ps_outbound_policy_define_gucs();
 	ps_audit_define_gucs();
 	ps_token_define_gucs();
 	ps_rest_define_gucs();

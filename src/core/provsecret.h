@@ -26,7 +26,7 @@ typedef enum PsMode
 	PS_MODE_DEPLOYED
 } PsMode;
 
-/* GUC variables (provsecret.c) */
+/* GUC variables (core/settings.c) */
 extern int	ps_mode;
 extern char *ps_database;
 extern char *ps_env_allowlist;

@@ -409,6 +409,21 @@ ps_outbound_allowed_hosts_assign(const char *newval, void *extra)
 	allowed = extra;
 }
 
+void
+ps_outbound_policy_define_gucs(void)
+{
+	DefineCustomStringVariable(ALLOWLIST_NAME,
+							   "Comma-separated hosts (name, IP address, optionally :port) that resolvers may call over plain http:// or at a loopback, private or link-local address.",
+							   NULL,
+							   &ps_outbound_allowed_hosts,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   ps_outbound_allowed_hosts_check,
+							   ps_outbound_allowed_hosts_assign,
+							   NULL);
+}
+
 /* Scheme, host and port of a URL; false when curl cannot parse it. */
 static bool
 url_parts(const char *url, char **scheme, char **host, int *port)

@@ -33,10 +33,13 @@ typedef struct PsOutboundTarget
 
 extern char *ps_outbound_allowed_hosts;
 
-/* GUC hooks of provsecret.outbound_allowed_hosts (provsecret.c). */
+/* GUC hooks of provsecret.outbound_allowed_hosts. */
 extern bool ps_outbound_allowed_hosts_check(char **newval, void **extra,
 											GucSource source);
 extern void ps_outbound_allowed_hosts_assign(const char *newval, void *extra);
+
+/* Define provsecret.outbound_allowed_hosts; called once from _PG_init. */
+extern void ps_outbound_policy_define_gucs(void);
 
 /*
  * May this URL be called?  On false, err names the rule broken (never the

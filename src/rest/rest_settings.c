@@ -1,11 +1,14 @@
 /*
  * rest_settings.c: the provsecret.rest_* settings, read by the listener, the
- * router and the worker.
+ * router and the worker; and provsecret.metrics_resolver_names, which
+ * decides what the /metrics page (no token needed) shows of the resolvers
+ * (its variable is resolver_metrics.c's, which renders those series).
  */
 #include "postgres.h"
 
 #include "utils/guc.h"
 
+#include "external/resolver_metrics.h"
 #include "rest/rest_settings.h"
 
 char	   *ps_rest_listen_addresses = NULL;
@@ -57,4 +60,12 @@ ps_rest_define_gucs(void)
 							 "Allow plain HTTP on non-loopback REST listen addresses.",
 							 NULL, &ps_rest_allow_plain_http, false,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("provsecret.metrics_resolver_names",
+							 "Label the resolver series of /metrics with resolver names instead of kinds (the page needs no token).",
+							 NULL,
+							 &ps_resolver_metrics_names,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 }

@@ -16,7 +16,10 @@ extern char *ps_rest_tls_cert_file;
 extern char *ps_rest_tls_key_file;
 extern bool ps_rest_allow_plain_http;
 
-/* Define the provsecret.rest_* GUCs; called once from _PG_init. */
+/*
+ * Define the provsecret.rest_* GUCs and provsecret.metrics_resolver_names;
+ * called once from _PG_init.
+ */
 extern void ps_rest_define_gucs(void);
 
 #endif
