@@ -79,7 +79,7 @@ ps_sanitize_build()
 	mkdir -p "$PS_BUILD"
 	ps_sanitize_runtime >/dev/null
 	ps_sanitize_sync
-	want="$(cat "$PS_ROOT"/Makefile "$PS_ROOT"/src/*.h "$PS_ROOT"/src/*/*.h 2>/dev/null | sha256sum) $PS_SAN_FLAGS"
+	want="$(cat "$PS_ROOT"/Makefile "$PS_ROOT"/src/*/*.h | sha256sum) $PS_SAN_FLAGS"
 	[ -f "$PS_BUILD/asan-build.stamp" ] && have="$(cat "$PS_BUILD/asan-build.stamp")"
 	if [ "$want" != "$have" ]; then
 		make -C "$PS_SAN_SRC" PG_CONFIG="$PS_PG_CONFIG" clean >/dev/null 2>&1 || true

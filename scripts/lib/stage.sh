@@ -18,7 +18,7 @@ ps_build()
 {
 	local want have=""
 	mkdir -p "$PS_BUILD"
-	want="$(cat "$PS_ROOT"/Makefile "$PS_ROOT"/src/*.h "$PS_ROOT"/src/*/*.h 2>/dev/null | sha256sum)"
+	want="$(cat "$PS_ROOT"/Makefile "$PS_ROOT"/src/*/*.h | sha256sum)"
 	[ -f "$PS_BUILD/build.stamp" ] && have="$(cat "$PS_BUILD/build.stamp")"
 	if [ "$want" != "$have" ]; then
 		make -C "$PS_ROOT" PG_CONFIG="$PS_PG_CONFIG" clean >/dev/null 2>&1 || true
