@@ -67,11 +67,4 @@ extern void ps_audit_register_worker(void);
 extern void ps_audit_shmem_request(void);
 extern void ps_audit_shmem_startup(void);
 
-/*
- * Rewrap the audit chain keys wrapped by another root key the server holds
- * under the current one; returns how many.  Called by provsecret.rewrap()
- * with SPI connected, as the extension owner.
- */
-extern int	ps_audit_rewrap_chain_key(void);
-
 #endif
