@@ -15,6 +15,7 @@
 #include "utils/memutils.h"
 
 #include "audit/audit.h"
+#include "audit/audit_key.h"
 #include "tenancy/authz.h"
 #include "crypto/datakey.h"
 #include "core/identity.h"

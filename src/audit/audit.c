@@ -15,7 +15,7 @@
 #include "audit/audit_queue.h"
 #include "audit/audit_summary.h"
 #include "audit/audit_worker.h"
-#include "tenancy/authz.h"
+#include "core/principal.h"
 #include "core/identity.h"
 #include "core/query.h"
 

@@ -29,13 +29,13 @@ typedef struct PsAuditEvent
 
 /*
  * Record an event.  The principal, channel, client address and request id
- * come from the call context (ps_audit_set_call_context, authz).  With
- * durable, the event is committed before this returns whatever the caller's
- * transaction does later; an event that cannot be recorded raises an error.
- * Without durable, the event commits or rolls back with the caller's
- * transaction.  With provsecret.audit_level = summary, a successful SQL
- * "secret.revealed" is counted in shared memory instead and written later as
- * a "secret.resolved" event with a count.
+ * come from the call context (ps_audit_set_call_context,
+ * core/principal.h).  With durable, the event is committed before this
+ * returns whatever the caller's transaction does later; an event that cannot
+ * be recorded raises an error.  Without durable, the event commits or rolls
+ * back with the caller's transaction.  With provsecret.audit_level = summary,
+ * a successful SQL "secret.revealed" is counted in shared memory instead and
+ * written later as a "secret.resolved" event with a count.
  */
 extern void ps_audit_record(const PsAuditEvent *event, bool durable);
 
@@ -66,12 +66,5 @@ extern void ps_audit_register_worker(void);
 /* Called from the shmem_request_hook and shmem_startup_hook chains. */
 extern void ps_audit_shmem_request(void);
 extern void ps_audit_shmem_startup(void);
-
-/*
- * Rewrap the audit chain keys wrapped by another root key the server holds
- * under the current one; returns how many.  Called by provsecret.rewrap()
- * with SPI connected, as the extension owner.
- */
-extern int	ps_audit_rewrap_chain_key(void);
 
 #endif

@@ -1,16 +1,15 @@
 /*
- * audit_chain.c: keyed hash chain, chain key, the append-only guard,
- * verify_audit_chain() and audit_retain().
+ * audit_chain.c: keyed hash chain, the append-only guard, and the chain's
+ * verification and retention that verify_audit_chain() and audit_retain()
+ * (api/audit_admin.c) run once the caller is authorized.
  */
 #include "postgres.h"
 
 #include "core/provsecret.h"
 
 #include "audit/audit_chain.h"
-#include "audit/audit.h"
 #include "audit/audit_key.h"
 #include "audit/audit_queue.h"
-#include "tenancy/authz.h"
 #include "core/identity.h"
 
 #include <sodium.h>
@@ -21,15 +20,12 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/tuplestore.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(provsecret_audit_guard);
-PG_FUNCTION_INFO_V1(provsecret_verify_audit_chain);
-PG_FUNCTION_INFO_V1(provsecret_audit_retain);
 
 static const char chain_tag[] = "provsecret audit chain v1";
 static const char checkpoint_tag[] = "provsecret audit checkpoint v1";
@@ -241,16 +237,23 @@ verify_row(const unsigned char *key, HeapTuple tuple, TupleDesc desc,
 	return ok;
 }
 
-/*
- * verify_audit_chain() -> (ok, checked, first_bad_id): walk the chain in
- * chain_seq order.  first_bad_id is the id of the first row that was
- * edited, moved, or follows a removed row; for rows removed from the end,
- * the id of the newest event the worker committed.
- */
-static Datum
-provsecret_verify_audit_chain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
+/* What the verification found (ps_audit_chain_verify). */
+typedef struct ChainVerifyResult
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		ok;
+	int64		checked;
+	int64		first_bad;
+} ChainVerifyResult;
+
+/*
+ * Walk the chain in chain_seq order.  first_bad is the id of the first row
+ * that was edited, moved, or follows a removed row; for rows removed from
+ * the end, the id of the newest event the worker committed.
+ */
+static void
+chain_verify_keyed(unsigned char *key, void *arg)
+{
+	ChainVerifyResult *result = (ChainVerifyResult *) arg;
 	unsigned char prev[PS_AUDIT_HASH_LEN];
 	PsAuditKeyEpoch *epochs;
 	int			nepochs;
@@ -263,15 +266,8 @@ provsecret_verify_audit_chain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 	int64		known_seq;
 	int64		known_id;
 	Portal		cursor;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
 	MemoryContext rowcxt;
 	PsIdentity	identity;
-
-	/* superuser, provsecret_admin and provsecret_auditor: every tenant */
-	if (!ps_authz_allows(NULL, NULL, PS_PERM_AUDIT))
-		ps_authz_deny(PS_PERM_AUDIT, NULL, NULL, NULL);
-	InitMaterializedSRF(fcinfo, 0);
 
 	/* Read before our snapshot: rows up to here must be visible. */
 	known_seq = ps_audit_queue_head(get_extension_oid("provsecret", false), &known_id);
@@ -353,25 +349,20 @@ done:
 	sodium_memzero(key, PS_AUDIT_CHAIN_KEY_LEN);
 	SPI_finish();
 	ps_identity_leave(&identity);
-	values[0] = BoolGetDatum(!bad);
-	values[1] = Int64GetDatum(checked);
-	values[2] = Int64GetDatum(first_bad);
-	nulls[2] = first_bad == 0;
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	return (Datum) 0;
+	result->ok = !bad;
+	result->checked = checked;
+	result->first_bad = first_bad;
 }
 
 /* Run fn with a chain-key buffer that is wiped however the call ends. */
-static Datum
-with_chain_key_buffer(FunctionCallInfo fcinfo,
-					  Datum (*fn) (FunctionCallInfo, unsigned char *))
+static void
+with_chain_key_buffer(void (*fn) (unsigned char *key, void *arg), void *arg)
 {
 	unsigned char key[PS_AUDIT_CHAIN_KEY_LEN];
-	volatile Datum result = (Datum) 0;
 
 	PG_TRY();
 	{
-		result = fn(fcinfo, key);
+		fn(key, arg);
 	}
 	PG_CATCH();
 	{
@@ -380,25 +371,37 @@ with_chain_key_buffer(FunctionCallInfo fcinfo,
 	}
 	PG_END_TRY();
 	sodium_memzero(key, sizeof(key));
-	return result;
 }
 
-Datum
-provsecret_verify_audit_chain(PG_FUNCTION_ARGS)
+bool
+ps_audit_chain_verify(int64 *checked, int64 *first_bad)
 {
-	return with_chain_key_buffer(fcinfo, provsecret_verify_audit_chain_keyed);
+	ChainVerifyResult result = {false, 0, 0};
+
+	with_chain_key_buffer(chain_verify_keyed, &result);
+	*checked = result.checked;
+	*first_bad = result.first_bad;
+	return result.ok;
 }
+
+/* The cut and what retention did (ps_audit_chain_retain). */
+typedef struct ChainRetainResult
+{
+	TimestampTz cutoff;
+	bool		retained;
+	int64		dropped;
+	int64		through;
+} ChainRetainResult;
 
 /*
- * audit_retain(older_than interval) -> bigint: drop the oldest events whose
- * time is before now() - older_than, up to the first newer one, and record a
- * checkpoint carrying the last dropped hash so the chain still verifies.
+ * Drop the oldest events whose time is before the cutoff, up to the first
+ * newer one, and record a checkpoint carrying the last dropped hash so the
+ * chain still verifies.
  */
-static Datum
-provsecret_audit_retain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
+static void
+chain_retain_keyed(unsigned char *key, void *arg)
 {
-	Interval   *older_than = PG_GETARG_INTERVAL_P(0);
-	Datum		cutoff;
+	ChainRetainResult *result = (ChainRetainResult *) arg;
 	unsigned char last_hash[PS_AUDIT_HASH_LEN];
 	unsigned char mac[PS_AUDIT_HASH_LEN];
 	int64		through;
@@ -414,13 +417,8 @@ provsecret_audit_retain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 	int			nepochs;
 	int32		epoch;
 
-	/* Dropping evidence is for the server's superusers alone. */
-	if (!superuser())
-		ps_authz_deny(PS_PERM_MANAGE, NULL, NULL, NULL);
-	cutoff = DirectFunctionCall2(timestamptz_mi_interval,
-								 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
-								 IntervalPGetDatum(older_than));
-	cutarg = cutoff;
+	result->retained = false;
+	cutarg = TimestampTzGetDatum(result->cutoff);
 
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
@@ -431,7 +429,7 @@ provsecret_audit_retain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 	{
 		SPI_finish();
 		ps_identity_leave(&identity);
-		PG_RETURN_INT64(0);
+		return;
 	}
 	epoch = epochs[nepochs - 1].epoch;
 	ps_audit_key_unwrap_epoch(&epochs[nepochs - 1], key);
@@ -451,7 +449,7 @@ provsecret_audit_retain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 		sodium_memzero(key, PS_AUDIT_CHAIN_KEY_LEN);
 		SPI_finish();
 		ps_identity_leave(&identity);
-		PG_RETURN_INT64(0);
+		return;
 	}
 	through = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	b = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -497,21 +495,18 @@ provsecret_audit_retain_keyed(FunctionCallInfo fcinfo, unsigned char *key)
 	PG_END_TRY();
 	SPI_finish();
 	ps_identity_leave(&identity);
-
-	{
-		PsAuditEvent event = {0};
-
-		event.action = "audit.retained";
-		event.outcome = "ok";
-		event.count = dropped;
-		event.detail = psprintf("dropped events up to chain position %lld", (long long) through);
-		ps_audit_record(&event, false);
-	}
-	PG_RETURN_INT64(dropped);
+	result->retained = true;
+	result->dropped = dropped;
+	result->through = through;
 }
 
-Datum
-provsecret_audit_retain(PG_FUNCTION_ARGS)
+bool
+ps_audit_chain_retain(TimestampTz cutoff, int64 *dropped, int64 *through)
 {
-	return with_chain_key_buffer(fcinfo, provsecret_audit_retain_keyed);
+	ChainRetainResult result = {cutoff, false, 0, 0};
+
+	with_chain_key_buffer(chain_retain_keyed, &result);
+	*dropped = result.dropped;
+	*through = result.through;
+	return result.retained;
 }

@@ -13,8 +13,9 @@
 #include "postgres.h"
 #include "datatype/timestamp.h"
 
+#include "audit/audit_key.h"	/* PS_AUDIT_CHAIN_KEY_LEN */
+
 #define PS_AUDIT_HASH_LEN 32
-#define PS_AUDIT_CHAIN_KEY_LEN 32
 
 typedef enum PsAuditTextField
 {
@@ -46,6 +47,26 @@ extern void ps_audit_chain_hash(const unsigned char *key,
 								const unsigned char *prev_hash,
 								const PsAuditChainRow *row,
 								unsigned char *hash);
+
+/*
+ * Verify the whole chain (as the extension owner; the caller authorizes):
+ * true when every row is where and what the chain says and no row the
+ * worker committed before the call is missing.  *checked: rows walked;
+ * *first_bad: the id of the first row that was edited, moved, or follows a
+ * removed row (for rows removed from the end, the id of the newest event the
+ * worker committed), 0 when none.
+ */
+extern bool ps_audit_chain_verify(int64 *checked, int64 *first_bad);
+
+/*
+ * Drop the oldest events whose time is before cutoff, up to the first newer
+ * one, and record a checkpoint carrying the last dropped hash so the chain
+ * still verifies (as the extension owner; the caller authorizes).  False
+ * when nothing was dropped; else *dropped events up to chain position
+ * *through.
+ */
+extern bool ps_audit_chain_retain(TimestampTz cutoff, int64 *dropped,
+								  int64 *through);
 
 /* Allow DELETE on the audit tables for the next statement(s) of this process. */
 extern void ps_audit_allow_delete(bool allow);

@@ -8,7 +8,6 @@
 
 #include "core/provsecret.h"
 
-#include "audit/audit.h"
 #include "audit/audit_key.h"
 #include "crypto/keyring.h"
 #include "crypto/seal.h"

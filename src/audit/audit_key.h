@@ -14,7 +14,7 @@
 
 #include "postgres.h"
 
-#include "audit/audit_chain.h"
+#define PS_AUDIT_CHAIN_KEY_LEN 32
 
 /* One epoch of provsecret.audit_chain_key. */
 typedef struct PsAuditKeyEpoch
@@ -36,6 +36,13 @@ extern int32 ps_audit_key_for_writing(int64 next_seq, unsigned char *key,
 
 /* Every epoch, oldest first (SPI connected); *count set. */
 extern PsAuditKeyEpoch *ps_audit_key_epochs(int *count);
+
+/*
+ * Rewrap the audit chain keys wrapped by another root key the server holds
+ * under the current one; returns how many.  Called by provsecret.rewrap()
+ * with SPI connected, as the extension owner.
+ */
+extern int	ps_audit_rewrap_chain_key(void);
 
 /* Unwrap an epoch's key; 55000 naming the epoch if its root key is not held. */
 extern void ps_audit_key_unwrap_epoch(const PsAuditKeyEpoch *epoch,

@@ -15,7 +15,7 @@
 #include "utils/snapmgr.h"
 
 #include "audit/audit.h"
-#include "tenancy/authz.h"
+#include "core/principal.h"
 #include "rest/http.h"
 #include "rest/rest_batch.h"
 #include "rest/rest_metrics.h"

@@ -16,6 +16,7 @@
 
 #include "core/provsecret.h"
 #include "audit/audit.h"
+#include "core/principal.h"
 #include "tenancy/authz.h"
 #include "core/reference.h"
 #include "rest/rest_metrics.h"

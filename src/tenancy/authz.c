@@ -1,10 +1,11 @@
 /*
- * authz.c: principals and the one authorization function.
+ * authz.c: permissions and the one authorization function.
  *
- * The caller's principals are db:<role> (unless a REST request said
- * token_only) plus those of a bearer token verified in this transaction.
- * Grants of those principals are cached per backend and dropped when
- * access_grant changes (its trigger sends a relcache invalidation).
+ * The caller's principals (core/principal.h) are db:<role> (unless a REST
+ * request said token_only) plus those of a bearer token verified in this
+ * transaction.  Grants of those principals are cached per backend and
+ * dropped when access_grant changes (its trigger sends a relcache
+ * invalidation).
  */
 #include "postgres.h"
 
@@ -27,6 +28,7 @@
 #include "utils/syscache.h"
 
 #include "audit/audit.h"
+#include "core/principal.h"
 #include "tenancy/authz.h"
 #include "tenancy/listing_cache.h"
 #include "core/identity.h"
@@ -52,9 +54,6 @@ typedef struct PsProjectEntry
 } PsProjectEntry;
 
 static MemoryContext ps_authz_context = NULL;	/* caches */
-static MemoryContext ps_token_context = NULL;	/* this transaction's token */
-static List *ps_token_principals = NIL;
-static bool ps_token_only = false;
 
 static HTAB *ps_grants = NULL;
 static char *ps_grants_key = NULL;	/* principal set the grants belong to */
@@ -112,30 +111,6 @@ ps_implied(int granted)
 }
 
 static void
-ps_authz_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_PREPARE)
-	{
-		if (ps_token_context != NULL)
-			MemoryContextReset(ps_token_context);
-		ps_token_principals = NIL;
-		ps_token_only = false;
-	}
-}
-
-/* "db:<role>" of the caller, kept (see ps_db_principal) */
-static Oid	db_principal_role = InvalidOid;
-static char *db_principal = NULL;
-
-static void
-ps_db_principal_forget(Datum arg, int cacheid, uint32 hashvalue)
-{
-	db_principal_role = InvalidOid;
-}
-
-static void
 ps_authz_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == ps_grant_relid)
@@ -152,89 +127,7 @@ ps_authz_init(void)
 	ps_authz_context = AllocSetContextCreate(TopMemoryContext,
 											 "provsecret authz",
 											 ALLOCSET_DEFAULT_SIZES);
-	ps_token_context = AllocSetContextCreate(TopMemoryContext,
-											 "provsecret token",
-											 ALLOCSET_SMALL_SIZES);
-	RegisterXactCallback(ps_authz_xact_callback, NULL);
 	CacheRegisterRelcacheCallback(ps_authz_relcache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(AUTHOID, ps_db_principal_forget, (Datum) 0);
-}
-
-void
-ps_authz_set_token_principals(List *principals, bool token_only)
-{
-	MemoryContext old;
-	ListCell   *lc;
-
-	ps_authz_init();
-	MemoryContextReset(ps_token_context);
-	ps_token_principals = NIL;
-	old = MemoryContextSwitchTo(ps_token_context);
-	foreach(lc, principals)
-		ps_token_principals = lappend(ps_token_principals, pstrdup(lfirst(lc)));
-	MemoryContextSwitchTo(old);
-	ps_token_only = token_only;
-}
-
-/*
- * "db:<role>" of the caller, kept while the caller and the role's name stay
- * the same (every reveal names it twice: authorization and audit).
- */
-static char *
-ps_db_principal(void)
-{
-	Oid			role = ps_identity_caller();
-
-	ps_authz_init();
-	if (role != db_principal_role || db_principal == NULL)
-	{
-		char	   *name = psprintf("db:%s", GetUserNameFromId(role, false));
-
-		if (db_principal != NULL)
-			pfree(db_principal);
-		db_principal = MemoryContextStrdup(ps_authz_context, name);
-		pfree(name);
-		db_principal_role = role;
-	}
-	return pstrdup(db_principal);	/* the caller's: the kept one may go */
-}
-
-const char *
-ps_authz_audit_principal(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, ps_token_principals)
-	{
-		if (strncmp(lfirst(lc), "user:", 5) == 0)
-			return lfirst(lc);
-	}
-	if (ps_token_principals != NIL)
-		return linitial(ps_token_principals);
-	if (ps_token_only)
-		return "anonymous";
-	return ps_db_principal();
-}
-
-/* The principals that count now, as a list and as one cache key. */
-static List *
-ps_current_principals(char **key)
-{
-	List	   *principals = NIL;
-	StringInfoData buf;
-	ListCell   *lc;
-
-	if (!ps_token_only)
-		principals = lappend(principals, ps_db_principal());
-	principals = list_concat(principals, ps_token_principals);
-	initStringInfo(&buf);
-	foreach(lc, principals)
-	{
-		appendStringInfoString(&buf, lfirst(lc));
-		appendStringInfoChar(&buf, '\n');
-	}
-	*key = buf.data;
-	return principals;
 }
 
 static Oid
@@ -410,7 +303,7 @@ ps_grants_current(void)
 	 * denies every statement that starts after it commits.
 	 */
 	AcceptInvalidationMessages();
-	principals = ps_current_principals(&key);
+	principals = ps_principal_current(&key);
 	if (ps_grants_stale || ps_grants == NULL || ps_grants_key == NULL ||
 		strcmp(key, ps_grants_key) != 0)
 		ps_load_grants(principals, key);
@@ -422,7 +315,7 @@ ps_authz_allows(const char *company, const char *project, PsPermission perm)
 	char	   *project_company = NULL;
 
 	ps_authz_init();
-	if (!ps_token_only && ps_global_allows(ps_identity_caller(), perm))
+	if (!ps_principal_token_only() && ps_global_allows(ps_identity_caller(), perm))
 		return true;
 
 	ps_grants_current();
@@ -447,7 +340,7 @@ bool
 ps_authz_allows_global(PsPermission perm)
 {
 	ps_authz_init();
-	return !ps_token_only && ps_global_allows(ps_identity_caller(), perm);
+	return !ps_principal_token_only() && ps_global_allows(ps_identity_caller(), perm);
 }
 
 /*

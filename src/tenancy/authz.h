@@ -3,13 +3,16 @@
  *
  * One authorization function decides everything: ps_authz_allows(), which the
  * row-level-security policies call through provsecret.has_permission() and
- * the C API calls directly.
+ * the C API calls directly.  The caller's principals are core/principal.h's
+ * (included here for the callers that install or name them).
  */
 #ifndef PROVSECRET_AUTHZ_H
 #define PROVSECRET_AUTHZ_H
 
 #include "postgres.h"
 #include "nodes/pg_list.h"
+
+#include "core/principal.h"
 
 typedef enum PsPermission
 {
@@ -27,19 +30,6 @@ typedef enum PsPermission
 /* Parse "describe", "read", ...; returns 0 for an unknown name. */
 extern PsPermission ps_permission_from_name(const char *name);
 extern const char *ps_permission_name(PsPermission perm);
-
-/*
- * Install the principals of a verified bearer token for the rest of the
- * current transaction (cleared at commit or abort).  With token_only, the
- * database role of the session no longer counts as a principal: the REST
- * worker uses this, since it connects as a superuser.
- * principals: List of palloc'd C strings ("user:alice", "role:admin", ...),
- * copied.
- */
-extern void ps_authz_set_token_principals(List *principals, bool token_only);
-
-/* The principal recorded in audit events ("user:<sub>" or "db:<role>"). */
-extern const char *ps_authz_audit_principal(void);
 
 /*
  * Does the caller hold perm on the project (and its company) or on the

@@ -17,7 +17,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "tenancy/authz.h"
+#include "core/principal.h"
 #include "token/jwks_cache.h"
 #include "token/jwt.h"
 #include "core/redact.h"

@@ -15,7 +15,7 @@
  * it carries, palloc'd in CurrentMemoryContext: "user:<sub>",
  * "client:<azp>", "role:<realm role>", "group:<group>"; *subject is the
  * token's "sub".  It does not install them: callers pass them to
- * ps_authz_set_token_principals().
+ * ps_authz_set_token_principals() (core/principal.h).
  *
  * Errors, never quoting the token:
  *   28000 (invalid_authorization_specification) the token is rejected
