@@ -26,7 +26,6 @@
 #include "external/resolver.h"
 #include "external/resolver_kinds.h"
 #include "external/resolver_metrics.h"
-#include "api/secret.h"
 #include "tenancy/tenant.h"
 
 /* Count the call's outcome on /metrics, then audit it durably. */
