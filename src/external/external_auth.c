@@ -8,7 +8,7 @@
 
 #include "utils/timestamp.h"
 
-#include "external/external.h"
+#include "external/external_call.h"
 #include "external/external_auth.h"
 #include "crypto/locked_cache.h"
 #include "outbound/outbound.h"
