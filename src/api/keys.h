@@ -10,6 +10,7 @@
 #include "fmgr.h"
 
 #include "core/reference.h"
+#include "crypto/datakey.h"
 #include "tenancy/tenant.h"
 
 /*
@@ -18,12 +19,6 @@
  */
 extern PsTenant ps_keys_managed_target(FunctionCallInfo fcinfo, PsTarget *target,
 									   char **target_text);
-
-/*
- * Whether a batched rotation of this key owner's data key is under way
- * (retired keys remain), as of the newest committed data.  SPI connected.
- */
-extern bool ps_keys_rotation_in_progress(const char *key_owner);
 
 /* A key operation's audit event, in the caller's transaction. */
 extern void ps_keys_audit_event(const char *action, const PsTenant *tenant,

@@ -32,7 +32,6 @@
 #include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_active_latest = NULL;
-static SPIPlanPtr plan_in_progress = NULL;
 static SPIPlanPtr plan_retire = NULL;
 static SPIPlanPtr plan_pending = NULL;
 static SPIPlanPtr plan_reseal_secret = NULL;
@@ -66,27 +65,6 @@ ps_reseal(const PsSealBinding *binding, const bytea *ciphertext, int64 new_key_i
 	}
 	PG_END_TRY();
 	return result;
-}
-
-/* Retired keys of the tenant, as of the newest committed data. */
-static int64
-ps_retired_keys(Datum tenant)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	bool		isnull;
-
-	ps_query_plan(&plan_in_progress,
-				  "SELECT pg_catalog.count(*) FROM provsecret.data_key"
-				  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NOT NULL",
-				  1, argtypes);
-	ps_query_run_latest(plan_in_progress, &tenant, NULL, 1);
-	return DatumGetInt64(ps_query_datum(0, 1, &isnull));
-}
-
-bool
-ps_keys_rotation_in_progress(const char *key_owner)
-{
-	return ps_retired_keys(CStringGetTextDatum(key_owner)) > 0;
 }
 
 /*
@@ -204,7 +182,7 @@ ps_rotate(const PsTenant *tenant, const char *key_owner, int64 limit,
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
 
-	if (ps_retired_keys(owner) == 0)
+	if (ps_datakey_retired_keys(key_owner) == 0)
 	{
 		ps_query_plan(&plan_retire,
 					  "UPDATE provsecret.data_key SET retired_at = pg_catalog.now()"
@@ -247,7 +225,7 @@ ps_rotate(const PsTenant *tenant, const char *key_owner, int64 limit,
 					  "                    WHERE v.data_key_id OPERATOR(pg_catalog.=) k.id)",
 					  1, argtypes);
 		ps_query_run(plan_drop_retired, &owner, NULL, false, 0);
-		if (ps_retired_keys(owner) != 0)
+		if (ps_datakey_retired_keys(key_owner) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("could not finish the data-key rotation of %s: its retired key is still in use",

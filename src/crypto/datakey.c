@@ -51,6 +51,7 @@ static SPIPlanPtr plan_active = NULL;
 static SPIPlanPtr plan_by_id = NULL;
 static SPIPlanPtr plan_insert = NULL;
 static SPIPlanPtr plan_nextval = NULL;
+static SPIPlanPtr plan_in_progress = NULL;
 
 void
 ps_datakey_forget_all(void)
@@ -280,4 +281,26 @@ ps_datakey_by_id(int64 id)
 	SPI_finish();
 	ps_identity_leave(&identity);
 	return key;
+}
+
+/* Retired keys of the tenant, as of the newest committed data. */
+int64
+ps_datakey_retired_keys(const char *tenant)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(tenant)};
+	bool		isnull;
+
+	ps_query_plan(&plan_in_progress,
+				  "SELECT pg_catalog.count(*) FROM provsecret.data_key"
+				  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NOT NULL",
+				  1, argtypes);
+	ps_query_run_latest(plan_in_progress, values, NULL, 1);
+	return DatumGetInt64(ps_query_datum(0, 1, &isnull));
+}
+
+bool
+ps_keys_rotation_in_progress(const char *key_owner)
+{
+	return ps_datakey_retired_keys(key_owner) > 0;
 }

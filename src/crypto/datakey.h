@@ -34,4 +34,17 @@ extern void ps_datakey_lock_tenant(const char *tenant, LOCKMODE mode);
 /* Forget every cached key (wipes them). */
 extern void ps_datakey_forget_all(void);
 
+/*
+ * Retired data keys of the tenant (a batched rotation, api/rotate.c, is
+ * under way while there are any), as of the newest committed data.  SPI
+ * connected.
+ */
+extern int64 ps_datakey_retired_keys(const char *tenant);
+
+/*
+ * Whether a batched rotation of this key owner's data key is under way
+ * (retired keys remain), as of the newest committed data.  SPI connected.
+ */
+extern bool ps_keys_rotation_in_progress(const char *key_owner);
+
 #endif

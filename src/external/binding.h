@@ -16,7 +16,7 @@
 #include "postgres.h"
 
 #include "core/reference.h"
-#include "api/secret.h"
+#include "store/secret_read.h"
 #include "tenancy/tenant.h"
 
 /*

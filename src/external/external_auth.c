@@ -8,13 +8,13 @@
 
 #include "utils/timestamp.h"
 
-#include "external/external.h"
+#include "external/external_call.h"
 #include "external/external_auth.h"
 #include "crypto/locked_cache.h"
 #include "outbound/outbound.h"
 #include "core/provsecret.h"
 #include "external/resolver_kinds.h"
-#include "api/secret.h"
+#include "store/secret_read.h"
 
 #define TOKEN_SLOTS 8
 #define TOKEN_MARGIN_MAX_S 60	/* refresh at most this long before expiry */

@@ -12,7 +12,7 @@
 
 #include "postgres.h"
 
-#include "external/external.h"
+#include "external/external_call.h"
 
 /*
  * The token to send for call's resolver, palloc'd (the caller wipes it), or

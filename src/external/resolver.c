@@ -27,7 +27,7 @@
 #include "core/provsecret.h"
 #include "core/query.h"
 #include "external/resolver.h"
-#include "api/secret.h"
+#include "store/secret_read.h"
 #include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_lookup = NULL;

@@ -13,7 +13,6 @@
 #include "tenancy/authz.h"
 #include "crypto/datakey.h"
 #include "core/identity.h"
-#include "api/keys.h"
 #include "core/provsecret.h"
 #include "core/query.h"
 #include "tenancy/tenant.h"
