@@ -39,7 +39,7 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static void
-ps_shmem_request(void)
+shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
@@ -52,7 +52,7 @@ ps_shmem_request(void)
 }
 
 static void
-ps_shmem_startup(void)
+shmem_startup(void)
 {
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
@@ -90,9 +90,9 @@ _PG_init(void)
 	ps_rest_register_workers();
 
 	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = ps_shmem_request;
+	shmem_request_hook = shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = ps_shmem_startup;
+	shmem_startup_hook = shmem_startup;
 	ps_audit_register_worker();
 	ps_outbound_register();
 

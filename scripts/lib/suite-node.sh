@@ -8,7 +8,8 @@
 #     stops everything and exits with the tests' status;
 #   - otherwise `node --test --test-reporter=tap` in test/node.
 # Exported for run.sh: PS_ROOT, PS_STAGE, PS_STAGE_PGBIN and PS_PGBIN (the
-# staged bin directory), PS_TEST_ROOT_KEY.  Pass/fail counts are read from
+# staged bin directory), PS_TEST_ROOT_KEY, and free ports PS_PGPORT and
+# PS_REST_PORT (unless set).  Pass/fail counts are read from
 # the summary of the tap ("# pass N") or spec ("ℹ pass N") reporter.
 # Needs common.sh, stage.sh, report.sh.
 
@@ -32,7 +33,11 @@ ps_suite_node()
 
 	local cmd=(node --test --test-reporter=tap) rc=0
 	[ -f "$dir/run.sh" ] && cmd=(bash "$dir/run.sh")
-	(cd "$dir" && export PS_ROOT PS_STAGE PS_STAGE_PGBIN PS_TEST_ROOT_KEY &&
+	# free ports, so a cluster left by another run cannot take the suite's
+	local PS_PGPORT="${PS_PGPORT:-$(ps_free_port 55460 55560)}"
+	local PS_REST_PORT="${PS_REST_PORT:-$(ps_free_port 18760 18860)}"
+	(cd "$dir" && export PS_ROOT PS_STAGE PS_STAGE_PGBIN PS_TEST_ROOT_KEY \
+		PS_PGPORT PS_REST_PORT &&
 		export PS_PGBIN="$PS_STAGE_PGBIN" &&
 		timeout 900 "${cmd[@]}" </dev/null >"$out/node.log" 2>&1) || rc=$?
 

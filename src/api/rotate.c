@@ -48,7 +48,7 @@ typedef struct PsRotation
 
 /* Re-encrypt one ciphertext from its data key to the tenant's new one. */
 static bytea *
-ps_reseal(const PsSealBinding *binding, const bytea *ciphertext, int64 new_key_id)
+reseal(const PsSealBinding *binding, const bytea *ciphertext, int64 new_key_id)
 {
 	Size		len;
 	char	   *plaintext = ps_secret_open(binding, ciphertext, &len, CurrentMemoryContext);
@@ -72,7 +72,7 @@ ps_reseal(const PsSealBinding *binding, const bytea *ciphertext, int64 new_key_i
  * retired key; returns how many.  SPI connected.
  */
 static int64
-ps_reseal_pending(Datum tenant, int64 new_id, int64 limit)
+reseal_pending(Datum tenant, int64 new_id, int64 limit)
 {
 	Oid			argtypes[2] = {TEXTOID, INT8OID};
 	Datum		values[2] = {tenant, Int64GetDatum(limit)};
@@ -123,7 +123,7 @@ ps_reseal_pending(Datum tenant, int64 new_id, int64 limit)
 		binding.value_version = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
 		upd[0] = SPI_getbinval(tuple, desc, 1, &isnull);
 		upd[1] = Int64GetDatum(new_id);
-		upd[2] = PointerGetDatum(ps_reseal(&binding,
+		upd[2] = PointerGetDatum(reseal(&binding,
 										   DatumGetByteaPP(SPI_getbinval(tuple, desc, 5, &isnull)),
 										   new_id));
 		upd[3] = Int32GetDatum(binding.value_version);
@@ -168,7 +168,7 @@ ps_reseal_pending(Datum tenant, int64 new_id, int64 limit)
  * when this call re-encrypted nothing or (finish_always) in any case.
  */
 static PsRotation
-ps_rotate(const PsTenant *tenant, const char *key_owner, int64 limit,
+rotate_tenant(const PsTenant *tenant, const char *key_owner, int64 limit,
 		  bool finish_always)
 {
 	PsRotation	r = {0};
@@ -212,7 +212,7 @@ ps_rotate(const PsTenant *tenant, const char *key_owner, int64 limit,
 	/* created by the start above (or, for a tenant without one, now) */
 	r.new_key_id = ps_datakey_active(key_owner, tenant->company, tenant->project, &unused);
 
-	r.done = ps_reseal_pending(owner, r.new_key_id, limit);
+	r.done = reseal_pending(owner, r.new_key_id, limit);
 	if (r.done == 0 || finish_always)
 	{
 		/* a retired key still used (a race lost under REPEATABLE READ) stays */
@@ -240,7 +240,7 @@ ps_rotate(const PsTenant *tenant, const char *key_owner, int64 limit,
 
 /* The target's tenant, which must own its data key (22023 otherwise). */
 static char *
-ps_rotation_owner(FunctionCallInfo fcinfo, PsTenant *tenant)
+rotation_owner(FunctionCallInfo fcinfo, PsTenant *tenant)
 {
 	PsTarget	target;
 	char	   *target_text;
@@ -266,8 +266,8 @@ Datum
 ps_rotate_data_key(PG_FUNCTION_ARGS)
 {
 	PsTenant	tenant;
-	char	   *key_owner = ps_rotation_owner(fcinfo, &tenant);
-	PsRotation	r = ps_rotate(&tenant, key_owner, 0, true);
+	char	   *key_owner = rotation_owner(fcinfo, &tenant);
+	PsRotation	r = rotate_tenant(&tenant, key_owner, 0, true);
 
 	ps_keys_audit_event("key.rotated", &tenant, r.done,
 						r.started
@@ -295,8 +295,8 @@ ps_rotate_data_key_batch(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch must be positive")));
-	key_owner = ps_rotation_owner(fcinfo, &tenant);
-	r = ps_rotate(&tenant, key_owner, PG_GETARG_INT32(1), false);
+	key_owner = rotation_owner(fcinfo, &tenant);
+	r = rotate_tenant(&tenant, key_owner, PG_GETARG_INT32(1), false);
 
 	if (r.started && r.finished)
 		step = "rotation started and finished";

@@ -38,7 +38,7 @@ static SPIPlanPtr plan_delete = NULL;
 
 /* Reject values over the limit or not valid in the database encoding. */
 static void
-ps_check_value(const char *value, Size len)
+check_value(const char *value, Size len)
 {
 	if (!pg_verifymbstr(value, (int) len, true))
 		ereport(ERROR,
@@ -53,7 +53,7 @@ ps_check_value(const char *value, Size len)
 }
 
 static void
-ps_require_managed(const PsReference *ref, const char *operation)
+require_managed(const PsReference *ref, const char *operation)
 {
 	if (ref->kind != PS_REF_MANAGED)
 		ereport(ERROR,
@@ -64,7 +64,7 @@ ps_require_managed(const PsReference *ref, const char *operation)
 
 /* Lock the secret row; returns its id or 0 (SPI connected as service). */
 static int64
-ps_lock_secret(const char *reference, int32 *value_version)
+lock_secret(const char *reference, int32 *value_version)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(reference)};
@@ -82,7 +82,7 @@ ps_lock_secret(const char *reference, int32 *value_version)
 }
 
 static bool
-ps_insert_secret(const PsReference *ref, const PsTenant *tenant,
+insert_secret(const PsReference *ref, const PsTenant *tenant,
 				 bytea *ciphertext, int64 data_key_id, const char *description)
 {
 	Oid			argtypes[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
@@ -114,7 +114,7 @@ ps_insert_secret(const PsReference *ref, const PsTenant *tenant,
 }
 
 static void
-ps_rotate_secret(int64 id, int32 new_version, bytea *ciphertext,
+rotate_secret(int64 id, int32 new_version, bytea *ciphertext,
 				 int64 data_key_id, const char *description)
 {
 	Oid			argtypes[6] = {INT8OID, INT4OID, BYTEAOID, INT8OID, TEXTOID, TEXTOID};
@@ -172,9 +172,9 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 	const char *scope;
 
 	ps_parse_reference_or_error(reference, &ref);
-	ps_require_managed(&ref, "sealed");
+	require_managed(&ref, "sealed");
 	(void) ps_keyring_current();
-	ps_check_value(value, value_len);
+	check_value(value, value_len);
 	ps_reference_format(&ref, canonical, sizeof(canonical));
 	scope = ps_scope_name(ref.scope);
 
@@ -218,13 +218,13 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 	for (;;)
 	{
 		int32		current_version;
-		int64		id = ps_lock_secret(canonical, &current_version);
+		int64		id = lock_secret(canonical, &current_version);
 		PsSealBinding binding = {canonical, scope, 0};
 
 		if (id != 0)
 		{
 			binding.value_version = current_version + 1;
-			ps_rotate_secret(id, binding.value_version,
+			rotate_secret(id, binding.value_version,
 							 ps_seal_encrypt(key, data_key_id, &binding, value, value_len),
 							 data_key_id, description);
 			result.created = false;
@@ -232,7 +232,7 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 			break;
 		}
 		binding.value_version = 1;
-		if (ps_insert_secret(&ref, &tenant,
+		if (insert_secret(&ref, &tenant,
 							 ps_seal_encrypt(key, data_key_id, &binding, value, value_len),
 							 data_key_id, description))
 		{
@@ -252,7 +252,7 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 }
 
 static char *
-ps_resolve_managed(const PsReference *ref, const char *canonical, Size *len)
+resolve_managed(const PsReference *ref, const char *canonical, Size *len)
 {
 	PsTenant	tenant = ps_tenant_of(ref->scope, ref->owner);
 	int32		value_version;
@@ -299,7 +299,7 @@ ps_secret_resolve(const char *reference, Size *value_len)
 	switch (ref.kind)
 	{
 		case PS_REF_MANAGED:
-			value = ps_resolve_managed(&ref, canonical, value_len);
+			value = resolve_managed(&ref, canonical, value_len);
 			break;
 		case PS_REF_ENV:
 			value = ps_secret_resolve_env(&ref, canonical, value_len, true);
@@ -326,7 +326,7 @@ ps_secret_delete(const char *reference)
 	int32		value_version = 0;
 
 	ps_parse_reference_or_error(reference, &ref);
-	ps_require_managed(&ref, "deleted");
+	require_managed(&ref, "deleted");
 	ps_reference_format(&ref, canonical, sizeof(canonical));
 	tenant = ps_tenant_of(ref.scope, ref.owner);
 	if (!ps_authz_allows(tenant.company, tenant.project, PS_PERM_DELETE))

@@ -24,7 +24,7 @@ static SPIPlanPtr plan_version = NULL;
 
 /* Parse a managed reference and check perm on its tenant. */
 static void
-ps_managed_reference(const char *reference, PsPermission perm, PsReference *ref,
+managed_reference(const char *reference, PsPermission perm, PsReference *ref,
 					 char *canonical, size_t canonical_len)
 {
 	PsTenant	tenant;
@@ -52,7 +52,7 @@ ps_versions(PG_FUNCTION_ARGS)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 
-	ps_managed_reference(reference, PS_PERM_DESCRIBE, &ref, canonical,
+	managed_reference(reference, PS_PERM_DESCRIBE, &ref, canonical,
 						 sizeof(canonical));
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = CStringGetTextDatum(canonical);
@@ -114,7 +114,7 @@ ps_rollback(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("value_version must not be null")));
 	version = PG_GETARG_INT32(1);
-	ps_managed_reference(reference, PS_PERM_WRITE, &ref, canonical,
+	managed_reference(reference, PS_PERM_WRITE, &ref, canonical,
 						 sizeof(canonical));
 
 	values[0] = CStringGetTextDatum(canonical);

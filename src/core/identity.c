@@ -49,7 +49,7 @@ static int	ps_subxact_capacity = 0;
 static int	ps_subxact_depth = 0;
 
 static void
-ps_identity_xact_callback(XactEvent event, void *arg)
+identity_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
@@ -67,7 +67,7 @@ ps_identity_xact_callback(XactEvent event, void *arg)
  * missing and an abort closes every write path (fail closed).
  */
 static void
-ps_identity_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+identity_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 							 SubTransactionId parentSubid, void *arg)
 {
 	switch (event)
@@ -123,18 +123,18 @@ ps_identity_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 static void
-ps_identity_register_callbacks(void)
+identity_register_callbacks(void)
 {
 	if (!ps_callbacks_registered)
 	{
-		RegisterXactCallback(ps_identity_xact_callback, NULL);
-		RegisterSubXactCallback(ps_identity_subxact_callback, NULL);
+		RegisterXactCallback(identity_xact_callback, NULL);
+		RegisterSubXactCallback(identity_subxact_callback, NULL);
 		ps_callbacks_registered = true;
 	}
 }
 
 static Oid
-ps_owner_oid(void)
+owner_oid(void)
 {
 	Oid			nsp = get_namespace_oid("provsecret", true);
 	HeapTuple	tup;
@@ -159,8 +159,8 @@ ps_identity_enter(PsActingRole role, PsIdentity *save)
 {
 	Oid			target;
 
-	ps_identity_register_callbacks();
-	target = role == PS_ACT_OWNER ? ps_owner_oid()
+	identity_register_callbacks();
+	target = role == PS_ACT_OWNER ? owner_oid()
 		: get_role_oid(PS_SERVICE_ROLE, false);
 
 	GetUserIdAndSecContext(&save->saved_user, &save->saved_sec_context);
@@ -184,7 +184,7 @@ ps_identity_leave(const PsIdentity *save)
 void
 ps_identity_writes_begin(void)
 {
-	ps_identity_register_callbacks();
+	identity_register_callbacks();
 	ps_write_depth++;
 }
 

@@ -23,12 +23,12 @@ static MemoryContext ps_token_context = NULL;	/* this transaction's token */
 static List *ps_token_principals = NIL;
 static bool ps_token_only = false;
 
-/* "db:<role>" of the caller, kept (see ps_db_principal) */
+/* "db:<role>" of the caller, kept (see current_db_principal) */
 static Oid	db_principal_role = InvalidOid;
 static char *db_principal = NULL;
 
 static void
-ps_principal_xact_callback(XactEvent event, void *arg)
+principal_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
@@ -42,13 +42,13 @@ ps_principal_xact_callback(XactEvent event, void *arg)
 }
 
 static void
-ps_db_principal_forget(Datum arg, int cacheid, uint32 hashvalue)
+db_principal_forget(Datum arg, int cacheid, uint32 hashvalue)
 {
 	db_principal_role = InvalidOid;
 }
 
 static void
-ps_principal_init(void)
+principal_init(void)
 {
 	if (ps_principal_context != NULL)
 		return;
@@ -58,8 +58,8 @@ ps_principal_init(void)
 	ps_token_context = AllocSetContextCreate(TopMemoryContext,
 											 "provsecret token",
 											 ALLOCSET_SMALL_SIZES);
-	RegisterXactCallback(ps_principal_xact_callback, NULL);
-	CacheRegisterSyscacheCallback(AUTHOID, ps_db_principal_forget, (Datum) 0);
+	RegisterXactCallback(principal_xact_callback, NULL);
+	CacheRegisterSyscacheCallback(AUTHOID, db_principal_forget, (Datum) 0);
 }
 
 void
@@ -68,7 +68,7 @@ ps_authz_set_token_principals(List *principals, bool token_only)
 	MemoryContext old;
 	ListCell   *lc;
 
-	ps_principal_init();
+	principal_init();
 	MemoryContextReset(ps_token_context);
 	ps_token_principals = NIL;
 	old = MemoryContextSwitchTo(ps_token_context);
@@ -89,11 +89,11 @@ ps_principal_token_only(void)
  * the same (every reveal names it twice: authorization and audit).
  */
 static char *
-ps_db_principal(void)
+current_db_principal(void)
 {
 	Oid			role = ps_identity_caller();
 
-	ps_principal_init();
+	principal_init();
 	if (role != db_principal_role || db_principal == NULL)
 	{
 		char	   *name = psprintf("db:%s", GetUserNameFromId(role, false));
@@ -121,7 +121,7 @@ ps_authz_audit_principal(void)
 		return linitial(ps_token_principals);
 	if (ps_token_only)
 		return "anonymous";
-	return ps_db_principal();
+	return current_db_principal();
 }
 
 /* The principals that count now, as a list and as one cache key. */
@@ -133,7 +133,7 @@ ps_principal_current(char **key)
 	ListCell   *lc;
 
 	if (!ps_token_only)
-		principals = lappend(principals, ps_db_principal());
+		principals = lappend(principals, current_db_principal());
 	principals = list_concat(principals, ps_token_principals);
 	initStringInfo(&buf);
 	foreach(lc, principals)

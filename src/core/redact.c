@@ -68,7 +68,7 @@ static int	ps_function_count = 0;
 static uint32 ps_function_hash[PS_OUR_FUNCTIONS_MAX];
 
 static void
-ps_functions_forget(Datum arg, int cacheid, uint32 hashvalue)
+functions_forget(Datum arg, int cacheid, uint32 hashvalue)
 {
 	ps_functions_known = false;
 }
@@ -78,7 +78,7 @@ ps_functions_forget(Datum arg, int cacheid, uint32 hashvalue)
  * a plan lists the functions it calls (PlanInvalItem) by that hash.
  */
 static void
-ps_functions_load(void)
+functions_load(void)
 {
 	static const char *const names[] = {"seal", "authenticate"};
 	Oid			nsp = get_namespace_oid("provsecret", true);
@@ -108,14 +108,14 @@ ps_functions_load(void)
 
 /* Cheap: the plan's function list is short; nothing is walked. */
 static bool
-ps_plan_calls_ours(const PlannedStmt *plan)
+plan_calls_ours(const PlannedStmt *plan)
 {
 	ListCell   *lc;
 
 	if (plan == NULL || plan->invalItems == NIL)
 		return false;
 	if (!ps_functions_known)
-		ps_functions_load();
+		functions_load();
 	if (ps_function_count == 0)
 		return false;
 	foreach(lc, plan->invalItems)
@@ -150,10 +150,10 @@ static int	ps_running_count = 0;
 static int	ps_running_overflow = 0;	/* past the array: until xact end */
 
 static void
-ps_executor_start(QueryDesc *query, int eflags)
+executor_start(QueryDesc *query, int eflags)
 {
 	/* before starting it: an error while it starts is covered too */
-	if (ps_plan_calls_ours(query->plannedstmt))
+	if (plan_calls_ours(query->plannedstmt))
 	{
 		if (ps_running_count < PS_RUNNING_MAX)
 		{
@@ -175,7 +175,7 @@ ps_executor_start(QueryDesc *query, int eflags)
  * logs its plan from there, before or after ours depending on the load order.
  */
 static void
-ps_executor_end(QueryDesc *query)
+executor_end(QueryDesc *query)
 {
 	if (ps_prev_executor_end)
 		ps_prev_executor_end(query);
@@ -194,7 +194,7 @@ ps_executor_end(QueryDesc *query)
 }
 
 static bool
-ps_running_ours(void)
+running_ours(void)
 {
 	return ps_running_count > 0 || ps_running_overflow > 0;
 }
@@ -218,13 +218,13 @@ ps_redact_taint(void)
 }
 
 static bool
-ps_tainted(void)
+tainted(void)
 {
 	return ps_taint_set && ps_taint_statement == GetCurrentStatementStartTimestamp();
 }
 
 static void
-ps_redact_xact_callback(XactEvent event, void *arg)
+redact_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
@@ -244,7 +244,7 @@ ps_redact_xact_callback(XactEvent event, void *arg)
 }
 
 static void
-ps_redact_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+redact_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						   SubTransactionId parentSubid, void *arg)
 {
 	int			kept = 0;
@@ -261,7 +261,7 @@ ps_redact_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 /* --- the client's statement ------------------------------------------------- */
 
 static const char *
-ps_prepared_text(const char *name)
+lookup_prepared_text(const char *name)
 {
 	PreparedStatement *stmt = FetchPreparedStatement(name, false);
 
@@ -269,19 +269,19 @@ ps_prepared_text(const char *name)
 }
 
 static PsRedactScanOptions
-ps_scan_options(void)
+scan_options(void)
 {
 	PsRedactScanOptions opt;
 
 	opt.standard_conforming_strings = standard_conforming_strings;
-	opt.prepared_text = ps_prepared_text;
+	opt.prepared_text = lookup_prepared_text;
 	return opt;
 }
 
 static bool
-ps_calls_ours(const char *text)
+calls_ours(const char *text)
 {
-	PsRedactScanOptions opt = ps_scan_options();
+	PsRedactScanOptions opt = scan_options();
 
 	return ps_redact_sql_calls_seal(text, &opt);
 }
@@ -296,7 +296,7 @@ static TimestampTz ps_decided_at = 0;
 static bool ps_decided = false;
 
 static bool
-ps_statement_calls_ours(void)
+statement_calls_ours(void)
 {
 	const char *text = debug_query_string;
 	TimestampTz at;
@@ -306,7 +306,7 @@ ps_statement_calls_ours(void)
 	at = GetCurrentStatementStartTimestamp();
 	if (text != ps_decided_text || at != ps_decided_at)
 	{
-		ps_decided = ps_calls_ours(text);
+		ps_decided = calls_ours(text);
 		ps_decided_text = text;
 		ps_decided_at = at;
 	}
@@ -317,7 +317,7 @@ ps_statement_calls_ours(void)
 
 /* Replace the statement inside a log message. */
 static char *
-ps_without_statement(const char *message)
+without_statement(const char *message)
 {
 	const char *statement = debug_query_string;
 	const char *at;
@@ -330,7 +330,7 @@ ps_without_statement(const char *message)
 }
 
 static bool
-ps_mentions_parameters(const char *text)
+mentions_parameters(const char *text)
 {
 	return text != NULL && strstr(text, "parameters:") != NULL;
 }
@@ -341,7 +341,7 @@ ps_mentions_parameters(const char *text)
  * only logged more tersely, never leaked.
  */
 static bool
-ps_is_own_message(const ErrorData *edata)
+is_own_message(const ErrorData *edata)
 {
 	return edata->domain != NULL && strcmp(edata->domain, TEXTDOMAIN) == 0;
 }
@@ -353,7 +353,7 @@ ps_is_own_message(const ErrorData *edata)
  * names only the SQLSTATE.
  */
 static void
-ps_log_error_without_text(ErrorData *edata)
+log_error_without_text(ErrorData *edata)
 {
 	edata->output_to_server = false;
 	ps_in_hook = true;
@@ -381,12 +381,12 @@ ps_log_error_without_text(ErrorData *edata)
  * whole context is replaced, not single lines.
  */
 static void
-ps_redact_secret_line(ErrorData *edata, bool own)
+redact_secret_line(ErrorData *edata, bool own)
 {
 	edata->hide_stmt = true;
 	if (edata->message != NULL)
 	{
-		char	   *message = ps_without_statement(edata->message);
+		char	   *message = without_statement(edata->message);
 
 		if (!own && edata->elevel < ERROR)
 		{
@@ -396,14 +396,14 @@ ps_redact_secret_line(ErrorData *edata, bool own)
 			if (eol != NULL)
 				message = psprintf("%.*s\n%s", (int) (eol - message), message,
 								   PS_REDACTED_REST);
-			if (ps_calls_ours(message))
+			if (calls_ours(message))
 				message = pstrdup(PS_REDACTED_REST);
 		}
 		edata->message = message;
 	}
-	if (ps_mentions_parameters(edata->detail) || ps_calls_ours(edata->detail))
+	if (mentions_parameters(edata->detail) || calls_ours(edata->detail))
 		edata->detail = pstrdup(PS_REDACTED_PARAMETERS);
-	if (ps_mentions_parameters(edata->detail_log) || ps_calls_ours(edata->detail_log))
+	if (mentions_parameters(edata->detail_log) || calls_ours(edata->detail_log))
 		edata->detail_log = pstrdup(PS_REDACTED_PARAMETERS);
 	if (edata->context != NULL)
 	{
@@ -413,7 +413,7 @@ ps_redact_secret_line(ErrorData *edata, bool own)
 	edata->internalquery = NULL;
 	edata->internalpos = 0;
 	if (!own && edata->elevel >= ERROR)
-		ps_log_error_without_text(edata);
+		log_error_without_text(edata);
 }
 
 /*
@@ -424,7 +424,7 @@ ps_redact_secret_line(ErrorData *edata, bool own)
  * holds only what the client sent and stays.
  */
 static void
-ps_redact_tainted_line(ErrorData *edata)
+redact_tainted_line(ErrorData *edata)
 {
 	const char *statement = debug_query_string;
 
@@ -441,13 +441,13 @@ ps_redact_tainted_line(ErrorData *edata)
 }
 
 static void
-ps_redact_emit_log(ErrorData *edata)
+redact_emit_log(ErrorData *edata)
 {
 	if (!ps_in_hook && edata->output_to_server)
 	{
-		PsRedactScanOptions opt = ps_scan_options();
-		bool		own = ps_is_own_message(edata);
-		bool		statement = ps_statement_calls_ours();
+		PsRedactScanOptions opt = scan_options();
+		bool		own = is_own_message(edata);
+		bool		statement = statement_calls_ours();
 
 		/*
 		 * A statement that fails before seal() runs (syntax error, failed
@@ -458,14 +458,14 @@ ps_redact_emit_log(ErrorData *edata)
 			ps_redact_activity();
 
 		/* first: the client gets the withheld text even if not logged below */
-		if (!own && ps_tainted())
-			ps_redact_tainted_line(edata);
+		if (!own && tainted())
+			redact_tainted_line(edata);
 
-		if (statement || ps_running_ours() ||
+		if (statement || running_ours() ||
 			ps_redact_context_calls_seal(edata->context, &opt) ||
 			ps_redact_sql_calls_seal(edata->internalquery, &opt) ||
 			(!own && ps_redact_sql_calls_seal(edata->message, &opt)))
-			ps_redact_secret_line(edata, own);
+			redact_secret_line(edata, own);
 	}
 	if (ps_prev_emit_log_hook)
 		ps_prev_emit_log_hook(edata);
@@ -475,15 +475,15 @@ void
 ps_redact_init(void)
 {
 	ps_prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = ps_redact_emit_log;
+	emit_log_hook = redact_emit_log;
 	ps_prev_executor_start = ExecutorStart_hook;
-	ExecutorStart_hook = ps_executor_start;
+	ExecutorStart_hook = executor_start;
 	ps_prev_executor_end = ExecutorEnd_hook;
-	ExecutorEnd_hook = ps_executor_end;
-	RegisterXactCallback(ps_redact_xact_callback, NULL);
-	RegisterSubXactCallback(ps_redact_subxact_callback, NULL);
-	CacheRegisterSyscacheCallback(PROCOID, ps_functions_forget, (Datum) 0);
-	CacheRegisterSyscacheCallback(NAMESPACEOID, ps_functions_forget, (Datum) 0);
+	ExecutorEnd_hook = executor_end;
+	RegisterXactCallback(redact_xact_callback, NULL);
+	RegisterSubXactCallback(redact_subxact_callback, NULL);
+	CacheRegisterSyscacheCallback(PROCOID, functions_forget, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, functions_forget, (Datum) 0);
 }
 
 void

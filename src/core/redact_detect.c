@@ -52,23 +52,23 @@ typedef struct PsScan
 	bool		std_strings;
 } PsScan;
 
-static bool ps_scan_text(const char *text, size_t len, int depth,
+static bool scan_text(const char *text, size_t len, int depth,
 						 const PsRedactScanOptions *opt);
 
 static bool
-ps_ident_start(unsigned char c)
+ident_start(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
 }
 
 static bool
-ps_ident_cont(unsigned char c)
+ident_cont(unsigned char c)
 {
-	return ps_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+	return ident_start(c) || (c >= '0' && c <= '9') || c == '$';
 }
 
 static void
-ps_skip_blank(PsScan *s)
+skip_blank(PsScan *s)
 {
 	while (s->p < s->end)
 	{
@@ -103,7 +103,7 @@ ps_skip_blank(PsScan *s)
 
 /* 'body' with '' doubled; backslash escapes when asked. */
 static void
-ps_read_quoted(PsScan *s, char quote, bool backslashes, PsTok *t)
+read_quoted(PsScan *s, char quote, bool backslashes, PsTok *t)
 {
 	s->p++;						/* opening quote */
 	t->start = s->p;
@@ -128,16 +128,16 @@ ps_read_quoted(PsScan *s, char quote, bool backslashes, PsTok *t)
 
 /* $tag$body$tag$; false when the $ does not open one. */
 static bool
-ps_read_dollar(PsScan *s, PsTok *t)
+read_dollar(PsScan *s, PsTok *t)
 {
 	const char *q = s->p + 1;
 	size_t		taglen;
 
-	if (q < s->end && *q != '$' && !(ps_ident_start((unsigned char) *q)))
+	if (q < s->end && *q != '$' && !(ident_start((unsigned char) *q)))
 		return false;
 	while (q < s->end && *q != '$')
 	{
-		if (!ps_ident_cont((unsigned char) *q) || *q == '$')
+		if (!ident_cont((unsigned char) *q) || *q == '$')
 			return false;
 		q++;
 	}
@@ -160,7 +160,7 @@ ps_read_dollar(PsScan *s, PsTok *t)
 }
 
 static void
-ps_copy_name(PsTok *t, const char *from, size_t len, bool downcase, char quote)
+copy_name(PsTok *t, const char *from, size_t len, bool downcase, char quote)
 {
 	size_t		n = 0;
 
@@ -180,7 +180,7 @@ ps_copy_name(PsTok *t, const char *from, size_t len, bool downcase, char quote)
 }
 
 static int
-ps_hexval(char c)
+hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -197,7 +197,7 @@ ps_hexval(char c)
  * names, so anything else decodes to a byte that matches nothing.
  */
 static void
-ps_decode_uident(PsTok *t, char esc)
+decode_uident(PsTok *t, char esc)
 {
 	size_t		n = 0;
 	const char *p = t->start;
@@ -236,7 +236,7 @@ ps_decode_uident(PsTok *t, char esc)
 			digits = 4;
 		for (int i = 0; i < digits; i++)
 		{
-			int			v = (p < end) ? ps_hexval(*p) : -1;
+			int			v = (p < end) ? hexval(*p) : -1;
 
 			if (v < 0)
 			{
@@ -254,11 +254,11 @@ ps_decode_uident(PsTok *t, char esc)
 }
 
 static void
-ps_next(PsScan *s, PsTok *t)
+next_token(PsScan *s, PsTok *t)
 {
 	unsigned char c;
 
-	ps_skip_blank(s);
+	skip_blank(s);
 	t->kind = PS_TOK_OTHER;
 	t->name[0] = '\0';
 	t->name_bad = false;
@@ -279,13 +279,13 @@ ps_next(PsScan *s, PsTok *t)
 		s->p += 2;
 		if (*s->p == '"')
 		{
-			ps_read_quoted(s, '"', false, t);
+			read_quoted(s, '"', false, t);
 			t->kind = PS_TOK_UIDENT;
-			ps_decode_uident(t, '\\');
+			decode_uident(t, '\\');
 		}
 		else
 		{
-			ps_read_quoted(s, '\'', false, t);
+			read_quoted(s, '\'', false, t);
 			t->kind = PS_TOK_STRING;
 		}
 		return;
@@ -295,36 +295,36 @@ ps_next(PsScan *s, PsTok *t)
 		strchr("eEbBxXnN", c) != NULL)
 	{
 		s->p++;
-		ps_read_quoted(s, '\'', c == 'e' || c == 'E', t);
+		read_quoted(s, '\'', c == 'e' || c == 'E', t);
 		t->kind = PS_TOK_STRING;
 		return;
 	}
-	if (ps_ident_start(c))
+	if (ident_start(c))
 	{
 		const char *from = s->p;
 
-		while (s->p < s->end && ps_ident_cont((unsigned char) *s->p))
+		while (s->p < s->end && ident_cont((unsigned char) *s->p))
 			s->p++;
 		t->kind = PS_TOK_IDENT;
 		t->start = from;
 		t->len = s->p - from;
-		ps_copy_name(t, from, t->len, true, '\0');
+		copy_name(t, from, t->len, true, '\0');
 		return;
 	}
 	if (c == '"')
 	{
-		ps_read_quoted(s, '"', false, t);
+		read_quoted(s, '"', false, t);
 		t->kind = PS_TOK_QIDENT;
-		ps_copy_name(t, t->start, t->len, false, '"');
+		copy_name(t, t->start, t->len, false, '"');
 		return;
 	}
 	if (c == '\'')
 	{
-		ps_read_quoted(s, '\'', !s->std_strings, t);
+		read_quoted(s, '\'', !s->std_strings, t);
 		t->kind = PS_TOK_STRING;
 		return;
 	}
-	if (c == '$' && ps_read_dollar(s, t))
+	if (c == '$' && read_dollar(s, t))
 	{
 		t->kind = PS_TOK_STRING;
 		return;
@@ -332,7 +332,7 @@ ps_next(PsScan *s, PsTok *t)
 	if ((c >= '0' && c <= '9') || c == '$')
 	{
 		s->p++;
-		while (s->p < s->end && (ps_ident_cont((unsigned char) *s->p) || *s->p == '.'))
+		while (s->p < s->end && (ident_cont((unsigned char) *s->p) || *s->p == '.'))
 			s->p++;
 		t->len = s->p - t->start;
 		return;
@@ -343,28 +343,28 @@ ps_next(PsScan *s, PsTok *t)
 }
 
 static bool
-ps_is_name(const PsTok *t)
+is_name(const PsTok *t)
 {
 	return t->kind == PS_TOK_IDENT || t->kind == PS_TOK_QIDENT ||
 		t->kind == PS_TOK_UIDENT;
 }
 
 static bool
-ps_is_our_function(const PsTok *t)
+is_our_function(const PsTok *t)
 {
-	return ps_is_name(t) &&
+	return is_name(t) &&
 		(strcmp(t->name, "seal") == 0 || strcmp(t->name, "authenticate") == 0);
 }
 
 /* A quoted body worth reading as SQL: not a plain word. */
 static bool
-ps_body_may_hold_sql(const PsTok *t)
+body_may_hold_sql(const PsTok *t)
 {
 	return t->len >= 5 && memchr(t->start, '(', t->len) != NULL;
 }
 
 static bool
-ps_scan_text(const char *text, size_t len, int depth, const PsRedactScanOptions *opt)
+scan_text(const char *text, size_t len, int depth, const PsRedactScanOptions *opt)
 {
 	PsScan		s = {text, text + len, opt->standard_conforming_strings};
 	PsTok		t;
@@ -378,34 +378,34 @@ ps_scan_text(const char *text, size_t len, int depth, const PsRedactScanOptions 
 		if (have_next)
 			t = next, have_next = false;
 		else
-			ps_next(&s, &t);
+			next_token(&s, &t);
 		if (t.kind == PS_TOK_END)
 			return false;
 
 		if (t.kind == PS_TOK_STRING || t.kind == PS_TOK_QIDENT ||
 			t.kind == PS_TOK_UIDENT)
 		{
-			if (ps_body_may_hold_sql(&t) &&
-				ps_scan_text(t.start, t.len, depth + 1, opt))
+			if (body_may_hold_sql(&t) &&
+				scan_text(t.start, t.len, depth + 1, opt))
 				return true;
 		}
-		if (!ps_is_name(&t))
+		if (!is_name(&t))
 			continue;
 
-		ps_next(&s, &next);
+		next_token(&s, &next);
 		have_next = true;
 		if (t.kind == PS_TOK_UIDENT && next.kind == PS_TOK_IDENT &&
 			strcmp(next.name, "uescape") == 0)
 		{
-			ps_next(&s, &next);
+			next_token(&s, &next);
 			if (next.kind == PS_TOK_STRING && next.len >= 1)
-				ps_decode_uident(&t, next.start[0]);
+				decode_uident(&t, next.start[0]);
 			else
 				t.name_bad = true;
-			ps_next(&s, &next);
+			next_token(&s, &next);
 		}
 		if (next.kind == PS_TOK_OTHER && next.punct == '(' &&
-			(ps_is_our_function(&t) || (t.kind == PS_TOK_UIDENT && t.name_bad)))
+			(is_our_function(&t) || (t.kind == PS_TOK_UIDENT && t.name_bad)))
 			return true;
 
 		/* EXECUTE name: the prepared statement's own text */
@@ -416,7 +416,7 @@ ps_scan_text(const char *text, size_t len, int depth, const PsRedactScanOptions 
 			const char *prepared = opt->prepared_text(next.name);
 
 			if (prepared != NULL &&
-				ps_scan_text(prepared, strlen(prepared), depth + 1, opt))
+				scan_text(prepared, strlen(prepared), depth + 1, opt))
 				return true;
 		}
 	}
@@ -427,7 +427,7 @@ ps_redact_sql_calls_seal(const char *sql, const PsRedactScanOptions *opt)
 {
 	if (sql == NULL)
 		return false;
-	return ps_scan_text(sql, strlen(sql), 0, opt);
+	return scan_text(sql, strlen(sql), 0, opt);
 }
 
 /*
@@ -443,12 +443,12 @@ ps_redact_context_calls_seal(const char *context, const PsRedactScanOptions *opt
 
 	if (context == NULL)
 		return false;
-	if (ps_scan_text(context, strlen(context), 0, opt))
+	if (scan_text(context, strlen(context), 0, opt))
 		return true;
 	for (p = context; (p = strchr(p, '"')) != NULL && quotes < 32; quotes++)
 	{
 		p++;
-		if (ps_scan_text(p, strlen(p), 0, opt))
+		if (scan_text(p, strlen(p), 0, opt))
 			return true;
 	}
 	return false;

@@ -74,7 +74,7 @@ ps_datakey_lock_tenant(const char *tenant, LOCKMODE mode)
 }
 
 static void
-ps_datakey_relcache_callback(Datum arg, Oid relid)
+datakey_relcache_callback(Datum arg, Oid relid)
 {
 	/* deferred, so a key handed out stays valid until the next call */
 	if (relid == InvalidOid || relid == ps_data_key_relid)
@@ -82,7 +82,7 @@ ps_datakey_relcache_callback(Datum arg, Oid relid)
 }
 
 static void
-ps_cache_init(void)
+cache_init(void)
 {
 	if (ps_cache != NULL)
 	{
@@ -99,11 +99,11 @@ ps_cache_init(void)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("provsecret: could not allocate locked memory for data keys")));
 	ps_datakey_forget_all();
-	CacheRegisterRelcacheCallback(ps_datakey_relcache_callback, (Datum) 0);
+	CacheRegisterRelcacheCallback(datakey_relcache_callback, (Datum) 0);
 }
 
 static const unsigned char *
-ps_cache_find(int64 id)
+cache_find(int64 id)
 {
 	for (int i = 0; i < PS_DATAKEY_CACHE_SIZE; i++)
 		if (ps_cache[i].used && ps_cache[i].id == id)
@@ -112,7 +112,7 @@ ps_cache_find(int64 id)
 }
 
 static PsCachedKey *
-ps_cache_slot(int64 id)
+cache_slot(int64 id)
 {
 	PsCachedKey *slot = &ps_cache[ps_cache_next];
 
@@ -124,11 +124,11 @@ ps_cache_slot(int64 id)
 
 /* Unwrap into a cache slot; SPI connected, row in SPI_tuptable. */
 static const unsigned char *
-ps_unwrap_row(int64 id, const char *tenant, bytea *wrapped,
+unwrap_row(int64 id, const char *tenant, bytea *wrapped,
 			  const char *fingerprint)
 {
 	const PsRootKey *root = ps_keyring_lookup(fingerprint);
-	PsCachedKey *slot = ps_cache_slot(id);
+	PsCachedKey *slot = cache_slot(id);
 
 	if (!ps_seal_unwrap_key(root, id, tenant, wrapped, slot->key))
 		ereport(ERROR,
@@ -140,7 +140,7 @@ ps_unwrap_row(int64 id, const char *tenant, bytea *wrapped,
 }
 
 static void
-ps_note_relid(void)
+note_relid(void)
 {
 	if (!OidIsValid(ps_data_key_relid))
 		ps_data_key_relid = get_relname_relid("data_key",
@@ -149,7 +149,7 @@ ps_note_relid(void)
 
 /* Look up the active key of a tenant (SPI connected); 0 when none. */
 static int64
-ps_lookup_active(const char *tenant, const unsigned char **key)
+lookup_active(const char *tenant, const unsigned char **key)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(tenant)};
@@ -166,9 +166,9 @@ ps_lookup_active(const char *tenant, const unsigned char **key)
 	if (SPI_processed == 0)
 		return 0;
 	id = DatumGetInt64(ps_query_datum(0, 1, &isnull));
-	*key = ps_cache_find(id);
+	*key = cache_find(id);
 	if (*key == NULL)
-		*key = ps_unwrap_row(id, tenant,
+		*key = unwrap_row(id, tenant,
 							 DatumGetByteaPP(ps_query_datum(0, 2, &isnull)),
 							 ps_query_text(0, 3));
 	return id;
@@ -181,8 +181,8 @@ ps_datakey_active(const char *tenant, const char *company, const char *project,
 	PsIdentity	identity;
 	int64		id;
 
-	ps_cache_init();
-	ps_note_relid();
+	cache_init();
+	note_relid();
 	/*
 	 * Held until commit: a data-key rotation of this tenant waits for this
 	 * transaction before it destroys a retired key we might be sealing
@@ -192,7 +192,7 @@ ps_datakey_active(const char *tenant, const char *company, const char *project,
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
 
-	id = ps_lookup_active(tenant, key);
+	id = lookup_active(tenant, key);
 	if (id == 0)
 	{
 		const PsRootKey *root = ps_keyring_current();
@@ -208,7 +208,7 @@ ps_datakey_active(const char *tenant, const char *company, const char *project,
 		ps_query_run(plan_nextval, NULL, NULL, false, 1);
 		id = DatumGetInt64(ps_query_datum(0, 1, &isnull));
 
-		slot = ps_cache_slot(id);
+		slot = cache_slot(id);
 		randombytes_buf(slot->key, PS_KEY_BYTES);
 
 		values[0] = Int64GetDatum(id);
@@ -235,7 +235,7 @@ ps_datakey_active(const char *tenant, const char *company, const char *project,
 		{
 			/* a concurrent seal created it first: use theirs */
 			sodium_memzero(slot, sizeof(*slot));
-			id = ps_lookup_active(tenant, key);
+			id = lookup_active(tenant, key);
 			if (id == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -257,12 +257,12 @@ ps_datakey_by_id(int64 id)
 	Datum		values[1] = {Int64GetDatum(id)};
 	bool		isnull;
 
-	ps_cache_init();
-	key = ps_cache_find(id);
+	cache_init();
+	key = cache_find(id);
 	if (key != NULL)
 		return key;
 
-	ps_note_relid();
+	note_relid();
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
 	ps_query_plan(&plan_by_id,
@@ -275,7 +275,7 @@ ps_datakey_by_id(int64 id)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("the data key of this secret no longer exists"),
 				 errdetail("Its tenant's data key was destroyed (shredded).")));
-	key = ps_unwrap_row(id, ps_query_text(0, 1),
+	key = unwrap_row(id, ps_query_text(0, 1),
 						DatumGetByteaPP(ps_query_datum(0, 2, &isnull)),
 						ps_query_text(0, 3));
 	SPI_finish();

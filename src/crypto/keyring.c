@@ -42,7 +42,7 @@ static const unsigned char ps_kdf_salt[crypto_pwhash_SALTBYTES] =
 "provsecret-root1";
 
 static void
-ps_fingerprint(PsRootKey *root)
+compute_fingerprint(PsRootKey *root)
 {
 	static const char label[] = "provsecret key check value v1";
 	unsigned char kcv[PS_FINGERPRINT_LEN / 2];
@@ -55,7 +55,7 @@ ps_fingerprint(PsRootKey *root)
 
 /* Stretch the passphrase; Argon2id resists a weak one at startup cost. */
 static bool
-ps_derive(PsRootKey *root, const char *passphrase, size_t len)
+derive_root_key(PsRootKey *root, const char *passphrase, size_t len)
 {
 	if (crypto_pwhash(root->key, sizeof(root->key), passphrase, len,
 					  ps_kdf_salt, crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -63,7 +63,7 @@ ps_derive(PsRootKey *root, const char *passphrase, size_t len)
 					  crypto_pwhash_ALG_ARGON2ID13) != 0)
 		return false;
 	root->present = true;
-	ps_fingerprint(root);
+	compute_fingerprint(root);
 	return true;
 }
 
@@ -73,7 +73,7 @@ ps_derive(PsRootKey *root, const char *passphrase, size_t len)
  * we run, so unsetenv() alone would leave the block readable.
  */
 static void
-ps_scrub_original_environment(const char *name)
+scrub_original_environment(const char *name)
 {
 	FILE	   *f = fopen("/proc/self/stat", "r");
 	char		buf[4096];
@@ -121,7 +121,7 @@ ps_scrub_original_environment(const char *name)
 
 /* Take one variable out of the environment, wiping every copy of it. */
 static char *
-ps_take_variable(const char *name, size_t *len)
+take_variable(const char *name, size_t *len)
 {
 	char	   *value = getenv(name);
 	char	   *copy = NULL;
@@ -137,13 +137,13 @@ ps_take_variable(const char *name, size_t *len)
 		explicit_bzero(value, *len);
 		unsetenv(name);
 	}
-	ps_scrub_original_environment(name);
+	scrub_original_environment(name);
 	return copy;
 }
 
 /* Characters, not bytes: UTF-8 continuation bytes do not count. */
 static size_t
-ps_utf8_chars(const char *s, size_t len)
+utf8_chars(const char *s, size_t len)
 {
 	size_t		chars = 0;
 
@@ -154,15 +154,15 @@ ps_utf8_chars(const char *s, size_t len)
 }
 
 static void
-ps_load_one(PsRootKey *root, const char *name, bool *too_short)
+load_one(PsRootKey *root, const char *name, bool *too_short)
 {
 	size_t		len;
-	char	   *passphrase = ps_take_variable(name, &len);
+	char	   *passphrase = take_variable(name, &len);
 
 	*too_short = false;
 	if (passphrase == NULL)
 		return;
-	if (ps_utf8_chars(passphrase, len) < PS_ROOT_KEY_MIN_CHARS)
+	if (utf8_chars(passphrase, len) < PS_ROOT_KEY_MIN_CHARS)
 	{
 		*too_short = true;
 		ereport(LOG,
@@ -170,7 +170,7 @@ ps_load_one(PsRootKey *root, const char *name, bool *too_short)
 						name, PS_ROOT_KEY_MIN_CHARS),
 				 errhint("Set it to a long random secret, for example the output of \"openssl rand -hex 32\".")));
 	}
-	else if (!ps_derive(root, passphrase, len))
+	else if (!derive_root_key(root, passphrase, len))
 		ereport(FATAL,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("provsecret: could not derive the root key from %s", name)));
@@ -195,8 +195,8 @@ ps_keyring_load(void)
 				 errmsg("provsecret: could not allocate locked memory for the keyring")));
 	memset(keyring, 0, sizeof(PsKeyring));
 
-	ps_load_one(&keyring->current, PS_ROOT_ENV, &too_short);
-	ps_load_one(&keyring->previous, PS_ROOT_ENV_PREVIOUS, &previous_too_short);
+	load_one(&keyring->current, PS_ROOT_ENV, &too_short);
+	load_one(&keyring->previous, PS_ROOT_ENV_PREVIOUS, &previous_too_short);
 	if (keyring->previous.present &&
 		strcmp(keyring->previous.fingerprint, keyring->current.fingerprint) == 0)
 		keyring->previous.present = false;
@@ -205,7 +205,7 @@ ps_keyring_load(void)
 					   (const unsigned char *) ps_dev_passphrase,
 					   sizeof(ps_dev_passphrase) - 1, NULL, 0);
 	keyring->development.present = true;
-	ps_fingerprint(&keyring->development);
+	compute_fingerprint(&keyring->development);
 
 	if (keyring->current.present)
 		keyring->state = PS_ROOT_OK;
@@ -231,7 +231,7 @@ ps_keyring_load(void)
 }
 
 static void
-ps_keyring_not_loaded(void)
+keyring_not_loaded(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -243,7 +243,7 @@ const PsRootKey *
 ps_keyring_current(void)
 {
 	if (keyring == NULL)
-		ps_keyring_not_loaded();
+		keyring_not_loaded();
 	switch (keyring->state)
 	{
 		case PS_ROOT_OK:

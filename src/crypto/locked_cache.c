@@ -12,13 +12,12 @@
 #include "core/provsecret.h"
 #include "core/reference.h"
 
-#define TAG_MAX 32
 
 struct PsLockedEntry
 {
 	TimestampTz expires;
 	char		key[PS_REFERENCE_MAX + 1];
-	char		tag[TAG_MAX];
+	char		tag[PS_LOCKED_CACHE_TAG_MAX];
 	Size		len;
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 };

@@ -15,6 +15,9 @@
 
 #include "datatype/timestamp.h"
 
+/* Room for a tag, terminator included: a put with a longer one keeps nothing. */
+#define PS_LOCKED_CACHE_TAG_MAX 32
+
 typedef struct PsLockedEntry PsLockedEntry;
 
 typedef struct PsLockedCache

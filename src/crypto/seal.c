@@ -13,7 +13,7 @@
 #define PS_TAG_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
 
 static void
-ps_put_int64(unsigned char *p, int64 v)
+put_int64(unsigned char *p, int64 v)
 {
 	for (int i = 7; i >= 0; i--)
 	{
@@ -23,7 +23,7 @@ ps_put_int64(unsigned char *p, int64 v)
 }
 
 static int64
-ps_get_int64(const unsigned char *p)
+get_int64(const unsigned char *p)
 {
 	uint64		v = 0;
 
@@ -34,7 +34,7 @@ ps_get_int64(const unsigned char *p)
 
 /* header || reference || 0 || scope || 0 || value_version (4 bytes BE) */
 static unsigned char *
-ps_associated_data(const unsigned char *header, const PsSealBinding *binding,
+associated_data(const unsigned char *header, const PsSealBinding *binding,
 				   Size *len)
 {
 	Size		ref_len = strlen(binding->reference);
@@ -72,9 +72,9 @@ ps_seal_encrypt(const unsigned char *data_key, int64 data_key_id,
 
 	SET_VARSIZE(result, VARHDRSZ + total);
 	out[0] = PS_SEAL_FORMAT;
-	ps_put_int64(out + 1, data_key_id);
+	put_int64(out + 1, data_key_id);
 	randombytes_buf(out + PS_HEADER_LEN, PS_NONCE_LEN);
-	ad = ps_associated_data(out, binding, &ad_len);
+	ad = associated_data(out, binding, &ad_len);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + PS_HEADER_LEN + PS_NONCE_LEN,
 											   &clen,
 											   (const unsigned char *) value,
@@ -85,7 +85,7 @@ ps_seal_encrypt(const unsigned char *data_key, int64 data_key_id,
 }
 
 static void
-ps_malformed(void)
+report_malformed(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
@@ -99,8 +99,8 @@ ps_seal_data_key_id(const bytea *ciphertext)
 	Size		len = VARSIZE_ANY_EXHDR(ciphertext);
 
 	if (len < PS_HEADER_LEN + PS_NONCE_LEN + PS_TAG_LEN || p[0] != PS_SEAL_FORMAT)
-		ps_malformed();
-	return ps_get_int64(p + 1);
+		report_malformed();
+	return get_int64(p + 1);
 }
 
 Size
@@ -109,7 +109,7 @@ ps_seal_plaintext_len(const bytea *ciphertext)
 	Size		len = VARSIZE_ANY_EXHDR(ciphertext);
 
 	if (len < PS_HEADER_LEN + PS_NONCE_LEN + PS_TAG_LEN)
-		ps_malformed();
+		report_malformed();
 	return len - PS_HEADER_LEN - PS_NONCE_LEN - PS_TAG_LEN;
 }
 
@@ -125,7 +125,7 @@ ps_seal_decrypt(const unsigned char *data_key, const PsSealBinding *binding,
 	int			rc;
 
 	(void) ps_seal_data_key_id(ciphertext);
-	ad = ps_associated_data(p, binding, &ad_len);
+	ad = associated_data(p, binding, &ad_len);
 	rc = crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *) out, &mlen,
 													NULL,
 													p + PS_HEADER_LEN + PS_NONCE_LEN,
@@ -145,7 +145,7 @@ ps_seal_decrypt(const unsigned char *data_key, const PsSealBinding *binding,
 
 /* AD of a wrapped data key: label, id and tenant. */
 static unsigned char *
-ps_key_ad(int64 key_id, const char *tenant, Size *len)
+key_ad(int64 key_id, const char *tenant, Size *len)
 {
 	static const char label[] = "provsecret data key v1";
 	Size		tenant_len = strlen(tenant);
@@ -154,7 +154,7 @@ ps_key_ad(int64 key_id, const char *tenant, Size *len)
 	*len = sizeof(label) + 8 + tenant_len;
 	ad = palloc(*len);
 	memcpy(ad, label, sizeof(label));
-	ps_put_int64(ad + sizeof(label), key_id);
+	put_int64(ad + sizeof(label), key_id);
 	memcpy(ad + sizeof(label) + 8, tenant, tenant_len);
 	return ad;
 }
@@ -172,7 +172,7 @@ ps_seal_wrap_key(const PsRootKey *root, int64 key_id, const char *tenant,
 
 	SET_VARSIZE(result, VARHDRSZ + total);
 	randombytes_buf(out, PS_NONCE_LEN);
-	ad = ps_key_ad(key_id, tenant, &ad_len);
+	ad = key_ad(key_id, tenant, &ad_len);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + PS_NONCE_LEN, &clen,
 											   data_key, PS_KEY_BYTES,
 											   ad, ad_len, NULL, out,
@@ -194,7 +194,7 @@ ps_seal_unwrap_key(const PsRootKey *root, int64 key_id, const char *tenant,
 
 	if (len != PS_NONCE_LEN + PS_KEY_BYTES + PS_TAG_LEN)
 		return false;
-	ad = ps_key_ad(key_id, tenant, &ad_len);
+	ad = key_ad(key_id, tenant, &ad_len);
 	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(data_key, &mlen, NULL,
 													p + PS_NONCE_LEN,
 													len - PS_NONCE_LEN,

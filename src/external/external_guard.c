@@ -20,13 +20,12 @@
 #include "core/reference.h"
 
 #define BREAKER_SLOTS 128
-#define TAG_MAX 32
 #define CACHE_SLOTS 32
 
 typedef struct BreakerSlot
 {
 	char		resolver[PS_NAME_MAX + 1];	/* "" when free */
-	char		tag[TAG_MAX];
+	char		tag[PS_LOCKED_CACHE_TAG_MAX];
 	int			failures;		/* consecutive */
 	TimestampTz open_until;		/* 0 when closed */
 	TimestampTz touched;

@@ -99,7 +99,7 @@ ps_permission_name(PsPermission perm)
 
 /* What holding perm lets one do: modifying or reading implies describing. */
 static int
-ps_implied(int granted)
+implied(int granted)
 {
 	int			mask = granted;
 
@@ -111,7 +111,7 @@ ps_implied(int granted)
 }
 
 static void
-ps_authz_relcache_callback(Datum arg, Oid relid)
+authz_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == ps_grant_relid)
 		ps_grants_stale = true;
@@ -120,24 +120,24 @@ ps_authz_relcache_callback(Datum arg, Oid relid)
 }
 
 static void
-ps_authz_init(void)
+authz_init(void)
 {
 	if (ps_authz_context != NULL)
 		return;
 	ps_authz_context = AllocSetContextCreate(TopMemoryContext,
 											 "provsecret authz",
 											 ALLOCSET_DEFAULT_SIZES);
-	CacheRegisterRelcacheCallback(ps_authz_relcache_callback, (Datum) 0);
+	CacheRegisterRelcacheCallback(authz_relcache_callback, (Datum) 0);
 }
 
 static Oid
-ps_table_relid(const char *name)
+table_relid(const char *name)
 {
 	return get_relname_relid(name, get_namespace_oid("provsecret", false));
 }
 
 static void
-ps_load_grants(List *principals, const char *key)
+load_grants(List *principals, const char *key)
 {
 	HASHCTL		ctl;
 	PsIdentity	identity;
@@ -154,7 +154,7 @@ ps_load_grants(List *principals, const char *key)
 		pfree(ps_grants_key);
 	ps_grants_key = NULL;
 
-	ps_grant_relid = ps_table_relid("access_grant");
+	ps_grant_relid = table_relid("access_grant");
 	ps_grants_stale = false;
 
 	ctl.keysize = sizeof(((PsGrantEntry *) NULL)->target);
@@ -190,7 +190,7 @@ ps_load_grants(List *principals, const char *key)
 		entry = hash_search(ps_grants, target, HASH_ENTER, &found);
 		if (!found)
 			entry->mask = 0;
-		entry->mask |= ps_implied(perm);
+		entry->mask |= implied(perm);
 	}
 	SPI_finish();
 	ps_identity_leave(&identity);
@@ -204,7 +204,7 @@ ps_authz_project_company(const char *project, bool *exists)
 	PsProjectEntry *entry;
 	bool		found;
 
-	ps_authz_init();
+	authz_init();
 	AcceptInvalidationMessages();
 	if (ps_projects_stale || ps_projects == NULL)
 	{
@@ -217,7 +217,7 @@ ps_authz_project_company(const char *project, bool *exists)
 		ctl.hcxt = ps_authz_context;
 		ps_projects = hash_create("provsecret projects", 256, &ctl,
 								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-		ps_project_relid = ps_table_relid("project");
+		ps_project_relid = table_relid("project");
 		ps_projects_stale = false;
 	}
 	if (strlen(project) > PS_NAME_MAX)
@@ -258,7 +258,7 @@ ps_authz_project_company(const char *project, bool *exists)
 
 /* Roles that hold permissions everywhere, by membership. */
 static bool
-ps_global_allows(Oid caller, PsPermission perm)
+global_allows(Oid caller, PsPermission perm)
 {
 	Oid			role;
 
@@ -275,7 +275,7 @@ ps_global_allows(Oid caller, PsPermission perm)
 }
 
 static bool
-ps_grant_allows(const char *scope, const char *owner, PsPermission perm)
+grant_allows(const char *scope, const char *owner, PsPermission perm)
 {
 	char		target[8 + PS_NAME_MAX + 1];
 	PsGrantEntry *entry;
@@ -289,7 +289,7 @@ ps_grant_allows(const char *scope, const char *owner, PsPermission perm)
 
 /* The grants of the current principals, loaded unless already current. */
 static void
-ps_grants_current(void)
+grants_current(void)
 {
 	char	   *key;
 	List	   *principals;
@@ -306,7 +306,7 @@ ps_grants_current(void)
 	principals = ps_principal_current(&key);
 	if (ps_grants_stale || ps_grants == NULL || ps_grants_key == NULL ||
 		strcmp(key, ps_grants_key) != 0)
-		ps_load_grants(principals, key);
+		load_grants(principals, key);
 }
 
 bool
@@ -314,22 +314,22 @@ ps_authz_allows(const char *company, const char *project, PsPermission perm)
 {
 	char	   *project_company = NULL;
 
-	ps_authz_init();
-	if (!ps_principal_token_only() && ps_global_allows(ps_identity_caller(), perm))
+	authz_init();
+	if (!ps_principal_token_only() && global_allows(ps_identity_caller(), perm))
 		return true;
 
-	ps_grants_current();
+	grants_current();
 
 	if (project != NULL)
 	{
 		bool		exists;
 
-		if (ps_grant_allows("project", project, perm))
+		if (grant_allows("project", project, perm))
 			return true;
 		if (company == NULL)
 			company = project_company = ps_authz_project_company(project, &exists);
 	}
-	if (company != NULL && ps_grant_allows("company", company, perm))
+	if (company != NULL && grant_allows("company", company, perm))
 		return true;
 	if (project_company != NULL)
 		pfree(project_company);
@@ -339,8 +339,8 @@ ps_authz_allows(const char *company, const char *project, PsPermission perm)
 bool
 ps_authz_allows_global(PsPermission perm)
 {
-	ps_authz_init();
-	return !ps_principal_token_only() && ps_global_allows(ps_identity_caller(), perm);
+	authz_init();
+	return !ps_principal_token_only() && global_allows(ps_identity_caller(), perm);
 }
 
 /*
@@ -353,13 +353,13 @@ ps_authz_allows_env(const char *name, PsPermission perm)
 {
 	if (ps_authz_allows_global(perm))
 		return true;
-	ps_grants_current();
-	return ps_grant_allows("env", name, perm);
+	grants_current();
+	return grant_allows("env", name, perm);
 }
 
 /* The durable access.denied event every denial leaves. */
 static void
-ps_audit_denial(PsPermission perm, const char *company, const char *project,
+audit_denial(PsPermission perm, const char *company, const char *project,
 				const char *reference, const char *on)
 {
 	PsAuditEvent event = {0};
@@ -380,7 +380,7 @@ ps_authz_deny_env(PsPermission perm, const char *name, const char *reference)
 {
 	char	   *target = psprintf("env/%s", name);
 
-	ps_audit_denial(perm, NULL, NULL, reference, target);
+	audit_denial(perm, NULL, NULL, reference, target);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied: %s on %s requires the %s permission",
@@ -401,7 +401,7 @@ ps_authz_deny_resolver(PsPermission perm, const char *resolver,
 					   const char *company, const char *project,
 					   const char *reference)
 {
-	ps_audit_denial(perm, company, project, reference,
+	audit_denial(perm, company, project, reference,
 					psprintf("the target of resolver %s", resolver));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -413,7 +413,7 @@ void
 ps_authz_deny(PsPermission perm, const char *company, const char *project,
 			  const char *reference)
 {
-	ps_audit_denial(perm, company, project, reference, NULL);
+	audit_denial(perm, company, project, reference, NULL);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -26,7 +26,7 @@ static const char *const ps_principal_kinds[] = {"db:", "user:", "client:", "rol
 
 /* db:<role>, user:<sub>, client:<azp>, role:<realm role>, group:<group> */
 static void
-ps_check_principal(const char *principal)
+check_principal(const char *principal)
 {
 	size_t		len = strlen(principal);
 	bool		kind_ok = false;
@@ -52,7 +52,7 @@ ps_check_principal(const char *principal)
 
 /* The permissions array as names; NULL array means every permission. */
 static List *
-ps_permission_list(FunctionCallInfo fcinfo, int argno, bool null_means_all)
+permission_list(FunctionCallInfo fcinfo, int argno, bool null_means_all)
 {
 	List	   *perms = NIL;
 	Datum	   *elems;
@@ -101,7 +101,7 @@ ps_permission_list(FunctionCallInfo fcinfo, int argno, bool null_means_all)
  * NAME, or NULL when the target is not an env/ one.
  */
 static char *
-ps_env_target(const char *target_text)
+env_target(const char *target_text)
 {
 	PsReference ref;
 	char	   *as_reference;
@@ -118,7 +118,7 @@ ps_env_target(const char *target_text)
 }
 
 static List *
-ps_env_permissions(List *perms, bool granting)
+env_permissions(List *perms, bool granting)
 {
 	ListCell   *lc;
 
@@ -133,7 +133,7 @@ ps_env_permissions(List *perms, bool granting)
 }
 
 static void
-ps_change_grants(FunctionCallInfo fcinfo, bool granting)
+change_grants(FunctionCallInfo fcinfo, bool granting)
 {
 	char	   *principal = ps_arg_text(fcinfo, 0, "principal");
 	char	   *target_text = ps_arg_text(fcinfo, 1, "target");
@@ -149,15 +149,15 @@ ps_change_grants(FunctionCallInfo fcinfo, bool granting)
 	StringInfoData detail;
 	PsAuditEvent event = {0};
 
-	ps_check_principal(principal);
-	env_name = ps_env_target(target_text);
+	check_principal(principal);
+	env_name = env_target(target_text);
 	if (env_name == NULL)
 		ps_parse_target_or_error(target_text, &target);
-	perms = ps_permission_list(fcinfo, 2, !granting);
+	perms = permission_list(fcinfo, 2, !granting);
 	if (env_name != NULL)
 	{
 		/* a tenant's manager must not be able to give himself env: access */
-		perms = ps_env_permissions(perms, granting);
+		perms = env_permissions(perms, granting);
 		if (!ps_authz_allows_global(PS_PERM_MANAGE))
 			ps_authz_deny_env(PS_PERM_MANAGE, env_name, NULL);
 		scope = "env";
@@ -225,7 +225,7 @@ PG_FUNCTION_INFO_V1(ps_grant);
 Datum
 ps_grant(PG_FUNCTION_ARGS)
 {
-	ps_change_grants(fcinfo, true);
+	change_grants(fcinfo, true);
 	PG_RETURN_VOID();
 }
 
@@ -233,7 +233,7 @@ PG_FUNCTION_INFO_V1(ps_revoke);
 Datum
 ps_revoke(PG_FUNCTION_ARGS)
 {
-	ps_change_grants(fcinfo, false);
+	change_grants(fcinfo, false);
 	PG_RETURN_VOID();
 }
 

@@ -28,7 +28,7 @@ static SPIPlanPtr plan_project_in_use = NULL;
  * looks like what was asked for: a value pasted by mistake is not echoed.
  */
 static char *
-ps_safe_prefix(const char *input, bool looks_right)
+safe_prefix(const char *input, bool looks_right)
 {
 	char		buf[PS_ECHO_MAX + 1];
 	int			n = 0;
@@ -61,7 +61,7 @@ ps_parse_reference_or_error(const char *input, PsReference *ref)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid reference: %s", rule),
 				 errdetail("The reference given was %s.",
-						   ps_safe_prefix(input,
+						   safe_prefix(input,
 										  strncmp(input, "managed:", 8) == 0 ||
 										  strncmp(input, "env:", 4) == 0 ||
 										  strncmp(input, "external:", 9) == 0))));
@@ -77,19 +77,19 @@ ps_parse_target_or_error(const char *input, PsTarget *target)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid target: %s", rule),
 				 errdetail("The target given was %s.",
-						   ps_safe_prefix(input,
+						   safe_prefix(input,
 										  strncmp(input, "company/", 8) == 0 ||
 										  strncmp(input, "project/", 8) == 0))));
 }
 
 static void
-ps_check_name(const char *name, const char *what)
+check_name(const char *name, const char *what)
 {
 	if (!ps_name_is_valid(name, strlen(name)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid %s name: it must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127}", what),
-				 errdetail("The name given was %s.", ps_safe_prefix(name, true))));
+				 errdetail("The name given was %s.", safe_prefix(name, true))));
 }
 
 PsTenant
@@ -121,7 +121,7 @@ ps_tenant_key_owner(const PsTenant *tenant)
 
 /* Insert rows (SPI connected, acting as owner). */
 static void
-ps_insert_company(const char *company)
+insert_company(const char *company)
 {
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(company),
@@ -135,7 +135,7 @@ ps_insert_company(const char *company)
 }
 
 static void
-ps_insert_project(const char *project, const char *company)
+insert_project(const char *project, const char *company)
 {
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3] = {CStringGetTextDatum(project),
@@ -160,15 +160,15 @@ ps_tenant_ensure_registered(const PsTenant *tenant)
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
 	if (tenant->project != NULL)
-		ps_insert_project(tenant->project, NULL);
+		insert_project(tenant->project, NULL);
 	else
-		ps_insert_company(tenant->company);
+		insert_company(tenant->company);
 	SPI_finish();
 	ps_identity_leave(&identity);
 }
 
 static void
-ps_audit_registry(const char *company, const char *project, const char *detail)
+audit_registry(const char *company, const char *project, const char *detail)
 {
 	PsAuditEvent event = {0};
 
@@ -188,15 +188,15 @@ ps_register_company(PG_FUNCTION_ARGS)
 	char	   *company = ps_arg_text(fcinfo, 0, "company");
 	PsIdentity	identity;
 
-	ps_check_name(company, "company");
+	check_name(company, "company");
 	if (!ps_authz_allows(company, NULL, PS_PERM_MANAGE))
 		ps_authz_deny(PS_PERM_MANAGE, company, NULL, NULL);
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
-	ps_insert_company(company);
+	insert_company(company);
 	SPI_finish();
 	ps_identity_leave(&identity);
-	ps_audit_registry(company, NULL, "company registered");
+	audit_registry(company, NULL, "company registered");
 	PG_RETURN_VOID();
 }
 
@@ -205,7 +205,7 @@ ps_register_company(PG_FUNCTION_ARGS)
  * grants, a binding or a resolver (SPI not connected; read as owner)?
  */
 static bool
-ps_project_in_use(const char *project)
+project_in_use(const char *project)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(project)};
@@ -260,10 +260,10 @@ ps_register_project(PG_FUNCTION_ARGS)
 	char	   *current;
 	PsIdentity	identity;
 
-	ps_check_name(project, "project");
+	check_name(project, "project");
 	if (company != NULL)
 	{
-		ps_check_name(company, "company");
+		check_name(company, "company");
 		if (!ps_authz_allows(company, NULL, PS_PERM_MANAGE))
 			ps_authz_deny(PS_PERM_MANAGE, company, project, NULL);
 	}
@@ -281,7 +281,7 @@ ps_register_project(PG_FUNCTION_ARGS)
 	if (exists && current != NULL && company != NULL &&
 		strcmp(current, company) == 0)
 		PG_RETURN_VOID();		/* already there: nothing changes */
-	if (company != NULL && (exists || ps_project_in_use(project)) &&
+	if (company != NULL && (exists || project_in_use(project)) &&
 		!ps_authz_allows(NULL, project, PS_PERM_MANAGE))
 		ps_authz_deny(PS_PERM_MANAGE, NULL, project, NULL);
 	if (exists && current != NULL &&
@@ -296,10 +296,10 @@ ps_register_project(PG_FUNCTION_ARGS)
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
 	if (company != NULL)
-		ps_insert_company(company);
+		insert_company(company);
 	if (!exists)
 	{
-		ps_insert_project(project, company);
+		insert_project(project, company);
 		/* registered by someone else meanwhile: decided above on old facts */
 		if (SPI_processed == 0 && company != NULL)
 			ereport(ERROR,
@@ -342,7 +342,7 @@ ps_register_project(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	ps_identity_leave(&identity);
-	ps_audit_registry(company, project,
+	audit_registry(company, project,
 					  company ? "project registered in company" : "project registered");
 	PG_RETURN_VOID();
 }
