@@ -2,7 +2,9 @@
  * resolver_kinds.h: the three external backend protocols of DESIGN §9
  * (vault-kv2, infisical, http-json) as pure functions over bytes: option
  * checks, the URL of a secret, and the value inside a response.  No backend
- * state, so they are unit-tested and fuzzable outside a server.
+ * state, so they are unit-tested and fuzzable outside a server.  Each kind
+ * is an operations table in a file of its own (resolver_kind_ops.h); these
+ * functions pick the kind's and call it.
  *
  * Nothing here quotes a response or a value in an error; option values are
  * quoted only when they passed their character rules.
@@ -13,48 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum PsResolverKind
-{
-	PS_KIND_VAULT_KV2 = 1,
-	PS_KIND_INFISICAL,
-	PS_KIND_HTTP_JSON
-} PsResolverKind;
-
-#define PS_RESOLVER_TIMEOUT_DEFAULT 5000	/* ms */
-#define PS_RESOLVER_TIMEOUT_MIN 100
-#define PS_RESOLVER_TIMEOUT_MAX 60000
-#define PS_RESOLVER_TTL_MAX 86400	/* s */
-#define PS_RESOLVER_BREAKER_FAILURES 5
-#define PS_RESOLVER_BREAKER_COOLDOWN 30 /* s */
-#define PS_RESOLVER_RESPONSE_MAX (1024 * 1024)
-#define PS_WRITE_PATH_MAX 400	/* a project and a secret name, with room */
-#define PS_CA_FILE_MAX 1024
-#define PS_VAULT_VERSION_MAX 1000000000
-
-typedef struct PsResolverOptions
-{
-	char		mount[129];		/* vault-kv2 */
-	char		vault_namespace[129];	/* vault-kv2, "" when unset */
-	int			vault_version;	/* vault-kv2: read this version; 0 latest */
-	bool		soft_delete;	/* vault-kv2: delete the latest version only */
-	char		project_id[129];	/* infisical */
-	char		environment[65];	/* infisical */
-	char		client_id[129]; /* infisical universal-auth; "" service token */
-	char		pointer[257];	/* http-json, RFC 6901 */
-	int			timeout_ms;
-	int			cache_ttl_s;
-	int			breaker_failures;	/* consecutive failures that open it; 0 off */
-	int			breaker_cooldown_s;
-	char		ca_file[PS_CA_FILE_MAX + 1];	/* absolute path; "" system CAs */
-} PsResolverOptions;
-
-typedef enum PsExtractResult
-{
-	PS_EXTRACT_OK,
-	PS_EXTRACT_MALFORMED,		/* not JSON, or not the documented shape */
-	PS_EXTRACT_MISSING,			/* the field or pointer names nothing */
-	PS_EXTRACT_NOT_STRING		/* it names something that is not a string */
-} PsExtractResult;
+#include "external/resolver_kind_types.h"
 
 /* "vault-kv2" etc. to the enum; false for an unknown name. */
 extern bool ps_resolver_kind_parse(const char *name, PsResolverKind *kind);
@@ -91,14 +52,6 @@ extern PsExtractResult ps_resolver_extract(PsResolverKind kind,
 										   const char *field,
 										   const char *body, size_t len,
 										   char **value, size_t *value_len);
-
-/* Writes to the backend of a workspace bound with bind_workspace. */
-typedef enum PsWriteOp
-{
-	PS_WRITE_CREATE,
-	PS_WRITE_UPDATE,
-	PS_WRITE_DELETE
-} PsWriteOp;
 
 /*
  * URL (malloc'd), method and JSON body of a write of path's value:
