@@ -35,16 +35,23 @@ http_json_read_url(PsKindBuf *b, const PsResolverOptions *opts,
 }
 
 /* the option pointer, or /{field} when the reference names one */
+static void
+http_json_value_location(const PsResolverOptions *opts, const char *field,
+						 char *buf, size_t len)
+{
+	if (field[0])
+		snprintf(buf, len, "/%s", field);
+	else
+		snprintf(buf, len, "%s", opts->pointer);
+}
+
 static PsExtractResult
 http_json_extract(json_t *root, const PsResolverOptions *opts,
 				  const char *field, json_t **value)
 {
 	char		pointer[sizeof(opts->pointer) + 4];
 
-	if (field[0])
-		snprintf(pointer, sizeof(pointer), "/%s", field);
-	else
-		snprintf(pointer, sizeof(pointer), "%s", opts->pointer);
+	http_json_value_location(opts, field, pointer, sizeof(pointer));
 	*value = ps_kind_pointer_get(root, pointer);
 	return PS_EXTRACT_OK;
 }
@@ -57,4 +64,6 @@ const PsResolverKindOps ps_kind_http_json = {
 	.read_url = http_json_read_url,
 	.response_any_json = true,
 	.extract = http_json_extract,
+	.token_header = "Authorization: Bearer ",
+	.value_location = http_json_value_location,
 };

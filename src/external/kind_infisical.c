@@ -136,6 +136,38 @@ infisical_write_request(PsKindBuf *b, const PsResolverOptions *opts,
 	return o != NULL;
 }
 
+/*
+ * Creating a secret that is there answers 400 or 409; updating one that is
+ * not, 404: the other verb then.
+ */
+static bool
+infisical_write_retry(PsWriteOp op, long status, PsWriteOp *instead)
+{
+	if (op == PS_WRITE_CREATE && (status == 400 || status == 409))
+		*instead = PS_WRITE_UPDATE;
+	else if (op == PS_WRITE_UPDATE && status == 404)
+		*instead = PS_WRITE_CREATE;
+	else
+		return false;
+	return true;
+}
+
+/* universal-auth when the resolver names a machine identity's client_id */
+static bool
+infisical_logs_in(const PsResolverOptions *opts)
+{
+	return opts->client_id[0] != '\0';
+}
+
+static void
+infisical_value_location(const PsResolverOptions *opts, const char *field,
+						 char *buf, size_t len)
+{
+	(void) opts;
+	(void) field;
+	snprintf(buf, len, "secret.secretValue");
+}
+
 const PsResolverKindOps ps_kind_infisical = {
 	.kind = PS_KIND_INFISICAL,
 	.name = "infisical",
@@ -145,6 +177,11 @@ const PsResolverKindOps ps_kind_infisical = {
 	.read_url = infisical_read_url,
 	.extract = infisical_extract,
 	.write_request = infisical_write_request,
+	.write_retry = infisical_write_retry,
+	.delete_tells_missing = true,
+	.token_header = "Authorization: Bearer ",
+	.logs_in = infisical_logs_in,
+	.value_location = infisical_value_location,
 };
 
 bool

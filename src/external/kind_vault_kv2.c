@@ -83,6 +83,24 @@ vault_write_request(PsKindBuf *b, const PsResolverOptions *opts,
 	return *body != NULL;
 }
 
+/* the namespace of Vault Enterprise, when the resolver names one */
+static bool
+vault_request_header(const PsResolverOptions *opts, char *line, size_t len)
+{
+	if (opts->vault_namespace[0] == '\0')
+		return false;
+	snprintf(line, len, "X-Vault-Namespace: %s", opts->vault_namespace);
+	return true;
+}
+
+static void
+vault_value_location(const PsResolverOptions *opts, const char *field,
+					 char *buf, size_t len)
+{
+	(void) opts;
+	snprintf(buf, len, "data.data.%s", field[0] ? field : "value");
+}
+
 const PsResolverKindOps ps_kind_vault_kv2 = {
 	.kind = PS_KIND_VAULT_KV2,
 	.name = "vault-kv2",
@@ -91,4 +109,9 @@ const PsResolverKindOps ps_kind_vault_kv2 = {
 	.read_url = vault_read_url,
 	.extract = vault_extract,
 	.write_request = vault_write_request,
+	/* Vault answers 204 whether or not the secret existed */
+	.delete_tells_missing = false,
+	.token_header = "X-Vault-Token: ",
+	.request_header = vault_request_header,
+	.value_location = vault_value_location,
 };

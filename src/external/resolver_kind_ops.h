@@ -95,6 +95,27 @@ typedef struct PsResolverKindOps
 								  const char *path, PsWriteOp op,
 								  const char *value, size_t value_len,
 								  const char **method, json_t **body);
+	/*
+	 * The write to try instead after op answered status (the metadata and
+	 * the backend disagree); NULL or false: none.
+	 */
+	bool		(*write_retry) (PsWriteOp op, long status, PsWriteOp *instead);
+	/* a DELETE answers 404 for a secret that is not there */
+	bool		delete_tells_missing;
+
+	/* the header line with the token: this prefix, then the token */
+	const char *token_header;
+	/* another header line every request carries; NULL or false: none */
+	bool		(*request_header) (const PsResolverOptions *opts, char *line,
+								   size_t len);
+	/*
+	 * The resolver logs in for its token (ps_resolver_login_request) rather
+	 * than sending its auth_reference; NULL: never.
+	 */
+	bool		(*logs_in) (const PsResolverOptions *opts);
+	/* where extract looks, for errors (at most PS_RESOLVER_LOCATION_MAX) */
+	void		(*value_location) (const PsResolverOptions *opts,
+								   const char *field, char *buf, size_t len);
 } PsResolverKindOps;
 
 extern const PsResolverKindOps ps_kind_vault_kv2;

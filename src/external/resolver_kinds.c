@@ -562,3 +562,76 @@ ps_resolver_write_request(PsResolverKind kind, const PsResolverOptions *opts,
 	*url = b.data;
 	return true;
 }
+
+bool
+ps_resolver_writable(PsResolverKind kind)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->write_request != NULL;
+}
+
+bool
+ps_resolver_write_retry(PsResolverKind kind, PsWriteOp op, long status,
+						PsWriteOp *instead)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->write_retry != NULL &&
+		ops->write_retry(op, status, instead);
+}
+
+bool
+ps_resolver_delete_tells_missing(PsResolverKind kind)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->delete_tells_missing;
+}
+
+const char *
+ps_resolver_token_header(PsResolverKind kind)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->token_header != NULL ? ops->token_header :
+		"Authorization: Bearer ";
+}
+
+bool
+ps_resolver_request_header(PsResolverKind kind, const PsResolverOptions *opts,
+						   char *line, size_t len)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->request_header != NULL &&
+		ops->request_header(opts, line, len);
+}
+
+bool
+ps_resolver_logs_in(PsResolverKind kind, const PsResolverOptions *opts)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->logs_in != NULL && ops->logs_in(opts);
+}
+
+void
+ps_resolver_value_location(PsResolverKind kind, const PsResolverOptions *opts,
+						   const char *field, char *buf, size_t len)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	if (ops != NULL)
+		ops->value_location(opts, field, buf, len);
+	else
+		snprintf(buf, len, "?");
+}
+
+bool
+ps_resolver_response_any_json(PsResolverKind kind)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->response_any_json;
+}

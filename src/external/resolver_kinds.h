@@ -72,6 +72,55 @@ extern bool ps_resolver_write_request(PsResolverKind kind,
 									  size_t *body_len, char *err,
 									  size_t errlen);
 
+/* Whether the backends of kind can be written (http-json: read-only). */
+extern bool ps_resolver_writable(PsResolverKind kind);
+
+/*
+ * After a write op answered status: the write to try instead, when the
+ * bound_secret metadata and the backend disagree (infisical: a create of a
+ * secret that is there answers 400 or 409, an update of one that is not
+ * 404).  false: none.
+ */
+extern bool ps_resolver_write_retry(PsResolverKind kind, PsWriteOp op,
+									long status, PsWriteOp *instead);
+
+/* Whether a DELETE answers 404 for a secret that is not there (Vault: 204). */
+extern bool ps_resolver_delete_tells_missing(PsResolverKind kind);
+
+/*
+ * The header line that carries a token is this prefix, then the token
+ * ("X-Vault-Token: ", "Authorization: Bearer ").
+ */
+extern const char *ps_resolver_token_header(PsResolverKind kind);
+
+/*
+ * Another header line every request of the resolver carries (vault-kv2:
+ * X-Vault-Namespace) into line; false when there is none.
+ */
+extern bool ps_resolver_request_header(PsResolverKind kind,
+									   const PsResolverOptions *opts,
+									   char *line, size_t len);
+
+/*
+ * Whether the resolver logs in for its token (infisical with client_id:
+ * universal-auth, below) rather than sending its auth_reference as the token.
+ */
+extern bool ps_resolver_logs_in(PsResolverKind kind,
+								const PsResolverOptions *opts);
+
+/*
+ * Where ps_resolver_extract looks for the value of path#field, for errors
+ * ("data.data.value", "secret.secretValue", a JSON pointer), into buf of
+ * PS_RESOLVER_LOCATION_MAX; and whether any JSON document is a response of
+ * the kind's shape (http-json) rather than only its documented object.
+ */
+#define PS_RESOLVER_LOCATION_MAX 320
+extern void ps_resolver_value_location(PsResolverKind kind,
+									   const PsResolverOptions *opts,
+									   const char *field, char *buf,
+									   size_t len);
+extern bool ps_resolver_response_any_json(PsResolverKind kind);
+
 /* Wipe and free a body from ps_resolver_write_request (it holds a value). */
 extern void ps_resolver_free_body(char *body, size_t len);
 
