@@ -288,7 +288,8 @@ char *
 ps_resolver_options_json(PsResolverKind kind, const PsResolverOptions *opts)
 {
 	const PsResolverKindOps *ops = kind_ops(kind);
-	json_t	   *o = json_object();
+	/* not json_object(): the server's own SQL function of that name wins */
+	json_t	   *o = json_pack("{}");
 	bool		ok = o != NULL && ops != NULL;
 	char	   *text;
 	char	   *dumped;
