@@ -133,11 +133,11 @@ write_backend(const PsExternalCall *call, const char *project, PsWriteOp op,
 								   value, value_len, &url, &method, &body,
 								   &body_len, err, sizeof(err)))
 	{
-		if (r->kind == PS_KIND_HTTP_JSON)
+		if (!ps_resolver_writable(r->kind))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("workspace %s is bound to resolver %s, an http-json backend, which is read-only",
-							project, r->name),
+					 errmsg("workspace %s is bound to resolver %s, an %s backend, which is read-only",
+							project, r->name, ps_resolver_kind_name(r->kind)),
 					 errhint("Bind the workspace to a vault-kv2 or infisical resolver to write its secrets.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -245,7 +245,7 @@ ps_binding_seal(const PsReference *ref, const char *canonical,
 	int32		version;
 	char	   *path;
 	long		status;
-	bool		infisical;
+	PsWriteOp	op;
 
 	if (!binding_of(ref->owner, &r))
 		return false;
@@ -260,15 +260,12 @@ ps_binding_seal(const PsReference *ref, const char *canonical,
 	call = make_call(&r, tenant, canonical,
 					 version > 1 ? "secret.rotated" : "secret.sealed", version);
 	path = backend_path(&r, ref);
-	infisical = r.kind == PS_KIND_INFISICAL;
+	op = version > 1 ? PS_WRITE_UPDATE : PS_WRITE_CREATE;
 
-	status = write_backend(&call, ref->owner, version > 1 ? PS_WRITE_UPDATE : PS_WRITE_CREATE,
-						   path, value, value_len);
+	status = write_backend(&call, ref->owner, op, path, value, value_len);
 	/* metadata and backend disagree (written or deleted elsewhere): the other verb */
-	if (infisical && version == 1 && (status == 400 || status == 409))
-		status = write_backend(&call, ref->owner, PS_WRITE_UPDATE, path, value, value_len);
-	else if (infisical && version > 1 && status == 404)
-		status = write_backend(&call, ref->owner, PS_WRITE_CREATE, path, value, value_len);
+	if (ps_resolver_write_retry(r.kind, op, status, &op))
+		status = write_backend(&call, ref->owner, op, path, value, value_len);
 	if (status < 200 || status >= 300)
 		ps_external_fail(&call, psprintf("backend answered HTTP %ld", status));
 
@@ -330,7 +327,8 @@ ps_binding_delete(const PsReference *ref, const char *canonical,
 		ps_external_fail(&call, psprintf("backend answered HTTP %ld", status));
 
 	/* Vault answers 204 whether or not the secret existed */
-	*deleted = current != 0 || (status != 404 && r.kind == PS_KIND_INFISICAL);
+	*deleted = current != 0 ||
+		(status != 404 && ps_resolver_delete_tells_missing(r.kind));
 	if (*deleted)
 		ps_external_audit(&call, "ok", NULL);
 	else

@@ -46,9 +46,7 @@ auth_header(const PsResolver *r, const char *token, Size len)
 	for (Size i = 0; i < len; i++)
 		if ((unsigned char) token[i] < 0x20 || token[i] == 0x7f)
 			return NULL;
-	if (r->kind == PS_KIND_VAULT_KV2)
-		return psprintf("X-Vault-Token: %s", token);
-	return psprintf("Authorization: Bearer %s", token);
+	return psprintf("%s%s", ps_resolver_token_header(r->kind), token);
 }
 
 static void
@@ -74,9 +72,10 @@ send_with_token(const PsExternalCall *call, const char *method, const char *url,
 	int			n = 0;
 	PsOutboundRequest req = {0};
 	volatile bool ok = false;
+	char		line[256];
 
-	if (r->kind == PS_KIND_VAULT_KV2 && r->options.vault_namespace[0])
-		headers[n++] = psprintf("X-Vault-Namespace: %s", r->options.vault_namespace);
+	if (ps_resolver_request_header(r->kind, &r->options, line, sizeof(line)))
+		headers[n++] = pstrdup(line);
 	ps_external_request_init(r, &req);
 	req.url = url;
 	req.headers = headers;
@@ -110,7 +109,7 @@ send_with_token(const PsExternalCall *call, const char *method, const char *url,
 static const char *
 token_use(const PsResolver *r, bool cached)
 {
-	if (r->kind == PS_KIND_INFISICAL && r->options.client_id[0] != '\0')
+	if (ps_resolver_logs_in(r->kind, &r->options))
 		return cached ? "universal-auth access token (kept) sent" :
 			"universal-auth access token sent";
 	return "sent as the token";
@@ -169,17 +168,12 @@ ps_external_send(const PsExternalCall *call, const char *method, const char *url
 static const char *
 extract_problem(PsExtractResult result, const PsResolver *r, const char *field)
 {
-	const char *where;
+	char		where[PS_RESOLVER_LOCATION_MAX];
 
 	if (result == PS_EXTRACT_MALFORMED)
-		return r->kind == PS_KIND_HTTP_JSON ? "the response is not valid JSON" :
+		return ps_resolver_response_any_json(r->kind) ? "the response is not valid JSON" :
 			psprintf("the response is not a %s answer", ps_resolver_kind_name(r->kind));
-	if (r->kind == PS_KIND_VAULT_KV2)
-		where = psprintf("data.data.%s", field[0] ? field : "value");
-	else if (r->kind == PS_KIND_INFISICAL)
-		where = "secret.secretValue";
-	else
-		where = field[0] ? psprintf("/%s", field) : r->options.pointer;
+	ps_resolver_value_location(r->kind, &r->options, field, where, sizeof(where));
 	if (result == PS_EXTRACT_MISSING)
 		return psprintf("the response has no value at %s", where);
 	return psprintf("the value at %s is not a string", where);

@@ -154,7 +154,7 @@ ps_external_token(const PsExternalCall *call, bool fresh, Size *len, bool *cache
 	*len = 0;
 	if (r->auth_reference == NULL)
 		return NULL;
-	if (r->kind != PS_KIND_INFISICAL || r->options.client_id[0] == '\0')
+	if (!ps_resolver_logs_in(r->kind, &r->options))
 	{
 		token = ps_secret_resolve_internal(r->auth_reference, len);
 		if (token == NULL)

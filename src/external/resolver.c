@@ -156,12 +156,12 @@ check_login_secret(const ResolverSpec *spec)
 	PsResolverOptions opts;
 	char		err[256];
 
-	if (spec->kind != PS_KIND_INFISICAL || spec->auth_reference != NULL)
+	if (spec->auth_reference != NULL)
 		return;
 	if (ps_resolver_options_parse(spec->kind, spec->options_json,
 								  strlen(spec->options_json), &opts,
 								  err, sizeof(err)) &&
-		opts.client_id[0] != '\0')
+		ps_resolver_logs_in(spec->kind, &opts))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("resolver %s has the option client_id (universal-auth) but no auth_reference",

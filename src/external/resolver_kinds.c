@@ -1,6 +1,9 @@
 /*
- * resolver_kinds.c: options, URLs and response parsing of the external
- * backend kinds, with jansson.  Pure C: no postgres.h.
+ * resolver_kinds.c: the external backend kinds behind one interface.  Each
+ * kind is an operations table in its own file (resolver_kind_ops.h); here
+ * are the kind names, the options every kind has, and the helpers the kinds
+ * share: character rules, percent-encoding, RFC 6901 pointers.  Pure C: no
+ * postgres.h.
  */
 #include "external/resolver_kinds.h"
 
@@ -10,23 +13,31 @@
 
 #include <jansson.h>
 
-static const struct
-{
-	PsResolverKind kind;
-	const char *name;
-}			kind_names[] = {
-	{PS_KIND_VAULT_KV2, "vault-kv2"},
-	{PS_KIND_INFISICAL, "infisical"},
-	{PS_KIND_HTTP_JSON, "http-json"},
+#include "external/resolver_kind_ops.h"
+
+static const PsResolverKindOps *const kinds[] = {
+	&ps_kind_vault_kv2,
+	&ps_kind_infisical,
+	&ps_kind_http_json,
 };
+
+/* The operations of kind; NULL for a value that is no kind. */
+static const PsResolverKindOps *
+kind_ops(PsResolverKind kind)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i]->kind == kind)
+			return kinds[i];
+	return NULL;
+}
 
 bool
 ps_resolver_kind_parse(const char *name, PsResolverKind *kind)
 {
-	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
-		if (strcmp(name, kind_names[i].name) == 0)
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(name, kinds[i]->name) == 0)
 		{
-			*kind = kind_names[i].kind;
+			*kind = kinds[i]->kind;
 			return true;
 		}
 	return false;
@@ -35,26 +46,25 @@ ps_resolver_kind_parse(const char *name, PsResolverKind *kind)
 const char *
 ps_resolver_kind_name(PsResolverKind kind)
 {
-	for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
-		if (kind_names[i].kind == kind)
-			return kind_names[i].name;
-	return "?";
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops ? ops->name : "?";
 }
 
 /*
  * [A-Za-z0-9], whatever the locale: a backend runs with its database's
  * LC_CTYPE, where isalnum() may accept bytes of UTF-8 text.
  */
-static bool
-is_ascii_alnum(unsigned char c)
+bool
+ps_kind_is_ascii_alnum(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		(c >= '0' && c <= '9');
 }
 
 /* [A-Za-z0-9_.-]+ segments joined by '/', no "." or ".." segment. */
-static bool
-is_segment_path(const char *s, size_t max)
+bool
+ps_kind_is_segment_path(const char *s, size_t max)
 {
 	size_t		len = strlen(s);
 	size_t		seg = 0;
@@ -72,7 +82,7 @@ is_segment_path(const char *s, size_t max)
 				return false;
 			seg = 0;
 		}
-		else if (is_ascii_alnum((unsigned char) c) || c == '_' || c == '.' || c == '-')
+		else if (ps_kind_is_ascii_alnum((unsigned char) c) || c == '_' || c == '.' || c == '-')
 			seg++;
 		else
 			return false;
@@ -80,22 +90,22 @@ is_segment_path(const char *s, size_t max)
 	return true;
 }
 
-static bool
-is_token(const char *s, size_t max, const char *extra)
+bool
+ps_kind_is_token(const char *s, size_t max, const char *extra)
 {
 	size_t		len = strlen(s);
 
 	if (len == 0 || len > max)
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!is_ascii_alnum((unsigned char) *p) && strchr(extra, *p) == NULL)
+		if (!ps_kind_is_ascii_alnum((unsigned char) *p) && strchr(extra, *p) == NULL)
 			return false;
 	return true;
 }
 
 /* RFC 6901: "" or "/..." of printable ASCII, "~" only as ~0 or ~1. */
-static bool
-is_pointer(const char *s, size_t max)
+bool
+ps_kind_is_pointer(const char *s, size_t max)
 {
 	size_t		len = strlen(s);
 
@@ -109,65 +119,6 @@ is_pointer(const char *s, size_t max)
 			return false;
 	}
 	return true;
-}
-
-static bool
-get_int(json_t *v, const char *key, int min, int max, int *out,
-		char *err, size_t errlen)
-{
-	if (!json_is_integer(v) || json_integer_value(v) < min ||
-		json_integer_value(v) > max)
-	{
-		snprintf(err, errlen, "option %s must be an integer from %d to %d",
-				 key, min, max);
-		return false;
-	}
-	*out = (int) json_integer_value(v);
-	return true;
-}
-
-static bool
-get_string(json_t *v, const char *key, char *out, size_t outlen,
-		   bool (*check) (const char *, size_t), const char *rule,
-		   char *err, size_t errlen)
-{
-	if (!json_is_string(v) || !check(json_string_value(v), outlen - 1))
-	{
-		snprintf(err, errlen, "option %s must be %s", key, rule);
-		return false;
-	}
-	snprintf(out, outlen, "%s", json_string_value(v));
-	return true;
-}
-
-static bool
-check_mount(const char *s, size_t max)
-{
-	return is_segment_path(s, max);
-}
-
-static bool
-check_project_id(const char *s, size_t max)
-{
-	return is_token(s, max, "_-");
-}
-
-static bool
-check_environment(const char *s, size_t max)
-{
-	return is_token(s, max, "_.-");
-}
-
-static bool
-check_pointer(const char *s, size_t max)
-{
-	return is_pointer(s, max);
-}
-
-static bool
-check_client_id(const char *s, size_t max)
-{
-	return is_token(s, max, "_.-");
 }
 
 /* An absolute path of printable ASCII, without . or .. segments. */
@@ -185,79 +136,104 @@ check_ca_file(const char *s, size_t max)
 		strcmp(s + len - 2, "/.") != 0 && (len < 3 || strcmp(s + len - 3, "/..") != 0);
 }
 
-/* One option; false with err set when the key is unknown or its value bad. */
-static bool
-parse_option(PsResolverKind kind, const char *key, json_t *v,
-			 PsResolverOptions *out, bool *has_project, char *err, size_t errlen)
-{
-	if (strcmp(key, "timeout_ms") == 0)
-		return get_int(v, key, PS_RESOLVER_TIMEOUT_MIN, PS_RESOLVER_TIMEOUT_MAX,
-					   &out->timeout_ms, err, errlen);
-	if (strcmp(key, "cache_ttl_s") == 0)
-		return get_int(v, key, 0, PS_RESOLVER_TTL_MAX, &out->cache_ttl_s, err, errlen);
-	if (strcmp(key, "breaker_failures") == 0)
-		return get_int(v, key, 0, 1000, &out->breaker_failures, err, errlen);
-	if (strcmp(key, "breaker_cooldown_s") == 0)
-		return get_int(v, key, 1, 3600, &out->breaker_cooldown_s, err, errlen);
-	if (strcmp(key, "ca_file") == 0)
-		return get_string(v, key, out->ca_file, sizeof(out->ca_file), check_ca_file,
+/* The options of every kind. */
+static const PsOptionRule common_options[] = {
+	PS_OPTION_INT_RULE("timeout_ms", timeout_ms, PS_RESOLVER_TIMEOUT_MIN,
+					   PS_RESOLVER_TIMEOUT_MAX, true),
+	PS_OPTION_INT_RULE("cache_ttl_s", cache_ttl_s, 0, PS_RESOLVER_TTL_MAX, true),
+	PS_OPTION_INT_RULE("breaker_failures", breaker_failures, 0, 1000, true),
+	PS_OPTION_INT_RULE("breaker_cooldown_s", breaker_cooldown_s, 1, 3600, true),
+	PS_OPTION_STRING_RULE("ca_file", ca_file, check_ca_file,
 						  "an absolute path of printable ASCII without . or .. segments",
-						  err, errlen);
-	if (kind == PS_KIND_VAULT_KV2 && strcmp(key, "version") == 0)
-		return get_int(v, key, 1, PS_VAULT_VERSION_MAX, &out->vault_version, err, errlen);
-	if (kind == PS_KIND_VAULT_KV2 && strcmp(key, "soft_delete") == 0)
-	{
-		if (!json_is_boolean(v))
-		{
-			snprintf(err, errlen, "option %s must be true or false", key);
-			return false;
-		}
-		out->soft_delete = json_is_true(v);
-		return true;
-	}
-	if (kind == PS_KIND_INFISICAL && strcmp(key, "client_id") == 0)
-		return get_string(v, key, out->client_id, sizeof(out->client_id),
-						  check_client_id, "1 to 128 of [A-Za-z0-9_.-]", err, errlen);
-	if (kind == PS_KIND_VAULT_KV2 && strcmp(key, "mount") == 0)
-		return get_string(v, key, out->mount, sizeof(out->mount), check_mount,
-						  "segments of [A-Za-z0-9_.-] separated by /", err, errlen);
-	if (kind == PS_KIND_VAULT_KV2 && strcmp(key, "namespace") == 0)
-		return get_string(v, key, out->vault_namespace, sizeof(out->vault_namespace),
-						  check_mount, "segments of [A-Za-z0-9_.-] separated by /",
-						  err, errlen);
-	if (kind == PS_KIND_INFISICAL && strcmp(key, "project_id") == 0)
-	{
-		*has_project = true;
-		return get_string(v, key, out->project_id, sizeof(out->project_id),
-						  check_project_id, "1 to 128 of [A-Za-z0-9_-]", err, errlen);
-	}
-	if (kind == PS_KIND_INFISICAL && strcmp(key, "environment") == 0)
-		return get_string(v, key, out->environment, sizeof(out->environment),
-						  check_environment, "1 to 64 of [A-Za-z0-9_.-]", err, errlen);
-	if (kind == PS_KIND_HTTP_JSON && strcmp(key, "pointer") == 0)
-		return get_string(v, key, out->pointer, sizeof(out->pointer), check_pointer,
-						  "a JSON pointer (RFC 6901) of printable ASCII", err, errlen);
+						  false),
+};
 
-	/* quote the key only when it looks like an option name */
-	if (is_token(key, 32, "_"))
-		snprintf(err, errlen, "unknown option %s for %s resolvers", key,
-				 ps_resolver_kind_name(kind));
-	else
-		snprintf(err, errlen, "unknown option for %s resolvers",
-				 ps_resolver_kind_name(kind));
+static const PsOptionRule *
+find_option(const PsOptionRule *rules, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(key, rules[i].key) == 0)
+			return &rules[i];
+	return NULL;
+}
+
+/* Set the field of rule from v; false with err set when v breaks the rule. */
+static bool
+set_option(const PsOptionRule *rule, json_t *v, PsResolverOptions *out,
+		   char *err, size_t errlen)
+{
+	char	   *field = (char *) out + rule->offset;
+
+	switch (rule->type)
+	{
+		case PS_OPTION_INT:
+			if (!json_is_integer(v) || json_integer_value(v) < rule->min ||
+				json_integer_value(v) > rule->max)
+			{
+				snprintf(err, errlen, "option %s must be an integer from %d to %d",
+						 rule->key, rule->min, rule->max);
+				return false;
+			}
+			*(int *) field = (int) json_integer_value(v);
+			return true;
+		case PS_OPTION_BOOL:
+			if (!json_is_boolean(v))
+			{
+				snprintf(err, errlen, "option %s must be true or false", rule->key);
+				return false;
+			}
+			*(bool *) field = json_is_true(v);
+			return true;
+		case PS_OPTION_STRING:
+			if (!json_is_string(v) || !rule->check(json_string_value(v), rule->size - 1))
+			{
+				snprintf(err, errlen, "option %s must be %s", rule->key, rule->rule);
+				return false;
+			}
+			snprintf(field, rule->size, "%s", json_string_value(v));
+			return true;
+	}
 	return false;
+}
+
+/* The field of rule into o, unless it is unset and shown only when set. */
+static bool
+show_option(const PsOptionRule *rule, const PsResolverOptions *opts, json_t *o)
+{
+	const char *field = (const char *) opts + rule->offset;
+	json_t	   *v = NULL;
+
+	switch (rule->type)
+	{
+		case PS_OPTION_INT:
+			if (!rule->always_shown && *(const int *) field == 0)
+				return true;
+			v = json_integer(*(const int *) field);
+			break;
+		case PS_OPTION_BOOL:
+			if (!rule->always_shown && !*(const bool *) field)
+				return true;
+			v = json_boolean(*(const bool *) field);
+			break;
+		case PS_OPTION_STRING:
+			if (!rule->always_shown && field[0] == '\0')
+				return true;
+			v = json_string(field);
+			break;
+	}
+	return json_object_set_new(o, rule->key, v) == 0;
 }
 
 bool
 ps_resolver_options_parse(PsResolverKind kind, const char *json, size_t len,
 						  PsResolverOptions *out, char *err, size_t errlen)
 {
+	const PsResolverKindOps *ops = kind_ops(kind);
 	json_error_t jerr;
 	json_t	   *root;
 	const char *key;
 	json_t	   *v;
 	bool		ok = true;
-	bool		has_project = false;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->mount, sizeof(out->mount), "secret");
@@ -267,6 +243,11 @@ ps_resolver_options_parse(PsResolverKind kind, const char *json, size_t len,
 	out->breaker_failures = PS_RESOLVER_BREAKER_FAILURES;
 	out->breaker_cooldown_s = PS_RESOLVER_BREAKER_COOLDOWN;
 
+	if (ops == NULL)
+	{
+		snprintf(err, errlen, "unknown resolver kind");
+		return false;
+	}
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(root))
 	{
@@ -276,17 +257,29 @@ ps_resolver_options_parse(PsResolverKind kind, const char *json, size_t len,
 	}
 	json_object_foreach(root, key, v)
 	{
-		if (!parse_option(kind, key, v, out, &has_project, err, errlen))
+		const PsOptionRule *rule =
+			find_option(common_options,
+						sizeof(common_options) / sizeof(common_options[0]), key);
+
+		if (rule == NULL)
+			rule = find_option(ops->options, ops->n_options, key);
+		if (rule == NULL)
 		{
+			/* quote the key only when it looks like an option name */
+			if (ps_kind_is_token(key, 32, "_"))
+				snprintf(err, errlen, "unknown option %s for %s resolvers", key,
+						 ops->name);
+			else
+				snprintf(err, errlen, "unknown option for %s resolvers", ops->name);
 			ok = false;
-			break;
 		}
+		else
+			ok = set_option(rule, v, out, err, errlen);
+		if (!ok)
+			break;
 	}
-	if (ok && kind == PS_KIND_INFISICAL && !has_project)
-	{
-		snprintf(err, errlen, "infisical resolvers need the option project_id");
-		ok = false;
-	}
+	if (ok && ops->options_check != NULL)
+		ok = ops->options_check(out, err, errlen);
 	json_decref(root);
 	return ok;
 }
@@ -294,42 +287,20 @@ ps_resolver_options_parse(PsResolverKind kind, const char *json, size_t len,
 char *
 ps_resolver_options_json(PsResolverKind kind, const PsResolverOptions *opts)
 {
-	json_t	   *o = json_pack("{s:i, s:i, s:i, s:i}",
-							  "timeout_ms", opts->timeout_ms,
-							  "cache_ttl_s", opts->cache_ttl_s,
-							  "breaker_failures", opts->breaker_failures,
-							  "breaker_cooldown_s", opts->breaker_cooldown_s);
+	const PsResolverKindOps *ops = kind_ops(kind);
+	/* not json_object(): the server's own SQL function of that name wins */
+	json_t	   *o = json_pack("{}");
+	bool		ok = o != NULL && ops != NULL;
 	char	   *text;
 	char	   *dumped;
 	json_free_t jfree;
 
-	if (o == NULL)
-		return NULL;
 	/* options that are off by default are shown only when set */
-	if (opts->ca_file[0])
-		json_object_set_new(o, "ca_file", json_string(opts->ca_file));
-	switch (kind)
-	{
-		case PS_KIND_VAULT_KV2:
-			json_object_set_new(o, "mount", json_string(opts->mount));
-			if (opts->vault_namespace[0])
-				json_object_set_new(o, "namespace", json_string(opts->vault_namespace));
-			if (opts->vault_version)
-				json_object_set_new(o, "version", json_integer(opts->vault_version));
-			if (opts->soft_delete)
-				json_object_set_new(o, "soft_delete", json_true());
-			break;
-		case PS_KIND_INFISICAL:
-			json_object_set_new(o, "project_id", json_string(opts->project_id));
-			json_object_set_new(o, "environment", json_string(opts->environment));
-			if (opts->client_id[0])
-				json_object_set_new(o, "client_id", json_string(opts->client_id));
-			break;
-		case PS_KIND_HTTP_JSON:
-			json_object_set_new(o, "pointer", json_string(opts->pointer));
-			break;
-	}
-	dumped = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+	for (size_t i = 0; ok && i < sizeof(common_options) / sizeof(common_options[0]); i++)
+		ok = show_option(&common_options[i], opts, o);
+	for (size_t i = 0; ok && i < ops->n_options; i++)
+		ok = show_option(&ops->options[i], opts, o);
+	dumped = ok ? json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (dumped == NULL)
 		return NULL;
@@ -340,17 +311,8 @@ ps_resolver_options_json(PsResolverKind kind, const PsResolverOptions *opts)
 	return text;
 }
 
-/* A growable string; on allocation failure, ok turns false. */
-typedef struct Buf
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-	bool		ok;
-} Buf;
-
-static void
-buf_add(Buf *b, const char *s, size_t n)
+void
+ps_kind_buf_add(PsKindBuf *b, const char *s, size_t n)
 {
 	if (!b->ok)
 		return;
@@ -372,15 +334,15 @@ buf_add(Buf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 }
 
-static void
-buf_str(Buf *b, const char *s)
+void
+ps_kind_buf_str(PsKindBuf *b, const char *s)
 {
-	buf_add(b, s, strlen(s));
+	ps_kind_buf_add(b, s, strlen(s));
 }
 
 /* Percent-encode all but RFC 3986 unreserved characters (and '/' if kept). */
-static void
-buf_encoded(Buf *b, const char *s, size_t n, bool keep_slash)
+void
+ps_kind_buf_encoded(PsKindBuf *b, const char *s, size_t n, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -388,16 +350,27 @@ buf_encoded(Buf *b, const char *s, size_t n, bool keep_slash)
 	{
 		unsigned char c = (unsigned char) s[i];
 
-		if (is_ascii_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+		if (ps_kind_is_ascii_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
 			(keep_slash && c == '/'))
-			buf_add(b, (const char *) &c, 1);
+			ps_kind_buf_add(b, (const char *) &c, 1);
 		else
 		{
 			char		esc[3] = {'%', hex[c >> 4], hex[c & 15]};
 
-			buf_add(b, esc, 3);
+			ps_kind_buf_add(b, esc, 3);
 		}
 	}
+}
+
+/* The base URL without its trailing slashes. */
+static void
+buf_base_url(PsKindBuf *b, const char *base_url)
+{
+	size_t		base_len = strlen(base_url);
+
+	while (base_len > 0 && base_url[base_len - 1] == '/')
+		base_len--;
+	ps_kind_buf_add(b, base_url, base_len);
 }
 
 char *
@@ -405,59 +378,19 @@ ps_resolver_url(PsResolverKind kind, const PsResolverOptions *opts,
 				const char *base_url, const char *path, const char *field,
 				char *err, size_t errlen)
 {
-	Buf			b = {NULL, 0, 0, true};
-	size_t		base_len = strlen(base_url);
-	const char *slash;
+	const PsResolverKindOps *ops = kind_ops(kind);
+	PsKindBuf	b = {NULL, 0, 0, true};
 
-	while (base_len > 0 && base_url[base_len - 1] == '/')
-		base_len--;
-	buf_add(&b, base_url, base_len);
-	switch (kind)
+	if (ops == NULL)
 	{
-		case PS_KIND_VAULT_KV2:
-			buf_str(&b, "/v1/");
-			buf_encoded(&b, opts->mount, strlen(opts->mount), true);
-			buf_str(&b, "/data/");
-			buf_encoded(&b, path, strlen(path), true);
-			if (opts->vault_version > 0)
-			{
-				char		version[24];
-
-				snprintf(version, sizeof(version), "?version=%d", opts->vault_version);
-				buf_str(&b, version);
-			}
-			break;
-		case PS_KIND_INFISICAL:
-			if (field[0] != '\0')
-			{
-				snprintf(err, errlen, "infisical references take no #field");
-				free(b.data);
-				return NULL;
-			}
-			slash = strrchr(path, '/');
-			if (slash != NULL && slash[1] == '\0')
-			{
-				snprintf(err, errlen, "an infisical path must end with a secret name");
-				free(b.data);
-				return NULL;
-			}
-			buf_str(&b, "/api/v3/secrets/raw/");
-			if (slash == NULL)
-				buf_encoded(&b, path, strlen(path), false);
-			else
-				buf_encoded(&b, slash + 1, strlen(slash + 1), false);
-			buf_str(&b, "?workspaceId=");
-			buf_encoded(&b, opts->project_id, strlen(opts->project_id), false);
-			buf_str(&b, "&environment=");
-			buf_encoded(&b, opts->environment, strlen(opts->environment), false);
-			buf_str(&b, "&secretPath=%2F");
-			if (slash != NULL)
-				buf_encoded(&b, path, (size_t) (slash - path), false);
-			break;
-		case PS_KIND_HTTP_JSON:
-			buf_str(&b, "/");
-			buf_encoded(&b, path, strlen(path), true);
-			break;
+		snprintf(err, errlen, "unknown resolver kind");
+		return NULL;
+	}
+	buf_base_url(&b, base_url);
+	if (!ops->read_url(&b, opts, path, field, err, errlen))
+	{
+		free(b.data);
+		return NULL;
 	}
 	if (!b.ok)
 	{
@@ -468,9 +401,8 @@ ps_resolver_url(PsResolverKind kind, const PsResolverOptions *opts,
 	return b.data;
 }
 
-/* RFC 6901 evaluation; NULL when the pointer names nothing. */
-static json_t *
-pointer_get(json_t *root, const char *pointer)
+json_t *
+ps_kind_pointer_get(json_t *root, const char *pointer)
 {
 	json_t	   *cur = root;
 	const char *p = pointer;
@@ -518,52 +450,26 @@ pointer_get(json_t *root, const char *pointer)
 	return *p == '\0' ? cur : NULL;
 }
 
+
 PsExtractResult
 ps_resolver_extract(PsResolverKind kind, const PsResolverOptions *opts,
 					const char *field, const char *body, size_t len,
 					char **value, size_t *value_len)
 {
+	const PsResolverKindOps *ops = kind_ops(kind);
 	json_error_t jerr;
-	json_t	   *root = json_loadb(body, len, JSON_REJECT_DUPLICATES |
-								  (kind == PS_KIND_HTTP_JSON ? JSON_DECODE_ANY : 0),
-								  &jerr);
+	json_t	   *root = NULL;
 	json_t	   *v = NULL;
-	PsExtractResult result = PS_EXTRACT_OK;
+	PsExtractResult result = PS_EXTRACT_MALFORMED;
 
 	*value = NULL;
 	*value_len = 0;
-	if (!json_is_object(root) && !(kind == PS_KIND_HTTP_JSON && root != NULL))
-		result = PS_EXTRACT_MALFORMED;
-	else if (kind == PS_KIND_VAULT_KV2)
-	{
-		json_t	   *data = json_object_get(root, "data");
-		json_t	   *inner = json_is_object(data) ? json_object_get(data, "data") : NULL;
-
-		if (!json_is_object(data) || (inner != NULL && !json_is_object(inner) &&
-									  !json_is_null(inner)))
-			result = PS_EXTRACT_MALFORMED;
-		else if (json_is_object(inner))
-			v = json_object_get(inner, field[0] ? field : "value");
-	}
-	else if (kind == PS_KIND_INFISICAL)
-	{
-		json_t	   *secret = json_object_get(root, "secret");
-
-		if (!json_is_object(secret))
-			result = PS_EXTRACT_MALFORMED;
-		else
-			v = json_object_get(secret, "secretValue");
-	}
-	else
-	{
-		char		pointer[sizeof(opts->pointer) + 4];
-
-		if (field[0])
-			snprintf(pointer, sizeof(pointer), "/%s", field);
-		else
-			snprintf(pointer, sizeof(pointer), "%s", opts->pointer);
-		v = pointer_get(root, pointer);
-	}
+	if (ops != NULL)
+		root = json_loadb(body, len, JSON_REJECT_DUPLICATES |
+						  (ops->response_any_json ? JSON_DECODE_ANY : 0),
+						  &jerr);
+	if (root != NULL && (ops->response_any_json || json_is_object(root)))
+		result = ops->extract(root, opts, field, &v);
 
 	if (result == PS_EXTRACT_OK)
 	{
@@ -602,9 +508,8 @@ ps_resolver_free_body(char *body, size_t len)
 	jfree(body);
 }
 
-/* The JSON text of o, then o freed (its strings, the value among them). */
-static char *
-dump_body(json_t *o, size_t *len)
+char *
+ps_kind_dump_body(json_t *o, size_t *len)
 {
 	char	   *text = json_dumps(o, JSON_COMPACT);
 
@@ -620,71 +525,33 @@ ps_resolver_write_request(PsResolverKind kind, const PsResolverOptions *opts,
 						  const char **method, char **body, size_t *body_len,
 						  char *err, size_t errlen)
 {
-	Buf			b = {NULL, 0, 0, true};
-	size_t		base_len = strlen(base_url);
+	const PsResolverKindOps *ops = kind_ops(kind);
+	PsKindBuf	b = {NULL, 0, 0, true};
 	json_t	   *o = NULL;
+	bool		ok;
 
 	*url = NULL;
 	*body = NULL;
 	*body_len = 0;
 	*method = NULL;
-	if (kind == PS_KIND_HTTP_JSON)
+	if (ops == NULL || ops->write_request == NULL)
 	{
-		snprintf(err, errlen, "http-json resolvers are read-only");
+		snprintf(err, errlen, "%s resolvers are read-only", ps_resolver_kind_name(kind));
 		return false;
 	}
-	if (!is_segment_path(path, PS_WRITE_PATH_MAX))
+	if (!ps_kind_is_segment_path(path, PS_WRITE_PATH_MAX))
 	{
 		snprintf(err, errlen, "the secret path cannot be written");
 		return false;
 	}
-	while (base_len > 0 && base_url[base_len - 1] == '/')
-		base_len--;
-	buf_add(&b, base_url, base_len);
-	if (kind == PS_KIND_VAULT_KV2)
-	{
-		buf_str(&b, "/v1/");
-		buf_encoded(&b, opts->mount, strlen(opts->mount), true);
-		/* metadata/: every version and the key itself, not only the latest */
-		buf_str(&b, op == PS_WRITE_DELETE && !opts->soft_delete ? "/metadata/" : "/data/");
-		buf_encoded(&b, path, strlen(path), true);
-		if (op == PS_WRITE_DELETE)
-			*method = "DELETE";
-		else
-		{
-			*method = "POST";
-			o = json_pack("{s:{s:s%}}", "data", "value", value, value_len);
-		}
-	}
-	else
-	{
-		const char *slash = strrchr(path, '/');
-		const char *name = slash ? slash + 1 : path;
-		char		dirs[PS_WRITE_PATH_MAX + 2];
-
-		snprintf(dirs, sizeof(dirs), "/%.*s",
-				 slash ? (int) (slash - path) : 0, path);
-		buf_str(&b, "/api/v3/secrets/raw/");
-		buf_encoded(&b, name, strlen(name), false);
-		*method = op == PS_WRITE_CREATE ? "POST" :
-			op == PS_WRITE_UPDATE ? "PATCH" : "DELETE";
-		o = json_pack("{s:s, s:s, s:s, s:s}",
-					  "workspaceId", opts->project_id,
-					  "environment", opts->environment,
-					  "secretPath", dirs,
-					  "type", "shared");
-		if (o != NULL && op != PS_WRITE_DELETE &&
-			json_object_set_new(o, "secretValue",
-								json_stringn(value, value_len)) != 0)
-		{
-			json_decref(o);
-			o = NULL;
-		}
-	}
+	buf_base_url(&b, base_url);
+	ok = ops->write_request(&b, opts, path, op, value, value_len, method, &o);
 	if (o != NULL)
-		*body = dump_body(o, body_len);
-	if (!b.ok || ((*method)[0] != 'D' && *body == NULL) ||
-		(kind == PS_KIND_INFISICAL && *body == NULL))
+	{
+		*body = ps_kind_dump_body(o, body_len);
+		ok = ok && *body != NULL;
+	}
+	if (!b.ok || !ok)
 	{
 		/* json_pack fails on a value that is not UTF-8, too */
 		snprintf(err, errlen, "the value cannot be sent as JSON");
@@ -698,73 +565,74 @@ ps_resolver_write_request(PsResolverKind kind, const PsResolverOptions *opts,
 }
 
 bool
-ps_resolver_login_request(const PsResolverOptions *opts, const char *base_url,
-						  const char *client_secret, size_t secret_len,
-						  char **url, char **body, size_t *body_len,
-						  char *err, size_t errlen)
+ps_resolver_writable(PsResolverKind kind)
 {
-	Buf			b = {NULL, 0, 0, true};
-	size_t		base_len = strlen(base_url);
-	json_t	   *o;
+	const PsResolverKindOps *ops = kind_ops(kind);
 
-	*url = NULL;
-	*body = NULL;
-	*body_len = 0;
-	while (base_len > 0 && base_url[base_len - 1] == '/')
-		base_len--;
-	buf_add(&b, base_url, base_len);
-	buf_str(&b, "/api/v1/auth/universal-auth/login");
-	o = json_pack("{s:s, s:s%}", "clientId", opts->client_id,
-				  "clientSecret", client_secret, secret_len);
-	if (o != NULL)
-		*body = dump_body(o, body_len);
-	if (!b.ok || *body == NULL)
-	{
-		snprintf(err, errlen, "the client secret cannot be sent as JSON");
-		ps_resolver_free_body(*body, *body_len);
-		*body = NULL;
-		free(b.data);
-		return false;
-	}
-	*url = b.data;
-	return true;
+	return ops != NULL && ops->write_request != NULL;
 }
 
-PsExtractResult
-ps_resolver_login_parse(const char *body, size_t len, char **token,
-						size_t *token_len, long *expires_in)
+bool
+ps_resolver_write_retry(PsResolverKind kind, PsWriteOp op, long status,
+						PsWriteOp *instead)
 {
-	json_error_t jerr;
-	json_t	   *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	json_t	   *t;
-	json_t	   *e;
-	PsExtractResult result = PS_EXTRACT_OK;
+	const PsResolverKindOps *ops = kind_ops(kind);
 
-	*token = NULL;
-	*token_len = 0;
-	*expires_in = -1;
-	if (!json_is_object(root))
-		result = PS_EXTRACT_MALFORMED;
-	else if ((t = json_object_get(root, "accessToken")) == NULL || json_is_null(t))
-		result = PS_EXTRACT_MISSING;
-	else if (!json_is_string(t) || json_string_length(t) == 0)
-		result = PS_EXTRACT_NOT_STRING;
+	return ops != NULL && ops->write_retry != NULL &&
+		ops->write_retry(op, status, instead);
+}
+
+bool
+ps_resolver_delete_tells_missing(PsResolverKind kind)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->delete_tells_missing;
+}
+
+const char *
+ps_resolver_token_header(PsResolverKind kind)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->token_header != NULL ? ops->token_header :
+		"Authorization: Bearer ";
+}
+
+bool
+ps_resolver_request_header(PsResolverKind kind, const PsResolverOptions *opts,
+						   char *line, size_t len)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->request_header != NULL &&
+		ops->request_header(opts, line, len);
+}
+
+bool
+ps_resolver_logs_in(PsResolverKind kind, const PsResolverOptions *opts)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->logs_in != NULL && ops->logs_in(opts);
+}
+
+void
+ps_resolver_value_location(PsResolverKind kind, const PsResolverOptions *opts,
+						   const char *field, char *buf, size_t len)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	if (ops != NULL)
+		ops->value_location(opts, field, buf, len);
 	else
-	{
-		e = json_object_get(root, "expiresIn");
-		if (json_is_integer(e) && json_integer_value(e) > 0 &&
-			json_integer_value(e) <= 10L * 365 * 86400)
-			*expires_in = (long) json_integer_value(e);
-		*token_len = json_string_length(t);
-		*token = malloc(*token_len + 1);
-		if (*token == NULL)
-			result = PS_EXTRACT_MALFORMED;
-		else
-		{
-			memcpy(*token, json_string_value(t), *token_len);
-			(*token)[*token_len] = '\0';
-		}
-	}
-	json_decref(root);
-	return result;
+		snprintf(buf, len, "?");
+}
+
+bool
+ps_resolver_response_any_json(PsResolverKind kind)
+{
+	const PsResolverKindOps *ops = kind_ops(kind);
+
+	return ops != NULL && ops->response_any_json;
 }

@@ -2,7 +2,9 @@
  * resolver_kinds.h: the three external backend protocols of DESIGN §9
  * (vault-kv2, infisical, http-json) as pure functions over bytes: option
  * checks, the URL of a secret, and the value inside a response.  No backend
- * state, so they are unit-tested and fuzzable outside a server.
+ * state, so they are unit-tested and fuzzable outside a server.  Each kind
+ * is an operations table in a file of its own (resolver_kind_ops.h); these
+ * functions pick the kind's and call it.
  *
  * Nothing here quotes a response or a value in an error; option values are
  * quoted only when they passed their character rules.
@@ -13,48 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum PsResolverKind
-{
-	PS_KIND_VAULT_KV2 = 1,
-	PS_KIND_INFISICAL,
-	PS_KIND_HTTP_JSON
-} PsResolverKind;
-
-#define PS_RESOLVER_TIMEOUT_DEFAULT 5000	/* ms */
-#define PS_RESOLVER_TIMEOUT_MIN 100
-#define PS_RESOLVER_TIMEOUT_MAX 60000
-#define PS_RESOLVER_TTL_MAX 86400	/* s */
-#define PS_RESOLVER_BREAKER_FAILURES 5
-#define PS_RESOLVER_BREAKER_COOLDOWN 30 /* s */
-#define PS_RESOLVER_RESPONSE_MAX (1024 * 1024)
-#define PS_WRITE_PATH_MAX 400	/* a project and a secret name, with room */
-#define PS_CA_FILE_MAX 1024
-#define PS_VAULT_VERSION_MAX 1000000000
-
-typedef struct PsResolverOptions
-{
-	char		mount[129];		/* vault-kv2 */
-	char		vault_namespace[129];	/* vault-kv2, "" when unset */
-	int			vault_version;	/* vault-kv2: read this version; 0 latest */
-	bool		soft_delete;	/* vault-kv2: delete the latest version only */
-	char		project_id[129];	/* infisical */
-	char		environment[65];	/* infisical */
-	char		client_id[129]; /* infisical universal-auth; "" service token */
-	char		pointer[257];	/* http-json, RFC 6901 */
-	int			timeout_ms;
-	int			cache_ttl_s;
-	int			breaker_failures;	/* consecutive failures that open it; 0 off */
-	int			breaker_cooldown_s;
-	char		ca_file[PS_CA_FILE_MAX + 1];	/* absolute path; "" system CAs */
-} PsResolverOptions;
-
-typedef enum PsExtractResult
-{
-	PS_EXTRACT_OK,
-	PS_EXTRACT_MALFORMED,		/* not JSON, or not the documented shape */
-	PS_EXTRACT_MISSING,			/* the field or pointer names nothing */
-	PS_EXTRACT_NOT_STRING		/* it names something that is not a string */
-} PsExtractResult;
+#include "external/resolver_kind_types.h"
 
 /* "vault-kv2" etc. to the enum; false for an unknown name. */
 extern bool ps_resolver_kind_parse(const char *name, PsResolverKind *kind);
@@ -92,14 +53,6 @@ extern PsExtractResult ps_resolver_extract(PsResolverKind kind,
 										   const char *body, size_t len,
 										   char **value, size_t *value_len);
 
-/* Writes to the backend of a workspace bound with bind_workspace. */
-typedef enum PsWriteOp
-{
-	PS_WRITE_CREATE,
-	PS_WRITE_UPDATE,
-	PS_WRITE_DELETE
-} PsWriteOp;
-
 /*
  * URL (malloc'd), method and JSON body of a write of path's value:
  * vault-kv2 POST {"data":{"value":…}} to {base}/v1/{mount}/data/{path};
@@ -118,6 +71,55 @@ extern bool ps_resolver_write_request(PsResolverKind kind,
 									  const char **method, char **body,
 									  size_t *body_len, char *err,
 									  size_t errlen);
+
+/* Whether the backends of kind can be written (http-json: read-only). */
+extern bool ps_resolver_writable(PsResolverKind kind);
+
+/*
+ * After a write op answered status: the write to try instead, when the
+ * bound_secret metadata and the backend disagree (infisical: a create of a
+ * secret that is there answers 400 or 409, an update of one that is not
+ * 404).  false: none.
+ */
+extern bool ps_resolver_write_retry(PsResolverKind kind, PsWriteOp op,
+									long status, PsWriteOp *instead);
+
+/* Whether a DELETE answers 404 for a secret that is not there (Vault: 204). */
+extern bool ps_resolver_delete_tells_missing(PsResolverKind kind);
+
+/*
+ * The header line that carries a token is this prefix, then the token
+ * ("X-Vault-Token: ", "Authorization: Bearer ").
+ */
+extern const char *ps_resolver_token_header(PsResolverKind kind);
+
+/*
+ * Another header line every request of the resolver carries (vault-kv2:
+ * X-Vault-Namespace) into line; false when there is none.
+ */
+extern bool ps_resolver_request_header(PsResolverKind kind,
+									   const PsResolverOptions *opts,
+									   char *line, size_t len);
+
+/*
+ * Whether the resolver logs in for its token (infisical with client_id:
+ * universal-auth, below) rather than sending its auth_reference as the token.
+ */
+extern bool ps_resolver_logs_in(PsResolverKind kind,
+								const PsResolverOptions *opts);
+
+/*
+ * Where ps_resolver_extract looks for the value of path#field, for errors
+ * ("data.data.value", "secret.secretValue", a JSON pointer), into buf of
+ * PS_RESOLVER_LOCATION_MAX; and whether any JSON document is a response of
+ * the kind's shape (http-json) rather than only its documented object.
+ */
+#define PS_RESOLVER_LOCATION_MAX 320
+extern void ps_resolver_value_location(PsResolverKind kind,
+									   const PsResolverOptions *opts,
+									   const char *field, char *buf,
+									   size_t len);
+extern bool ps_resolver_response_any_json(PsResolverKind kind);
 
 /* Wipe and free a body from ps_resolver_write_request (it holds a value). */
 extern void ps_resolver_free_body(char *body, size_t len);

@@ -3,7 +3,7 @@
  * (src/external/resolver_kinds.c): what a resolver's owner configures and what a
  * backend answers.
  *
- * Sources: src/external/resolver_kinds.c src/core/reference.c src/rest/rest_parse.c
+ * Sources: src/external/resolver_kinds.c src/external/kind_vault_kv2.c src/external/kind_infisical.c src/external/kind_http_json.c src/core/reference.c src/rest/rest_parse.c
  * Libs: -ljansson
  *
  * The first input byte picks the entry point, the second a kind or a field,

@@ -7,7 +7,7 @@
  * unencoded.  The test builds that locale with localedef in a temporary
  * directory (LOCPATH) and skips when it cannot.  Prints TAP.
  *
- * Sources: src/external/resolver_kinds.c
+ * Sources: src/external/resolver_kinds.c src/external/kind_vault_kv2.c src/external/kind_infisical.c src/external/kind_http_json.c
  * Libs: -ljansson
  */
 #include <ctype.h>

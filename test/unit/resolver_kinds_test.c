@@ -2,7 +2,7 @@
  * resolver_kinds_test.c: options, URLs and response parsing of the external
  * backend kinds (DESIGN §9), outside a server.  Prints TAP.
  *
- * Sources: src/external/resolver_kinds.c
+ * Sources: src/external/resolver_kinds.c src/external/kind_vault_kv2.c src/external/kind_infisical.c src/external/kind_http_json.c
  * Libs: -ljansson
  */
 #include <stdio.h>
