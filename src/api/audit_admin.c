@@ -14,9 +14,9 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
-#include "core/provsecret.h"
 #include "audit/audit.h"
 #include "audit/audit_chain.h"
+#include "core/provsecret.h"
 #include "tenancy/authz.h"
 
 PG_FUNCTION_INFO_V1(provsecret_verify_audit_chain);

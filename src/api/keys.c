@@ -9,21 +9,21 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "core/provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "api/keys.h"
+#include "api/secret.h"
 #include "audit/audit.h"
 #include "audit/audit_key.h"
-#include "tenancy/authz.h"
-#include "crypto/datakey.h"
 #include "core/identity.h"
-#include "crypto/keyring.h"
-#include "api/keys.h"
+#include "core/provsecret.h"
 #include "core/query.h"
+#include "crypto/datakey.h"
+#include "crypto/keyring.h"
 #include "crypto/seal.h"
-#include "api/secret.h"
+#include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_stale_keys = NULL;

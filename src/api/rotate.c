@@ -22,13 +22,13 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "core/provsecret.h"
-#include "crypto/datakey.h"
-#include "core/identity.h"
 #include "api/keys.h"
-#include "core/query.h"
-#include "crypto/seal.h"
 #include "api/secret.h"
+#include "core/identity.h"
+#include "core/provsecret.h"
+#include "core/query.h"
+#include "crypto/datakey.h"
+#include "crypto/seal.h"
 #include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_active_latest = NULL;

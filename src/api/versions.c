@@ -7,16 +7,16 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "core/provsecret.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
-#include "tenancy/authz.h"
+#include "api/secret.h"
 #include "core/identity.h"
+#include "core/provsecret.h"
 #include "core/query.h"
 #include "crypto/seal.h"
-#include "api/secret.h"
+#include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_versions = NULL;

@@ -9,16 +9,6 @@
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
-#include "audit/audit.h"
-#include "audit/audit_forward.h"
-#include "audit/audit_queue.h"
-#include "audit/audit_summary.h"
-#include "audit/audit_worker.h"
-#include "core/principal.h"
-#include "core/identity.h"
-#include "core/query.h"
-
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -35,6 +25,16 @@
 #include "utils/inet.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+
+#include "audit/audit.h"
+#include "audit/audit_forward.h"
+#include "audit/audit_queue.h"
+#include "audit/audit_summary.h"
+#include "audit/audit_worker.h"
+#include "core/identity.h"
+#include "core/principal.h"
+#include "core/provsecret.h"
+#include "core/query.h"
 
 typedef enum PsAuditLevel
 {

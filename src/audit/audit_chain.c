@@ -5,13 +5,6 @@
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
-
-#include "audit/audit_chain.h"
-#include "audit/audit_key.h"
-#include "audit/audit_queue.h"
-#include "core/identity.h"
-
 #include <sodium.h>
 
 #include "access/xact.h"
@@ -24,6 +17,12 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+
+#include "audit/audit_chain.h"
+#include "audit/audit_key.h"
+#include "audit/audit_queue.h"
+#include "core/identity.h"
+#include "core/provsecret.h"
 
 PG_FUNCTION_INFO_V1(provsecret_audit_guard);
 

@@ -11,6 +11,7 @@
 #define PROVSECRET_AUDIT_CHAIN_H
 
 #include "postgres.h"
+
 #include "datatype/timestamp.h"
 
 #include "audit/audit_key.h"	/* PS_AUDIT_CHAIN_KEY_LEN */

@@ -10,11 +10,7 @@
  */
 #include "postgres.h"
 
-#include "audit/audit_forward.h"
-#include "core/provsecret.h"
-
 #include "libpq-fe.h"
-
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
 #include "common/string.h"
@@ -26,6 +22,9 @@
 #include "utils/inet.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
+
+#include "audit/audit_forward.h"
+#include "core/provsecret.h"
 
 char	   *ps_audit_primary_conninfo = NULL;
 

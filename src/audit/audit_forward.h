@@ -10,6 +10,7 @@
 #define PROVSECRET_AUDIT_FORWARD_H
 
 #include "postgres.h"
+
 #include "audit/audit_queue.h"
 
 extern char *ps_audit_primary_conninfo;	/* provsecret.primary_conninfo */

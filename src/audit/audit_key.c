@@ -6,17 +6,16 @@
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
-
-#include "audit/audit_key.h"
-#include "crypto/keyring.h"
-#include "crypto/seal.h"
-
 #include <sodium.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+
+#include "audit/audit_key.h"
+#include "core/provsecret.h"
+#include "crypto/keyring.h"
+#include "crypto/seal.h"
 
 #define CHAIN_KEY_TENANT "audit-chain"
 

@@ -9,10 +9,6 @@
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
-
-#include "audit/audit_queue.h"
-
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "replication/syncrep.h"
@@ -23,6 +19,9 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
+
+#include "audit/audit_queue.h"
+#include "core/provsecret.h"
 
 typedef enum PsAuditSlotState
 {

@@ -12,6 +12,7 @@
 #define PROVSECRET_AUDIT_QUEUE_H
 
 #include "postgres.h"
+
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 

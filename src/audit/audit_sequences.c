@@ -14,8 +14,8 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "core/provsecret.h"
 #include "audit/audit_sequences.h"
+#include "core/provsecret.h"
 
 /*
  * Ids come from provsecret.audit_event_id_seq, which a member of

@@ -3,16 +3,15 @@
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
-
-#include "audit/audit_summary.h"
-
 #include <sodium.h>
 
 #include "port/pg_bitutils.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
+
+#include "audit/audit_summary.h"
+#include "core/provsecret.h"
 
 #define PS_SUMMARY_TRANCHE "provsecret_audit_summary"
 

@@ -10,16 +10,6 @@
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
-
-#include "audit/audit_chain.h"
-#include "audit/audit_key.h"
-#include "audit/audit_queue.h"
-#include "audit/audit_sequences.h"
-#include "audit/audit_summary.h"
-#include "audit/audit_worker.h"
-#include "core/identity.h"
-
 #include <sodium.h>
 
 #include "access/xact.h"
@@ -45,6 +35,15 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+
+#include "audit/audit_chain.h"
+#include "audit/audit_key.h"
+#include "audit/audit_queue.h"
+#include "audit/audit_sequences.h"
+#include "audit/audit_summary.h"
+#include "audit/audit_worker.h"
+#include "core/identity.h"
+#include "core/provsecret.h"
 
 PG_FUNCTION_INFO_V1(provsecret_audit_worker_state);
 

@@ -5,9 +5,9 @@
  * whitespace; tokens need the URL-safe alphabet without padding, and a
  * verifier should accept one encoding per value, so the decoder is here.
  */
-#include "core/base64url.h"
-
 #include <stdlib.h>
+
+#include "core/base64url.h"
 
 /* Value of a base64url character, or -1. */
 static int

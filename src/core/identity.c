@@ -7,7 +7,6 @@
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
-#include "core/provsecret.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/rel.h"
@@ -18,6 +17,7 @@
 #include "catalog/pg_namespace.h"
 
 #include "core/identity.h"
+#include "core/provsecret.h"
 
 #define PS_SERVICE_ROLE "provsecret_service"
 

@@ -14,6 +14,7 @@
 #define PROVSECRET_PRINCIPAL_H
 
 #include "postgres.h"
+
 #include "nodes/pg_list.h"
 
 /*

@@ -14,7 +14,7 @@
 #undef TEXTDOMAIN
 #define TEXTDOMAIN PG_TEXTDOMAIN("provsecret")
 
-/* Longest value accepted by seal(), in characters (DESIGN §4). */
+/* Longest value accepted by seal(), in characters. */
 #define PS_VALUE_MAX_CHARS 10000
 
 /* How much of a rejected input an error message may quote. */

@@ -9,6 +9,7 @@
 #define PROVSECRET_QUERY_H
 
 #include "postgres.h"
+
 #include "executor/spi.h"
 
 /* Prepare sql once into *slot (SPI must be connected). */

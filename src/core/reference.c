@@ -1,14 +1,14 @@
 /*
- * reference.c: parser of references and tenant targets (DESIGN §3).
+ * reference.c: parser of references and tenant targets (README, References).
  *
  * Pure C over bytes: no allocation, no backend state.  Every rejection
  * returns a sentence naming the rule so callers can report it without
  * echoing hostile input.
  */
-#include "core/reference.h"
-
 #include <stdio.h>
 #include <string.h>
+
+#include "core/reference.h"
 
 static bool
 is_alnum(unsigned char c)

@@ -1,5 +1,5 @@
 /*
- * reference.h: the reference grammar of DESIGN §3, as pure functions over
+ * reference.h: the reference grammar (README, References), as pure functions over
  * bytes (no backend state), so the parser can be unit-tested and fuzzed.
  *
  *   managed:company/<company>/<name>

@@ -16,11 +16,11 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
-#include "core/provsecret.h"
-#include "crypto/datakey.h"
 #include "core/identity.h"
-#include "crypto/keyring.h"
+#include "core/provsecret.h"
 #include "core/query.h"
+#include "crypto/datakey.h"
+#include "crypto/keyring.h"
 #include "crypto/seal.h"
 
 #define PS_DATAKEY_CACHE_SIZE 128

@@ -8,9 +8,9 @@
 
 #include "utils/timestamp.h"
 
-#include "crypto/locked_cache.h"
 #include "core/provsecret.h"
 #include "core/reference.h"
+#include "crypto/locked_cache.h"
 
 
 struct PsLockedEntry

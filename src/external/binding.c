@@ -18,20 +18,20 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "core/provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 
 #include "audit/audit.h"
-#include "tenancy/authz.h"
+#include "core/identity.h"
+#include "core/provsecret.h"
+#include "core/query.h"
 #include "external/binding.h"
 #include "external/external.h"
 #include "external/external_guard.h"
-#include "core/identity.h"
-#include "core/query.h"
 #include "external/resolver.h"
 #include "external/resolver_kinds.h"
 #include "external/resolver_metrics.h"
+#include "tenancy/authz.h"
 
 static SPIPlanPtr plan_binding = NULL;
 static SPIPlanPtr plan_managed = NULL;

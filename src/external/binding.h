@@ -1,6 +1,6 @@
 /*
- * binding.h: workspaces bound to an external resolver (DESIGN §9,
- * bind_workspace).  A bound project's managed: secrets are written to,
+ * binding.h: workspaces bound to an external resolver (bind_workspace;
+ * README, Workspaces bound to a backend).  A bound project's managed: secrets are written to,
  * read from and deleted in the resolver's backend; their metadata
  * (description, value_version, who and when) stays in
  * provsecret.bound_secret, so listing never calls the backend.

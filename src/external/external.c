@@ -10,23 +10,23 @@
  */
 #include "postgres.h"
 
+#include <stdlib.h>
+
 #include "mb/pg_wchar.h"
 #include "utils/timestamp.h"
 
-#include <stdlib.h>
-
 #include "audit/audit.h"
-#include "tenancy/authz.h"
-#include "external/external.h"
-#include "external/external_call.h"
-#include "external/external_auth.h"
-#include "external/external_guard.h"
-#include "outbound/outbound.h"
-#include "outbound/outbound_policy.h"
 #include "core/provsecret.h"
+#include "external/external.h"
+#include "external/external_auth.h"
+#include "external/external_call.h"
+#include "external/external_guard.h"
 #include "external/resolver.h"
 #include "external/resolver_kinds.h"
 #include "external/resolver_metrics.h"
+#include "outbound/outbound.h"
+#include "outbound/outbound_policy.h"
+#include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
 static bool

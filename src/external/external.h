@@ -1,16 +1,16 @@
 /*
  * external.h: resolving external:<resolver>/<path>[#field] references
- * (DESIGN §9) through a registered resolver.
+ * through a registered resolver (README, External resolvers).
  */
 #ifndef PROVSECRET_EXTERNAL_H
 #define PROVSECRET_EXTERNAL_H
 
 #include "postgres.h"
 
-#include "outbound/outbound.h"
 #include "core/reference.h"
 #include "external/external_call.h"
 #include "external/resolver.h"
+#include "outbound/outbound.h"
 #include "tenancy/tenant.h"
 
 /*

@@ -8,12 +8,12 @@
 
 #include "utils/timestamp.h"
 
-#include "external/external_call.h"
-#include "external/external_auth.h"
-#include "crypto/locked_cache.h"
-#include "outbound/outbound.h"
 #include "core/provsecret.h"
+#include "crypto/locked_cache.h"
+#include "external/external_auth.h"
+#include "external/external_call.h"
 #include "external/resolver_kinds.h"
+#include "outbound/outbound.h"
 #include "store/secret_read.h"
 
 #define TOKEN_SLOTS 8

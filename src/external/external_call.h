@@ -10,9 +10,9 @@
 
 #include "postgres.h"
 
-#include "outbound/outbound.h"
 #include "external/resolver.h"
 #include "external/resolver_metrics.h"
+#include "outbound/outbound.h"
 #include "tenancy/tenant.h"
 
 /* One call to a resolver's backend, for its audit event and errors. */

@@ -13,11 +13,11 @@
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
-#include "external/external_guard.h"
-#include "crypto/locked_cache.h"
-#include "outbound/outbound_policy.h"
 #include "core/provsecret.h"
 #include "core/reference.h"
+#include "crypto/locked_cache.h"
+#include "external/external_guard.h"
+#include "outbound/outbound_policy.h"
 
 #define BREAKER_SLOTS 128
 #define CACHE_SLOTS 32

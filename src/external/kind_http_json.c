@@ -3,10 +3,10 @@
  * answers JSON, the value found by an RFC 6901 pointer): its options, read
  * URL and response.  Read-only.  Pure C: no postgres.h.
  */
-#include "external/resolver_kind_ops.h"
-
 #include <stdio.h>
 #include <string.h>
+
+#include "external/resolver_kind_ops.h"
 
 static bool
 check_pointer(const char *s, size_t max)

@@ -4,12 +4,12 @@
  * login that turns a machine identity's client secret into an access
  * token.  Pure C: no postgres.h.
  */
-#include "external/resolver_kind_ops.h"
-#include "external/resolver_kinds.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "external/resolver_kind_ops.h"
+#include "external/resolver_kinds.h"
 
 static bool
 check_project_id(const char *s, size_t max)

@@ -3,10 +3,10 @@
  * version 2 engine): its options, read URL, response and writes.  Pure C:
  * no postgres.h.
  */
-#include "external/resolver_kind_ops.h"
-
 #include <stdio.h>
 #include <string.h>
+
+#include "external/resolver_kind_ops.h"
 
 static bool
 check_mount(const char *s, size_t max)

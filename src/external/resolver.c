@@ -20,14 +20,14 @@
 #include "utils/jsonb.h"
 
 #include "audit/audit.h"
-#include "tenancy/authz.h"
-#include "external/external_guard.h"
 #include "core/identity.h"
-#include "outbound/outbound.h"
 #include "core/provsecret.h"
 #include "core/query.h"
+#include "external/external_guard.h"
 #include "external/resolver.h"
+#include "outbound/outbound.h"
 #include "store/secret_read.h"
+#include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_lookup = NULL;

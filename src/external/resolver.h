@@ -1,5 +1,5 @@
 /*
- * resolver.h: the registry of external resolvers (DESIGN §9):
+ * resolver.h: the registry of external resolvers (README, External resolvers):
  * create_resolver / alter_resolver / drop_resolver and the lookup the
  * external: resolve path uses.
  */

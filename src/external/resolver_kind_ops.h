@@ -9,7 +9,6 @@
 #define PROVSECRET_RESOLVER_KIND_OPS_H
 
 #include <stddef.h>
-
 #include <jansson.h>
 
 #include "external/resolver_kind_types.h"

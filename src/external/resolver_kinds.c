@@ -5,15 +5,13 @@
  * share: character rules, percent-encoding, RFC 6901 pointers.  Pure C: no
  * postgres.h.
  */
-#include "external/resolver_kinds.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <jansson.h>
 
 #include "external/resolver_kind_ops.h"
+#include "external/resolver_kinds.h"
 
 static const PsResolverKindOps *const kinds[] = {
 	&ps_kind_vault_kv2,

@@ -1,10 +1,10 @@
 /*
- * resolver_kinds.h: the three external backend protocols of DESIGN §9
- * (vault-kv2, infisical, http-json) as pure functions over bytes: option
- * checks, the URL of a secret, and the value inside a response.  No backend
- * state, so they are unit-tested and fuzzable outside a server.  Each kind
- * is an operations table in a file of its own (resolver_kind_ops.h); these
- * functions pick the kind's and call it.
+ * resolver_kinds.h: the three external backend protocols (vault-kv2,
+ * infisical, http-json; README, External resolvers) as pure functions over
+ * bytes: option checks, the URL of a secret, and the value inside a
+ * response.  No backend state, so they are unit-tested and fuzzable outside
+ * a server.  Each kind is an operations table in a file of its own
+ * (resolver_kind_ops.h); these functions pick the kind's and call it.
  *
  * Nothing here quotes a response or a value in an error; option values are
  * quoted only when they passed their character rules.

@@ -9,12 +9,12 @@
 
 #include <curl/curl.h>
 
-#include "core/provsecret.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "core/provsecret.h"
 #include "outbound/outbound.h"
 #include "outbound/outbound_engine.h"
 #include "outbound/outbound_ipc.h"

@@ -14,11 +14,10 @@
 
 #include "lib/ilist.h"
 #include "lib/stringinfo.h"
-
-#include "core/provsecret.h"
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
+#include "core/provsecret.h"
 #include "outbound/outbound_engine.h"
 #include "outbound/outbound_policy.h"
 

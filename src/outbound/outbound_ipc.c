@@ -19,8 +19,6 @@
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
-
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
@@ -32,6 +30,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "core/provsecret.h"
 #include "outbound/outbound_ipc.h"
 #include "outbound/outbound_wire.h"
 

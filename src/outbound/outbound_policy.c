@@ -10,7 +10,6 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
-
 #include <curl/curl.h>
 
 #include "postmaster/postmaster.h"

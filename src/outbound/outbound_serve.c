@@ -5,14 +5,13 @@
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
-
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
 
+#include "core/provsecret.h"
 #include "outbound/outbound_ipc.h"
 #include "outbound/outbound_serve.h"
 #include "outbound/outbound_wire.h"

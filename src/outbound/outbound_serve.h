@@ -10,8 +10,8 @@
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 
-#include "outbound/outbound_types.h"
 #include "outbound/outbound_engine.h"
+#include "outbound/outbound_types.h"
 #include "outbound/outbound_wire.h"
 
 /* One call as the worker holds it. */

@@ -6,7 +6,6 @@
 #include "postgres.h"
 
 #include "core/provsecret.h"
-
 #include "outbound/outbound_wire.h"
 
 #define WIRE_MAGIC	0x70734F31	/* "psO1" */

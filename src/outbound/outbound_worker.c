@@ -15,8 +15,6 @@
  */
 #include "postgres.h"
 
-#include "core/provsecret.h"
-
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -26,6 +24,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "core/provsecret.h"
 #include "outbound/outbound_engine.h"
 #include "outbound/outbound_ipc.h"
 #include "outbound/outbound_serve.h"

@@ -10,15 +10,14 @@
 
 #include <sys/socket.h>
 #include <netdb.h>
-
 #include <jansson.h>
 #include <sodium.h>
 
-#include "core/provsecret.h"
 #include "port.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 
+#include "core/provsecret.h"
 #include "rest/http.h"
 #include "rest/rest_metrics.h"
 #include "rest/routes.h"

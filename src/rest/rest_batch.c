@@ -7,7 +7,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "core/provsecret.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
@@ -16,6 +15,7 @@
 
 #include "audit/audit.h"
 #include "core/principal.h"
+#include "core/provsecret.h"
 #include "rest/http.h"
 #include "rest/rest_batch.h"
 #include "rest/rest_metrics.h"

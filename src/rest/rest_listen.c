@@ -11,7 +11,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-
 #include <microhttpd.h>
 
 #include "common/string.h"

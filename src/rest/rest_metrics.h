@@ -6,6 +6,7 @@
 #define PROVSECRET_REST_METRICS_H
 
 #include "postgres.h"
+
 #include "lib/stringinfo.h"
 
 #include "rest/rest_parse.h"

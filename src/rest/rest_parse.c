@@ -4,12 +4,12 @@
  * Everything here works on bytes only, so test/unit can drive it and a
  * fuzzer can hammer it without a server.
  */
-#include "rest/rest_parse.h"
-
 #include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <jansson.h>
+
+#include "rest/rest_parse.h"
 
 #define MAX_SEGMENTS 6
 

@@ -6,6 +6,7 @@
 #define PROVSECRET_REST_SQL_H
 
 #include "postgres.h"
+
 #include "nodes/pg_list.h"
 
 typedef struct PsSecretMeta

@@ -1,5 +1,5 @@
 /*
- * routes.c: the REST routes of DESIGN §8.
+ * routes.c: the REST routes (docs/rest.md).
  *
  * A request reads top to bottom: path and body checks (pure, rest_parse.c),
  * bearer token (token.c), then the same C functions a SQL caller reaches
@@ -14,18 +14,18 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "core/provsecret.h"
+#include "api/secret.h"
 #include "audit/audit.h"
 #include "core/principal.h"
-#include "tenancy/authz.h"
+#include "core/provsecret.h"
 #include "core/reference.h"
+#include "rest/rest_health.h"
 #include "rest/rest_metrics.h"
 #include "rest/rest_openapi.h"
 #include "rest/rest_sql.h"
-#include "rest/rest_health.h"
-#include "tenancy/listing_cache.h"
 #include "rest/routes.h"
-#include "api/secret.h"
+#include "tenancy/authz.h"
+#include "tenancy/listing_cache.h"
 #include "token/token.h"
 
 void
@@ -87,7 +87,7 @@ answer_metrics(PsHttpRequest *req)
 	pfree(buf.data);
 }
 
-/* DESIGN §3 name rule, from the one reference parser. */
+/* The name rule of references, from the one reference parser. */
 static bool
 valid_name(const char *s)
 {
@@ -193,7 +193,7 @@ ps_routes_prepare(PsHttpRequest *req)
 		answer_health(req);
 		return false;
 	}
-	/* every other route answers 503 until the extension exists (DESIGN §8) */
+	/* every other route answers 503 until the extension exists */
 	if (!ps_rest_ready(&reason))
 	{
 		ps_http_set_error(req, 503, reason);

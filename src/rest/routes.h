@@ -1,5 +1,5 @@
 /*
- * routes.h: the REST routes of DESIGN §8.
+ * routes.h: the REST routes (docs/rest.md).
  *
  * ps_routes_prepare() answers what needs no database (health, metrics, the
  * OpenAPI document, routing and body errors) while the request is still in

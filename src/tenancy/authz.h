@@ -10,6 +10,7 @@
 #define PROVSECRET_AUTHZ_H
 
 #include "postgres.h"
+
 #include "nodes/pg_list.h"
 
 #include "core/principal.h"

@@ -5,16 +5,16 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "core/provsecret.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "audit/audit.h"
-#include "tenancy/authz.h"
 #include "core/identity.h"
+#include "core/provsecret.h"
 #include "core/query.h"
+#include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
 #define PS_PRINCIPAL_MAX 256

@@ -17,6 +17,7 @@
 #define PROVSECRET_LISTING_CACHE_H
 
 #include "postgres.h"
+
 #include "nodes/pg_list.h"
 
 #define PS_LISTING_MAX_AGE_S	60

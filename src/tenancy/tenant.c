@@ -10,11 +10,11 @@
 #include "utils/builtins.h"
 
 #include "audit/audit.h"
-#include "tenancy/authz.h"
-#include "crypto/datakey.h"
 #include "core/identity.h"
 #include "core/provsecret.h"
 #include "core/query.h"
+#include "crypto/datakey.h"
+#include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_insert_company = NULL;

@@ -6,6 +6,7 @@
 #define PROVSECRET_TENANT_H
 
 #include "postgres.h"
+
 #include "fmgr.h"
 
 #include "core/reference.h"

@@ -7,18 +7,16 @@
  * one exotic key in Keycloak's JWKS (RSA-OAEP for encryption, say) does not
  * stop tokens signed with the others from verifying.
  */
-#include "token/jwks.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 
 #include "core/base64url.h"
+#include "token/jwks.h"
 
 struct PsJwks
 {

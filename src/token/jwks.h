@@ -12,7 +12,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-
 #include <openssl/evp.h>
 
 /* Caps on what a JWKS document may hold. */

@@ -18,14 +18,14 @@
 #include "utils/timestamp.h"
 
 #include "core/provsecret.h"
-#include "token/jwks_cache.h"
 #include "outbound/outbound.h"
+#include "token/jwks_cache.h"
 #include "token/token_settings.h"
 
 #define JWKS_CONNECT_TIMEOUT_MS	3000
 #define JWKS_TOTAL_TIMEOUT_MS	5000
 #define JWKS_MAX_AGE_MS			(300 * 1000)	/* refresh a URL source this often */
-#define JWKS_KID_REFETCH_MS		(10 * 1000)		/* DESIGN §8: one per 10 s */
+#define JWKS_KID_REFETCH_MS		(10 * 1000)		/* an unknown kid refetches at most this often */
 #define JWKS_RETRY_MS			1000	/* after a failed first fetch */
 
 typedef struct JwksCache

@@ -7,17 +7,15 @@
  * key can never be used as an HMAC secret, and "none" is never accepted.
  * Claims are parsed only after the signature has verified.
  */
-#include "token/jwt.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 
 #include "core/base64url.h"
+#include "token/jwt.h"
 
 #define MAX_LEEWAY	86400
 

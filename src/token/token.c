@@ -13,14 +13,14 @@
 
 #include <time.h>
 
-#include "core/provsecret.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 
 #include "core/principal.h"
+#include "core/provsecret.h"
+#include "core/redact.h"
 #include "token/jwks_cache.h"
 #include "token/jwt.h"
-#include "core/redact.h"
 #include "token/token.h"
 #include "token/token_cache.h"
 #include "token/token_settings.h"

@@ -7,6 +7,7 @@
 #define PROVSECRET_TOKEN_H
 
 #include "postgres.h"
+
 #include "nodes/pg_list.h"
 
 /*

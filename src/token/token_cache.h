@@ -13,6 +13,7 @@
 #define PROVSECRET_TOKEN_CACHE_H
 
 #include "postgres.h"
+
 #include "nodes/pg_list.h"
 
 /*
