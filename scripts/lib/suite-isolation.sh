@@ -1,12 +1,11 @@
 # shellcheck shell=bash
 # scripts/lib/suite-isolation.sh: concurrency specs, test/isolation/specs/*.spec.
 #
-# pg_isolation_regress (isolationtester) from the staged installation, with
-# its own temporary instance configured as the sql suite's (provsecret
-# preloaded in deployed mode, the test root key in its environment, unix
-# socket only).  Expected output: test/isolation/expected/NAME.out (specs
+# pg_isolation_regress (isolationtester) in a temporary instance of its own,
+# configured as the sql suite's (regress.sh).  Expected output: test/isolation/expected/NAME.out (specs
 # print digests and booleans, never a value).  Results are kept in
-# .build/test-output/isolation.  Needs common.sh, stage.sh, report.sh.
+# .build/test-output/isolation.  Needs common.sh, stage.sh, report.sh,
+# regress.sh.
 
 ps_suite_isolation()
 {
@@ -37,44 +36,14 @@ ps_suite_isolation()
 			: >"$tmp/missing/$name"
 		fi
 	done >"$tmp/schedule"
-	# the sql suite's settings (suite-sql.sh)
-	cat >"$tmp/isolation.conf" <<CONF
-shared_preload_libraries = 'provsecret'
-provsecret.mode = 'deployed'
-provsecret.database = 'provsecret_isolation'
-provsecret.rest_listen_addresses = ''
-log_min_messages = warning
-CONF
-	chown -R postgres:postgres "$tmp"
-
-	local rc=0
-	ps_as_postgres env \
-		CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY="$PS_TEST_ROOT_KEY" \
-		PATH="$PS_STAGE_PGBIN:$PATH" \
-		timeout "${PROVSECRET_ISOLATION_TIMEOUT:-900}" "$runner" \
-		--temp-instance="$tmp/instance" \
-		--temp-config="$tmp/isolation.conf" \
-		--bindir="$PS_STAGE_PGBIN" \
-		--inputdir="$tmp/in" --outputdir="$tmp/out" \
-		--dbname=provsecret_isolation \
-		--encoding=UTF8 --no-locale \
-		--schedule="$tmp/schedule" \
-		</dev/null >"$tmp/pg_isolation_regress.log" 2>&1 || rc=$?
-	# a runner killed by the timeout leaves its instance running
-	ps_stop_clusters_under "$tmp"
-
-	rm -rf "$out"
-	mkdir -p "$out"
-	cp -r "$tmp/out/." "$out/" 2>/dev/null || true
-	cp "$tmp/pg_isolation_regress.log" "$out/"
+	ps_regress_run "$runner" "$tmp" provsecret_isolation \
+		"${PROVSECRET_ISOLATION_TIMEOUT:-900}" "$out"
 
 	local status detail failed_here=0 perms
 	for f in "${files[@]}"; do
 		name="$(basename "$f" .spec)"
 		status=fail
-		if grep -Eq "^(test| )+$name +\.\.\. ok" "$tmp/pg_isolation_regress.log"; then
-			status=ok
-		fi
+		ps_regress_passed "$tmp/pg_isolation_regress.log" "$name" && status=ok
 		if [ -f "$tmp/out/results/$name.out" ]; then
 			perms="$(grep -c '^starting permutation:' "$tmp/out/results/$name.out" || true)"
 			detail="$perms permutations"
@@ -89,17 +58,5 @@ CONF
 		ps_result "isolation/$name" "$status" "$detail"
 	done
 
-	if [ "$rc" -ne 0 ]; then
-		if [ -s "$tmp/out/regression.diffs" ]; then
-			echo "--- regression.diffs (also in $out) ---"
-			ps_show "$tmp/out/regression.diffs" 300
-		else
-			echo "--- pg_isolation_regress exited with $rc ---"
-			ps_show "$tmp/pg_isolation_regress.log" 60
-			ps_show "$tmp/out/log/postmaster.log" 40
-		fi
-		if [ "$failed_here" -eq 0 ]; then
-			ps_result "isolation/pg_isolation_regress" fail "exit status $rc"
-		fi
-	fi
+	ps_regress_explain isolation "$tmp" "$out" "$failed_here" 300 "$tmp/pg_isolation_regress.log"
 }

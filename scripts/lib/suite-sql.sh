@@ -1,11 +1,9 @@
 # shellcheck shell=bash
 # scripts/lib/suite-sql.sh: pg_regress over test/sql/*.sql (pgTAP inside).
 #
-# pg_regress from the staged installation starts its own temporary instance
-# (--temp-instance) as postgres, with provsecret preloaded, the test root key
-# in its environment, unix socket only.  The schedule is every selected file
+# pg_regress in a temporary instance of its own (regress.sh).  The schedule is every selected file
 # of test/sql, in name order.  Results are kept in .build/test-output/sql.
-# Needs common.sh, stage.sh, report.sh.
+# Needs common.sh, stage.sh, report.sh, regress.sh.
 
 ps_suite_sql()
 {
@@ -37,47 +35,14 @@ ps_suite_sql()
 			: >"$tmp/missing/$name"
 		fi
 	done
-	cat >"$tmp/regress.conf" <<CONF
-shared_preload_libraries = 'provsecret'
-provsecret.mode = 'deployed'
-provsecret.database = 'provsecret_regression'
-provsecret.rest_listen_addresses = ''
-provsecret.outbound_allowed_hosts = '127.0.0.1,localhost'
-log_min_messages = warning
-CONF
-	chown -R postgres:postgres "$tmp"
-
-	local rc=0
-	ps_as_postgres env \
-		CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY="$PS_TEST_ROOT_KEY" \
-		PS_TEST_ENV_CANARY="env-canary-value" \
-		PS_TEST_ENV_UNLISTED="env-unlisted-canary" \
-		PATH="$PS_STAGE_PGBIN:$PATH" \
-		timeout "${PROVSECRET_SQL_TIMEOUT:-1200}" "$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/regress/pg_regress" \
-		--temp-instance="$tmp/instance" \
-		--temp-config="$tmp/regress.conf" \
-		--bindir="$PS_STAGE_PGBIN" \
-		--inputdir="$tmp/in" --outputdir="$tmp/out" \
-		--dbname=provsecret_regression \
-		--encoding=UTF8 --no-locale \
-		--schedule="$tmp/schedule" \
-		</dev/null >"$tmp/pg_regress.log" 2>&1 || rc=$?
-	# A pg_regress killed by the timeout leaves its instance running.
-	ps_stop_clusters_under "$tmp"
-
-	rm -rf "$out"
-	mkdir -p "$out"
-	cp -r "$tmp/out/." "$out/" 2>/dev/null || true
-	cp "$tmp/pg_regress.log" "$out/"
+	ps_regress_run "$PS_STAGE$PS_SYS_PGLIB/lib/pgxs/src/test/regress/pg_regress" \
+		"$tmp" provsecret_regression "${PROVSECRET_SQL_TIMEOUT:-1200}" "$out"
 
 	local status detail failed_here=0
 	for f in "${files[@]}"; do
 		name="$(basename "$f" .sql)"
 		status=fail
-		# pg_regress 15 prints "test NAME ... ok" or "... FAILED".
-		if grep -Eq "^(test| )+$name +\.\.\. ok" "$tmp/pg_regress.log"; then
-			status=ok
-		fi
+		ps_regress_passed "$tmp/pg_regress.log" "$name" && status=ok
 		if [ -f "$tmp/out/results/$name.out" ]; then
 			ps_tap_counts "$tmp/out/results/$name.out" " *"
 			detail="$PS_TAP_OK ok, $PS_TAP_NOTOK not ok"
@@ -98,18 +63,5 @@ CONF
 		ps_result "sql/$name" "$status" "$detail"
 	done
 
-	if [ "$rc" -ne 0 ]; then
-		if [ -s "$tmp/out/regression.diffs" ]; then
-			echo "--- regression.diffs (also in $out) ---"
-			ps_show "$tmp/out/regression.diffs" 400
-		else
-			echo "--- pg_regress exited with $rc ---"
-			ps_show "$tmp/pg_regress.log" 60
-			ps_show "$tmp/out/log/postmaster.log" 40
-		fi
-		# A crash or an aborted run fails the suite even if every file matched.
-		if [ "$failed_here" -eq 0 ]; then
-			ps_result "sql/pg_regress" fail "exit status $rc"
-		fi
-	fi
+	ps_regress_explain sql "$tmp" "$out" "$failed_here" 400 "$tmp/pg_regress.log"
 }
