@@ -83,7 +83,7 @@ lock_secret(const char *reference, int32 *value_version)
 
 static bool
 insert_secret(const PsReference *ref, const PsTenant *tenant,
-				 bytea *ciphertext, int64 data_key_id, const char *description)
+			  bytea *ciphertext, int64 data_key_id, const char *description)
 {
 	Oid			argtypes[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	BYTEAOID, INT8OID, TEXTOID};
@@ -115,7 +115,7 @@ insert_secret(const PsReference *ref, const PsTenant *tenant,
 
 static void
 rotate_secret(int64 id, int32 new_version, bytea *ciphertext,
-				 int64 data_key_id, const char *description)
+			  int64 data_key_id, const char *description)
 {
 	Oid			argtypes[6] = {INT8OID, INT4OID, BYTEAOID, INT8OID, TEXTOID, TEXTOID};
 	Datum		values[6];

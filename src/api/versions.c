@@ -25,7 +25,7 @@ static SPIPlanPtr plan_version = NULL;
 /* Parse a managed reference and check perm on its tenant. */
 static void
 managed_reference(const char *reference, PsPermission perm, PsReference *ref,
-					 char *canonical, size_t canonical_len)
+				  char *canonical, size_t canonical_len)
 {
 	PsTenant	tenant;
 

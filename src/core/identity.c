@@ -68,7 +68,7 @@ identity_xact_callback(XactEvent event, void *arg)
  */
 static void
 identity_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-							 SubTransactionId parentSubid, void *arg)
+						  SubTransactionId parentSubid, void *arg)
 {
 	switch (event)
 	{

@@ -245,7 +245,7 @@ redact_xact_callback(XactEvent event, void *arg)
 
 static void
 redact_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						   SubTransactionId parentSubid, void *arg)
+						SubTransactionId parentSubid, void *arg)
 {
 	int			kept = 0;
 

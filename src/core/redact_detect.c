@@ -53,7 +53,7 @@ typedef struct PsScan
 } PsScan;
 
 static bool scan_text(const char *text, size_t len, int depth,
-						 const PsRedactScanOptions *opt);
+					  const PsRedactScanOptions *opt);
 
 static bool
 ident_start(unsigned char c)

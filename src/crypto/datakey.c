@@ -125,7 +125,7 @@ cache_slot(int64 id)
 /* Unwrap into a cache slot; SPI connected, row in SPI_tuptable. */
 static const unsigned char *
 unwrap_row(int64 id, const char *tenant, bytea *wrapped,
-			  const char *fingerprint)
+		   const char *fingerprint)
 {
 	const PsRootKey *root = ps_keyring_lookup(fingerprint);
 	PsCachedKey *slot = cache_slot(id);

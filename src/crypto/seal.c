@@ -35,7 +35,7 @@ get_int64(const unsigned char *p)
 /* header || reference || 0 || scope || 0 || value_version (4 bytes BE) */
 static unsigned char *
 associated_data(const unsigned char *header, const PsSealBinding *binding,
-				   Size *len)
+				Size *len)
 {
 	Size		ref_len = strlen(binding->reference);
 	Size		scope_len = strlen(binding->scope);

@@ -360,7 +360,7 @@ ps_authz_allows_env(const char *name, PsPermission perm)
 /* The durable access.denied event every denial leaves. */
 static void
 audit_denial(PsPermission perm, const char *company, const char *project,
-				const char *reference, const char *on)
+			 const char *reference, const char *on)
 {
 	PsAuditEvent event = {0};
 
