@@ -230,7 +230,8 @@ static json_t *
 custom_metadata(PsSecretMeta *meta)
 {
 	return meta->description ?
-		json_pack("{s:s}", "description", meta->description) : json_object();
+		json_pack("{s:s}", "description", meta->description) :
+		json_pack("{}");		/* not json_object(): the server has one */
 }
 
 /* The metadata of one version, as Vault's data endpoints show it. */
@@ -335,10 +336,8 @@ read_metadata(PsHttpRequest *req)
 						errmsg("secret not found")));
 	t = meta.updated_at ? meta.updated_at : "";
 	snprintf(key, sizeof(key), "%d", meta.value_version);
-	versions = json_object();
-	json_object_set_new(versions, key,
-						json_pack("{s:s, s:s, s:b}", "created_time", t,
-								  "deletion_time", "", "destroyed", 0));
+	versions = json_pack("{s:{s:s, s:s, s:b}}", key, "created_time", t,
+						 "deletion_time", "", "destroyed", 0);
 	answer(req, 200, envelope(req,
 							  json_pack("{s:s, s:i, s:i, s:i, s:s, s:o, s:o, s:b, s:s}",
 										"created_time", t,
