@@ -99,8 +99,20 @@ split(const char *rest, char seg[][PS_REST_SEGMENT_MAX + 1])
 			return -1;
 		if (len == 0)
 			seg[n][0] = '\0';
-		else if (ps_rest_percent_decode(rest, len, seg[n], PS_REST_SEGMENT_MAX + 1) < 0)
-			return -1;
+		else
+		{
+			long		got = ps_rest_percent_decode(rest, len, seg[n],
+													 PS_REST_SEGMENT_MAX + 1);
+			long		i;
+
+			/* as the native parser: no '/' or control character once decoded */
+			if (got < 0)
+				return -1;
+			for (i = 0; i < got; i++)
+				if (seg[n][i] == '/' || (unsigned char) seg[n][i] < 0x20 ||
+					seg[n][i] == 0x7f)
+					return -1;
+		}
 		n++;
 		if (slash == NULL)
 			return n;
