@@ -113,3 +113,15 @@ COMMENT ON VIEW secret_reveals IS 'per managed secret: last successful reveal an
 -- its functions with the caller's EXECUTE privilege, not the view owner's.
 ------------------------------------------------------------------------------
 GRANT EXECUTE ON FUNCTION audit_worker_state() TO provsecret_auditor, provsecret_admin;
+
+------------------------------------------------------------------------------
+-- Vault KV v2-compatible surface (docs/vault.md): its requests are audited
+-- on channel 'vault'.  (provsecret.vault_api and provsecret.vault_mount are
+-- GUCs: nothing to install.)
+------------------------------------------------------------------------------
+ALTER TABLE audit_event DROP CONSTRAINT audit_event_channel_check;
+ALTER TABLE audit_event ADD CONSTRAINT audit_event_channel_check
+    CHECK (channel IN ('sql', 'rest', 'vault'));
+ALTER TABLE audit_pending DROP CONSTRAINT audit_pending_channel_check;
+ALTER TABLE audit_pending ADD CONSTRAINT audit_pending_channel_check
+    CHECK (channel IN ('sql', 'rest', 'vault'));

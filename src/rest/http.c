@@ -20,7 +20,9 @@
 #include "core/provsecret.h"
 #include "rest/http.h"
 #include "rest/rest_metrics.h"
+#include "rest/rest_settings.h"
 #include "rest/routes.h"
+#include "rest/vault_routes.h"
 
 dlist_head	ps_http_pending = DLIST_STATIC_INIT(ps_http_pending);
 size_t		ps_http_max_body = 65536;
@@ -96,6 +98,33 @@ set_request_id(PsHttpRequest *req)
 	sodium_bin2hex(req->request_id, sizeof(req->request_id), id, sizeof(id));
 }
 
+/*
+ * A path the Vault dialect claims: match it, read ?list and ?version, and
+ * take X-Vault-Token in place of Authorization when given.
+ */
+static void
+vault_request(PsHttpRequest *req, const char *url, const char *method,
+			  const char **auth)
+{
+	const char *list = MHD_lookup_connection_value(req->connection,
+												   MHD_GET_ARGUMENT_KIND, "list");
+	const char *version = MHD_lookup_connection_value(req->connection,
+													  MHD_GET_ARGUMENT_KIND, "version");
+	const char *token = MHD_lookup_connection_value(req->connection,
+													MHD_HEADER_KIND, "X-Vault-Token");
+
+	req->vault = true;
+	ps_vault_match(url, method, ps_vault_mount,
+				   list != NULL && strcmp(list, "true") == 0, &req->vault_match);
+	if (version != NULL && !ps_vault_parse_version(version, &req->vault_version))
+		req->vault_version = -1;
+	if (token != NULL && token[0] != '\0')
+	{
+		*auth = token;
+		req->vault_raw_token = true;
+	}
+}
+
 static PsHttpRequest *
 request_create(struct MHD_Connection *connection, const char *url,
 			   const char *method)
@@ -115,6 +144,8 @@ request_create(struct MHD_Connection *connection, const char *url,
 	set_request_id(req);
 	auth = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
 									   MHD_HTTP_HEADER_AUTHORIZATION);
+	if (ps_vault_api && ps_vault_claims(url, ps_vault_mount))
+		vault_request(req, url, method, &auth);
 	if (auth)
 		req->authorization = MemoryContextStrdup(cxt, auth);
 	return req;
@@ -265,7 +296,7 @@ handle(struct MHD_Connection *connection, const char *url, const char *method,
 	if (req->status != 0)
 		return queue_answer(req);	/* resumed after its batch */
 
-	if (ps_routes_prepare(req))
+	if (req->vault ? ps_vault_prepare(req) : ps_routes_prepare(req))
 	{
 		req->suspended = true;
 		if (req->socket)
@@ -336,6 +367,8 @@ ps_http_request_completed(void *cls, struct MHD_Connection *connection,
 	ps_http_drop_response(req);
 	if (req->parsed.root)
 		json_decref((json_t *) req->parsed.root);
+	if (req->vault_write.root)
+		json_decref((json_t *) req->vault_write.root);
 	if (req->body)
 		explicit_bzero(req->body, req->body_cap);
 	if (req->authorization)

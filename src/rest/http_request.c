@@ -74,6 +74,23 @@ ps_http_set_error(PsHttpRequest *req, int status, const char *message)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
+	if (req->vault)
+	{
+		/* Vault's shape: a list of messages; a missing thing lists none */
+		if (status == 401)
+			status = 403;
+		if (status == 404)
+			appendStringInfoString(&buf, "{\"errors\":[]}");
+		else
+		{
+			appendStringInfoString(&buf, "{\"errors\":[");
+			escape_json(&buf, message);
+			appendStringInfoString(&buf, "]}");
+		}
+		ps_http_set_body(req, status, "application/json", buf.data, buf.len);
+		pfree(buf.data);
+		return;
+	}
 	appendStringInfo(&buf, "{\"error\":{\"code\":\"%s\",\"message\":",
 					 error_code_for_status(status));
 	escape_json(&buf, message);

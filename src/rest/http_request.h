@@ -13,6 +13,7 @@
 #include "portability/instr_time.h"
 
 #include "rest/rest_parse.h"
+#include "rest/vault_parse.h"
 
 typedef struct PsHttpRequest
 {
@@ -31,6 +32,14 @@ typedef struct PsHttpRequest
 	bool		body_too_large; /* past the cap: the rest is discarded */
 	size_t		body_discarded;
 	PsRestBody	parsed;			/* parsed JSON body; root freed at the end */
+
+	/* the Vault dialect (vault_routes.c), when it claimed the path */
+	bool		vault;
+	PsVaultMatch vault_match;
+	int			vault_version;	/* ?version=N, 0 when absent, -1 malformed */
+	bool		vault_raw_token;	/* authorization is X-Vault-Token's value */
+	PsVaultWrite vault_write;	/* parsed write body; root freed at the end */
+	const char *vault_jwt;		/* login body's jwt, points into vault_write.root */
 	instr_time	started;
 
 	bool		suspended;		/* waiting in the pending list */

@@ -20,6 +20,7 @@
 #include "rest/rest_batch.h"
 #include "rest/rest_metrics.h"
 #include "rest/routes.h"
+#include "rest/vault_routes.h"
 
 /* Conflicts with a concurrent batch (another worker) are tried again. */
 #define MAX_RETRIES 3
@@ -93,12 +94,15 @@ run_one(PsHttpRequest *req)
 	PG_TRY();
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		ps_audit_set_call_context("rest",
+		ps_audit_set_call_context(req->vault ? "vault" : "rest",
 								  req->client_addr[0] ? req->client_addr : NULL,
 								  req->request_id);
 		/* no principals of the previous request may linger */
 		ps_authz_set_token_principals(NIL, true);
-		ps_routes_execute(req);
+		if (req->vault)
+			ps_vault_execute(req);
+		else
+			ps_routes_execute(req);
 		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 	}

@@ -10,6 +10,7 @@
 
 #include "external/resolver_metrics.h"
 #include "rest/rest_settings.h"
+#include "rest/vault_parse.h"
 
 char	   *ps_rest_listen_addresses = NULL;
 int			ps_rest_port = 8787;
@@ -20,6 +21,20 @@ int			ps_rest_max_body = 65536;
 char	   *ps_rest_tls_cert_file = NULL;
 char	   *ps_rest_tls_key_file = NULL;
 bool		ps_rest_allow_plain_http = false;
+bool		ps_vault_api = true;
+char	   *ps_vault_mount = NULL;
+
+/* The mount may not shadow a native /v1/ name (vault_parse.c's list). */
+static bool
+check_vault_mount(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || ps_vault_mount_reserved(*newval))
+	{
+		GUC_check_errdetail("The mount must be one path segment and not a native /v1/ name such as workspaces, companies, projects, resolve, openapi.json, auth or sys.");
+		return false;
+	}
+	return true;
+}
 
 void
 ps_rest_define_gucs(void)
@@ -60,6 +75,14 @@ ps_rest_define_gucs(void)
 							 "Allow plain HTTP on non-loopback REST listen addresses.",
 							 NULL, &ps_rest_allow_plain_http, false,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("provsecret.vault_api",
+							 "Serve the Vault KV v2-compatible dialect on the REST listener.",
+							 NULL, &ps_vault_api, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("provsecret.vault_mount",
+							   "Mount name of the Vault KV v2-compatible dialect (/v1/<mount>/data/...).",
+							   NULL, &ps_vault_mount, "secret",
+							   PGC_SIGHUP, 0, check_vault_mount, NULL, NULL);
 	DefineCustomBoolVariable("provsecret.metrics_resolver_names",
 							 "Label the resolver series of /metrics with resolver names instead of kinds (the page needs no token).",
 							 NULL,

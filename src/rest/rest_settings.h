@@ -15,6 +15,8 @@ extern int	ps_rest_max_body;
 extern char *ps_rest_tls_cert_file;
 extern char *ps_rest_tls_key_file;
 extern bool ps_rest_allow_plain_http;
+extern bool ps_vault_api;		/* provsecret.vault_api */
+extern char *ps_vault_mount;	/* provsecret.vault_mount */
 
 /*
  * Define the provsecret.rest_* GUCs and provsecret.metrics_resolver_names;

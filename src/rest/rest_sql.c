@@ -34,6 +34,9 @@ keep_plan(SPIPlanPtr *plan, const char *query)
 	return *plan;
 }
 
+/* updated_at as RFC 3339 in UTC, the form Vault's metadata uses */
+#define UPDATED_AT "pg_catalog.to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
 static char *
 copy_column(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
 {
@@ -51,6 +54,7 @@ fill(PsSecretMeta *m, HeapTuple tup, TupleDesc desc, MemoryContext cxt)
 	m->reference = copy_column(tup, desc, 2, cxt);
 	m->description = copy_column(tup, desc, 3, cxt);
 	m->value_version = version ? pg_strtoint32(version) : 0;
+	m->updated_at = copy_column(tup, desc, 5, cxt);
 }
 
 bool
@@ -64,7 +68,7 @@ ps_rest_sql_secret(const char *reference, PsSecretMeta *out)
 	memset(out, 0, sizeof(*out));
 	SPI_connect();
 	plan = keep_plan(&plan_secret,
-					 "SELECT name, reference, description, value_version "
+					 "SELECT name, reference, description, value_version, " UPDATED_AT " "
 					 "FROM provsecret.secrets WHERE reference OPERATOR(pg_catalog.=) $1");
 	if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
@@ -88,11 +92,11 @@ ps_rest_sql_list(bool company, const char *owner)
 	SPI_connect();
 	plan = company ?
 		keep_plan(&plan_company,
-				  "SELECT name, reference, description, value_version "
+				  "SELECT name, reference, description, value_version, " UPDATED_AT " "
 				  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'company' "
 				  "AND company OPERATOR(pg_catalog.=) $1 ORDER BY name COLLATE \"C\"") :
 		keep_plan(&plan_project,
-				  "SELECT name, reference, description, value_version "
+				  "SELECT name, reference, description, value_version, " UPDATED_AT " "
 				  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'project' "
 				  "AND project OPERATOR(pg_catalog.=) $1 ORDER BY name COLLATE \"C\"");
 	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)

@@ -15,6 +15,7 @@ typedef struct PsSecretMeta
 	char	   *reference;
 	char	   *description;	/* NULL when none */
 	int32		value_version;
+	char	   *updated_at;		/* RFC 3339, UTC */
 } PsSecretMeta;
 
 /* The visible secret with this reference; false when none. */

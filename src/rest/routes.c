@@ -265,8 +265,8 @@ authenticate(PsHttpRequest *req)
 	return principals;
 }
 
-static void
-require(const char *company, const char *project, PsPermission perm)
+void
+ps_routes_require(const char *company, const char *project, PsPermission perm)
 {
 	if (!ps_authz_allows(company, project, perm))
 	{
@@ -318,7 +318,7 @@ list_secrets(PsHttpRequest *req, List *principals)
 	keep = ps_listing_begin(&generation);
 	if (keep)
 		PushActiveSnapshot(GetTransactionSnapshot());
-	require(company ? req->match.owner : NULL, company ? NULL : req->match.owner,
+	ps_routes_require(company ? req->match.owner : NULL, company ? NULL : req->match.owner,
 			PS_PERM_DESCRIBE);
 	rows = ps_rest_sql_list(company, req->match.owner);
 	items = json_array();
@@ -414,7 +414,7 @@ describe_provider(PsHttpRequest *req)
 	bool		company = req->match.route == PS_ROUTE_COMPANY_PROVIDER;
 	PsSecretMeta meta;
 
-	require(company ? req->match.owner : NULL, company ? NULL : req->match.owner,
+	ps_routes_require(company ? req->match.owner : NULL, company ? NULL : req->match.owner,
 			PS_PERM_DESCRIBE);
 	if (!ps_rest_sql_secret(reference, &meta))
 		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),

@@ -10,6 +10,7 @@
 #define PROVSECRET_ROUTES_H
 
 #include "rest/http_request.h"
+#include "tenancy/authz.h"
 
 /* Once per worker, before serving. */
 extern void ps_routes_init(void);
@@ -22,5 +23,12 @@ extern bool ps_routes_prepare(PsHttpRequest *req);
  * Runs inside a (sub)transaction and may throw; the caller maps the error.
  */
 extern void ps_routes_execute(PsHttpRequest *req);
+
+/*
+ * Raise 42501 unless the installed principals hold perm on the tenant,
+ * leaving an access.denied audit event.
+ */
+extern void ps_routes_require(const char *company, const char *project,
+							  PsPermission perm);
 
 #endif

@@ -1,0 +1,461 @@
+/*
+ * vault_routes.c: the Vault KV v2 dialect of the REST listener
+ * (docs/vault.md).
+ *
+ * Nothing here decides access: a request goes path and body checks (pure,
+ * vault_parse.c), token (token.c, the verification native REST uses), then
+ * the secret API (api/secret.c) or ps_routes_require and the provsecret
+ * views, exactly as routes.c does; audit channel "vault" (rest_batch.c).
+ * The client's token is never written anywhere: it only goes to the verifier,
+ * and back to the client that sent it on login.
+ */
+#include "postgres.h"
+
+#include <jansson.h>
+
+#include "access/xlog.h"
+#include "utils/timestamp.h"
+
+#include "api/secret.h"
+#include "core/principal.h"
+#include "core/provsecret.h"
+#include "core/reference.h"
+#include "rest/rest_health.h"
+#include "rest/rest_metrics.h"
+#include "rest/rest_sql.h"
+#include "rest/routes.h"
+#include "rest/vault_routes.h"
+#include "token/token.h"
+
+#define CAS_MISMATCH "check-and-set parameter did not match the current version"
+
+static void
+answer(PsHttpRequest *req, int status, json_t *doc)
+{
+	char	   *text = json_dumps(doc, JSON_COMPACT);
+
+	json_decref(doc);
+	if (text == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("could not serialize the response")));
+	ps_http_set_malloced_body(req, status, "application/json", text,
+							  strlen(text));
+}
+
+/* Vault's response envelope around data. */
+static json_t *
+envelope(PsHttpRequest *req, json_t *data)
+{
+	return json_pack("{s:s, s:s, s:b, s:i, s:o, s:n, s:n, s:n}",
+					 "request_id", req->request_id, "lease_id", "",
+					 "renewable", 0, "lease_duration", 0, "data", data,
+					 "wrap_info", "warnings", "auth");
+}
+
+static bool
+valid_name(const char *s)
+{
+	return ps_name_is_valid(s, strlen(s));
+}
+
+static void
+health(PsHttpRequest *req)
+{
+	const char *reason;
+	bool		initialized = ps_rest_ready(&reason);
+	bool		sealed = !initialized || !ps_rest_healthy(&reason);
+	bool		standby = RecoveryInProgress();
+	int			status = !initialized ? 501 : sealed ? 503 : standby ? 429 : 200;
+
+	answer(req, status,
+		   json_pack("{s:b, s:b, s:b, s:s, s:s, s:I}",
+					 "initialized", initialized, "sealed", sealed,
+					 "standby", standby, "version", "0.4.0+provsecret",
+					 "cluster_name", "provsecret",
+					 "server_time_utc", (json_int_t) time(NULL)));
+}
+
+bool
+ps_vault_prepare(PsHttpRequest *req)
+{
+	PsVaultMatch *m = &req->vault_match;
+	const char *reason;
+	const char *msg;
+
+	if (m->status != 0)
+	{
+		if (m->status == 405)
+			strlcpy(req->allow, "GET, PUT, POST, DELETE, LIST", sizeof(req->allow));
+		ps_http_set_error(req, m->status, m->error);
+		return false;
+	}
+	if (m->route == PS_VAULT_HEALTH)
+	{
+		health(req);
+		return false;
+	}
+	if (!ps_rest_ready(&reason))
+	{
+		ps_http_set_error(req, 503, reason);
+		return false;
+	}
+	if (m->route != PS_VAULT_JWT_LOGIN && req->authorization == NULL)
+	{
+		ps_http_set_error(req, 403, "permission denied");
+		return false;
+	}
+	if ((m->route == PS_VAULT_DATA || m->route == PS_VAULT_METADATA ||
+		 m->route == PS_VAULT_LIST) && !valid_name(m->tenant))
+	{
+		ps_http_set_error(req, 400, m->company ? "malformed company name" :
+						  "malformed workspace or project name");
+		return false;
+	}
+	if ((m->route == PS_VAULT_DATA || m->route == PS_VAULT_METADATA) &&
+		!valid_name(m->name))
+	{
+		ps_http_set_error(req, 400, "malformed secret name");
+		return false;
+	}
+	if (req->vault_version < 0)
+	{
+		ps_http_set_error(req, 400, "version must be a positive integer");
+		return false;
+	}
+	if (m->route == PS_VAULT_DATA &&
+		(m->method == PS_VAULT_PUT || m->method == PS_VAULT_POST))
+	{
+		msg = ps_vault_parse_write(req->body ? req->body : "", req->body_len,
+								   &req->vault_write);
+		if (msg)
+		{
+			ps_http_set_error(req, 400, msg);
+			return false;
+		}
+	}
+	if (m->route == PS_VAULT_JWT_LOGIN)
+	{
+		msg = ps_vault_parse_login(req->body ? req->body : "", req->body_len,
+								   &req->vault_jwt, &req->vault_write.root);
+		if (msg)
+		{
+			ps_http_set_error(req, 400, msg);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The token the client sent: X-Vault-Token as is, or Authorization: Bearer. */
+static const char *
+client_token(PsHttpRequest *req)
+{
+	const char *p = req->authorization;
+
+	if (req->vault_raw_token)
+		return p;
+	if (pg_strncasecmp(p, "Bearer ", 7) != 0)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied")));
+	p += 7;
+	while (*p == ' ')
+		p++;
+	return p;
+}
+
+/*
+ * Verify a token; a rejected one is Vault's 403 "permission denied" (the
+ * verifier's message never quotes the token).
+ */
+static List *
+verify(const char *token, char **subject)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *volatile principals = NIL;
+
+	PG_TRY();
+	{
+		principals = ps_token_authenticate(token, subject);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied")));
+	}
+	PG_END_TRY();
+	return principals;
+}
+
+static json_t *
+principal_array(List *principals)
+{
+	json_t	   *a = json_array();
+	ListCell   *lc;
+
+	foreach(lc, principals)
+		json_array_append_new(a, json_string((const char *) lfirst(lc)));
+	return a;
+}
+
+/* Seconds left of a verified token, and its expiry as RFC 3339. */
+static long long
+seconds_left(const char *token, char *expire, size_t size)
+{
+	long long	exp = ps_vault_jwt_exp(token);
+	time_t		t = (time_t) exp;
+	struct tm	tm;
+	long long	left = exp - (long long) time(NULL);
+
+	expire[0] = '\0';
+	if (exp > 0 && gmtime_r(&t, &tm) != NULL)
+		strftime(expire, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return left > 0 ? left : 0;
+}
+
+static char *
+reference(PsVaultMatch *m)
+{
+	return psprintf("managed:%s/%s/%s", m->company ? "company" : "project",
+					m->tenant, m->name);
+}
+
+static json_t *
+custom_metadata(PsSecretMeta *meta)
+{
+	return meta->description ?
+		json_pack("{s:s}", "description", meta->description) :
+		json_pack("{}");		/* not json_object(): the server has one */
+}
+
+/* The metadata of one version, as Vault's data endpoints show it. */
+static json_t *
+version_metadata(PsSecretMeta *meta, int version)
+{
+	return json_pack("{s:s, s:o, s:s, s:b, s:i}",
+					 "created_time", meta->updated_at ? meta->updated_at : "",
+					 "custom_metadata", custom_metadata(meta),
+					 "deletion_time", "", "destroyed", 0, "version", version);
+}
+
+static void
+read_data(PsHttpRequest *req)
+{
+	PsVaultMatch *m = &req->vault_match;
+	char	   *ref = reference(m);
+	PsSecretMeta meta;
+	Size		len = 0;
+	char	   *value;
+	json_t	   *volatile doc = NULL;
+
+	/*
+	 * Only the current version's value can be read; an older one (kept for
+	 * rollback) is 404 before any reveal.  The row is visible to describers
+	 * only, so this tells nobody else anything.
+	 */
+	if (req->vault_version > 0 && ps_rest_sql_secret(ref, &meta) &&
+		meta.value_version != req->vault_version)
+		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
+						errmsg("secret version not found")));
+	value = ps_secret_resolve(ref, &len);
+	PG_TRY();
+	{
+		if (!ps_rest_sql_secret(ref, &meta))
+		{
+			memset(&meta, 0, sizeof(meta));
+			meta.value_version = 0;
+		}
+		if (req->vault_version > 0 && meta.value_version != 0 &&
+			meta.value_version != req->vault_version)
+			ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
+							errmsg("secret version not found")));
+		doc = json_pack("{s:{s:s%}, s:o}",
+						"data", "key", value, (size_t) len,
+						"metadata", version_metadata(&meta, meta.value_version));
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(value, len);
+	}
+	PG_END_TRY();
+	if (doc == NULL)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+						errmsg("secret value is not valid UTF-8")));
+	ps_rest_metrics_count_reveal();
+	answer(req, 200, envelope(req, doc));
+}
+
+static void
+write_data(PsHttpRequest *req)
+{
+	PsVaultMatch *m = &req->vault_match;
+	PsVaultWrite *w = &req->vault_write;
+	char	   *ref = reference(m);
+	PsSecretMeta meta;
+	PsSealResult result;
+
+	if (w->has_cas)
+	{
+		int			current = 0;
+
+		/* permission first: a cas answer must not tell a non-writer more */
+		ps_routes_require(m->company ? m->tenant : NULL,
+						  m->company ? NULL : m->tenant, PS_PERM_WRITE);
+		if (ps_rest_sql_secret(ref, &meta))
+			current = meta.value_version;
+		if (w->cas != current)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg(CAS_MISMATCH)));
+	}
+	result = ps_secret_seal(ref, w->value, w->value_len, NULL);
+	if (!ps_rest_sql_secret(ref, &meta))
+		memset(&meta, 0, sizeof(meta));
+	answer(req, 200, envelope(req, version_metadata(&meta, result.value_version)));
+}
+
+static void
+read_metadata(PsHttpRequest *req)
+{
+	PsVaultMatch *m = &req->vault_match;
+	char	   *ref = reference(m);
+	PsSecretMeta meta;
+	char		key[16];
+	json_t	   *versions;
+	const char *t;
+
+	ps_routes_require(m->company ? m->tenant : NULL,
+					  m->company ? NULL : m->tenant, PS_PERM_DESCRIBE);
+	if (!ps_rest_sql_secret(ref, &meta))
+		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
+						errmsg("secret not found")));
+	t = meta.updated_at ? meta.updated_at : "";
+	snprintf(key, sizeof(key), "%d", meta.value_version);
+	versions = json_pack("{s:{s:s, s:s, s:b}}", key, "created_time", t,
+						 "deletion_time", "", "destroyed", 0);
+	answer(req, 200, envelope(req,
+							  json_pack("{s:s, s:i, s:i, s:i, s:s, s:o, s:o, s:b, s:s}",
+										"created_time", t,
+										"current_version", meta.value_version,
+										"max_versions", 0,
+										"oldest_version", meta.value_version,
+										"updated_time", t,
+										"custom_metadata", custom_metadata(&meta),
+										"versions", versions,
+										"cas_required", 0,
+										"delete_version_after", "0s")));
+}
+
+static void
+list_keys(PsHttpRequest *req)
+{
+	PsVaultMatch *m = &req->vault_match;
+	List	   *rows;
+	ListCell   *lc;
+	json_t	   *keys;
+
+	ps_routes_require(m->company ? m->tenant : NULL,
+					  m->company ? NULL : m->tenant, PS_PERM_DESCRIBE);
+	rows = ps_rest_sql_list(m->company, m->tenant);
+	if (rows == NIL)
+		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
+						errmsg("no secrets")));
+	keys = json_array();
+	foreach(lc, rows)
+		json_array_append_new(keys, json_string(((PsSecretMeta *) lfirst(lc))->name));
+	answer(req, 200, envelope(req, json_pack("{s:o}", "keys", keys)));
+}
+
+static void
+lookup_self(PsHttpRequest *req, const char *token, List *principals,
+			const char *subject)
+{
+	char		expire[32];
+	long long	ttl = seconds_left(token, expire, sizeof(expire));
+
+	answer(req, 200, envelope(req,
+							  json_pack("{s:s, s:s, s:o, s:I, s:o, s:b, s:s, s:o}",
+										"accessor", "",
+										"display_name", psprintf("jwt-%s", subject ? subject : ""),
+										"expire_time", expire[0] ? json_string(expire) : json_null(),
+										"ttl", (json_int_t) ttl,
+										"policies", principal_array(principals),
+										"renewable", 0,
+										"type", "service",
+										"meta", json_null())));
+}
+
+static void
+login(PsHttpRequest *req)
+{
+	char	   *subject = NULL;
+	List	   *principals = verify(req->vault_jwt, &subject);
+	char		expire[32];
+	long long	ttl = seconds_left(req->vault_jwt, expire, sizeof(expire));
+	json_t	   *policies = principal_array(principals);
+
+	answer(req, 200,
+		   json_pack("{s:s, s:s, s:b, s:i, s:n, s:n, s:n, s:{s:s, s:s, s:O, s:O, s:I, s:b, s:s}}",
+					 "request_id", req->request_id, "lease_id", "",
+					 "renewable", 0, "lease_duration", 0,
+					 "data", "wrap_info", "warnings",
+					 "auth",
+					 "client_token", req->vault_jwt,
+					 "accessor", "",
+					 "policies", policies,
+					 "token_policies", policies,
+					 "lease_duration", (json_int_t) ttl,
+					 "renewable", 0,
+					 "token_type", "service"));
+	json_decref(policies);
+}
+
+void
+ps_vault_execute(PsHttpRequest *req)
+{
+	PsVaultMatch *m = &req->vault_match;
+	const char *token;
+	char	   *subject = NULL;
+	List	   *principals;
+
+	if (m->route == PS_VAULT_JWT_LOGIN)
+	{
+		login(req);
+		return;
+	}
+	token = client_token(req);
+	principals = verify(token, &subject);
+	ps_authz_set_token_principals(principals, true);
+	switch (m->route)
+	{
+		case PS_VAULT_LOOKUP_SELF:
+			lookup_self(req, token, principals, subject);
+			break;
+		case PS_VAULT_LIST:
+			list_keys(req);
+			break;
+		case PS_VAULT_DATA:
+		case PS_VAULT_METADATA:
+			if (m->method == PS_VAULT_DELETE)
+			{
+				(void) ps_secret_delete(reference(m));
+				ps_http_set_body(req, 204, "application/json", "", 0);
+			}
+			else if (m->route == PS_VAULT_METADATA)
+				read_metadata(req);
+			else if (m->method == PS_VAULT_GET)
+				read_data(req);
+			else
+				write_data(req);
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("vault route %d does not use the database", m->route)));
+	}
+}

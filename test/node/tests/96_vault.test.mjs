@@ -1,0 +1,195 @@
+// The Vault KV v2-compatible dialect (DESIGN §8a, docs/vault.md): its HTTP
+// surface with raw requests, then a real Vault client (python3-hvac).
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { BASE, grant, rawRequest, reconfigure, sql, token, waitFor } from '../lib/env.mjs';
+
+const sha = (s) => createHash('sha256').update(s).digest('hex');
+const canary = (n) => `vault-canary-${n}-${Math.random().toString(36).slice(2)}`;
+
+let tok; let reader; let outsider;
+before(async () => {
+  grant('vlt', 'vault-ws', ['describe', 'read', 'write', 'delete']);
+  grant('vlt-reader', 'vault-ws', ['read']);
+  tok = await token('vlt');
+  reader = await token('vlt-reader');
+  outsider = await token('vlt-outsider');
+});
+
+async function vault(method, path, { t, body, headers = {} } = {}) {
+  const h = { ...headers };
+  if (t) h['x-vault-token'] = t;
+  let payload;
+  if (body !== undefined) {
+    h['content-type'] = 'application/json';
+    payload = typeof body === 'string' ? body : JSON.stringify(body);
+  }
+  return rawRequest(method, path, h, payload);
+}
+
+const data = '/v1/secret/data/project/vault-ws';
+
+test('write, read, versions, check-and-set', async () => {
+  const v1 = canary(1); const v2 = canary(2);
+  let r = await vault('POST', `${data}/API_KEY`, { t: tok, body: { data: { key: v1 }, options: { cas: 0 } } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.version, 1);
+  assert.equal(r.json.data.destroyed, false);
+  assert.equal(r.json.data.deletion_time, '');
+  assert.ok(!r.text.includes(v1), 'value not echoed');
+  r = await vault('PUT', `${data}/API_KEY`, { t: tok, body: { data: { key: v2 }, options: { cas: 0 } } });
+  assert.equal(r.status, 400);
+  assert.deepEqual(r.json, { errors: ['check-and-set parameter did not match the current version'] });
+  r = await vault('PUT', `${data}/API_KEY`, { t: tok, body: { data: { key: v2 }, options: { cas: 1 } } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.version, 2);
+  r = await vault('GET', `${data}/API_KEY`, { headers: { authorization: `Bearer ${tok}` } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(sha(r.json.data.data.key), sha(v2));
+  assert.deepEqual(Object.keys(r.json.data.data), ['key']);
+  assert.equal(r.json.data.metadata.version, 2);
+  assert.match(r.json.data.metadata.created_time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/);
+  for (const k of ['request_id', 'lease_id', 'renewable', 'lease_duration', 'wrap_info', 'warnings', 'auth'])
+    assert.ok(k in r.json, k);
+  r = await vault('GET', `${data}/API_KEY?version=2`, { t: tok });
+  assert.equal(sha(r.json.data.data.key), sha(v2));
+  r = await vault('GET', `${data}/API_KEY?version=1`, { t: tok });
+  assert.equal(r.status, 404);
+  assert.deepEqual(r.json, { errors: [] });
+  r = await vault('GET', `${data}/API_KEY?version=x`, { t: tok });
+  assert.equal(r.status, 400);
+  // audited as a reveal on channel vault, with the request id
+  const n = sql("SELECT count(*) FROM provsecret.audit_event WHERE channel = 'vault' AND action = 'secret.revealed' AND reference = 'managed:project/vault-ws/API_KEY'");
+  assert.ok(Number(n) >= 2, `vault reveals audited: ${n}`);
+});
+
+test('bodies: other fields, over 10,000 characters, bad JSON', async () => {
+  const bad = async (body) => {
+    const r = await vault('POST', `${data}/BODY`, { t: tok, body });
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.ok(Array.isArray(r.json.errors) && r.json.errors.length === 1);
+  };
+  await bad({ data: { key: 'x', other: 'y' } });
+  await bad({ data: { value: 'x' } });
+  await bad({ data: { key: 'x'.repeat(10001) } });
+  await bad({ data: { key: 7 } });
+  await bad({ data: { key: 'x' }, options: { cas: -1 } });
+  await bad('{"data":');
+  await bad({ data: { key: 'x' }, extra: 1 });
+  const r = await vault('GET', `${data}/BODY`, { t: tok });
+  assert.equal(r.status, 404, 'nothing written');
+  const ok = await vault('POST', `${data}/BODY`, { t: tok, body: { data: { key: 'é'.repeat(10000) } } });
+  assert.equal(ok.status, 200, '10,000 characters is fine');
+});
+
+test('list, metadata, delete', async () => {
+  await vault('POST', `${data}/LISTED`, { t: tok, body: { data: { key: canary(3) } } });
+  let r = await vault('LIST', '/v1/secret/metadata/project/vault-ws/', { t: tok });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(r.json.data.keys.includes('LISTED'));
+  const keys = r.json.data.keys;
+  assert.deepEqual([...keys].sort(), keys);
+  r = await vault('GET', '/v1/secret/metadata/project/vault-ws?list=true', { t: tok });
+  assert.deepEqual(r.json.data.keys, keys);
+  r = await vault('GET', '/v1/secret/metadata/project/vault-ws/LISTED', { t: tok });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.current_version, 1);
+  assert.ok('1' in r.json.data.versions);
+  assert.deepEqual(r.json.data.custom_metadata, {});
+  r = await vault('LIST', '/v1/secret/metadata/project/vault-empty/', { t: tok });
+  assert.equal(r.status, 403, 'no describe on another tenant');
+  r = await vault('DELETE', `${data}/LISTED`, { t: tok });
+  assert.equal(r.status, 204);
+  r = await vault('DELETE', '/v1/secret/metadata/project/vault-ws/LISTED', { t: tok });
+  assert.equal(r.status, 204, 'idempotent');
+  r = await vault('GET', `${data}/LISTED`, { t: tok });
+  assert.equal(r.status, 404);
+});
+
+test('permissions are the native ones', async () => {
+  await vault('POST', `${data}/PERM`, { t: tok, body: { data: { key: canary(4) } } });
+  let r = await vault('GET', `${data}/PERM`, { t: reader });
+  assert.equal(r.status, 200, 'read permission reveals');
+  r = await vault('LIST', '/v1/secret/metadata/project/vault-ws/', { t: outsider });
+  assert.equal(r.status, 403, 'list needs describe');
+  r = await vault('POST', `${data}/PERM`, { t: reader, body: { data: { key: 'x' }, options: { cas: 1 } } });
+  assert.equal(r.status, 403, 'cas is not answered before the write permission');
+  r = await vault('GET', `${data}/PERM`, { t: outsider });
+  assert.equal(r.status, 403);
+  const denied = sql("SELECT count(*) FROM provsecret.audit_event WHERE channel = 'vault' AND action = 'access.denied'");
+  assert.ok(Number(denied) >= 1);
+});
+
+test('tokens, errors, health, login', async () => {
+  let r = await vault('GET', `${data}/PERM`);
+  assert.equal(r.status, 403);
+  assert.ok(Array.isArray(r.json.errors));
+  r = await vault('GET', `${data}/PERM`, { t: 'not.a.token' });
+  assert.equal(r.status, 403);
+  assert.deepEqual(r.json, { errors: ['permission denied'] });
+  const expired = await token('vlt', 'rsa1', { exp: Math.floor(Date.now() / 1000) - 3600 });
+  r = await vault('GET', `${data}/PERM`, { t: expired });
+  assert.equal(r.status, 403);
+  r = await vault('PATCH', `${data}/PERM`, { t: tok, body: {} });
+  assert.equal(r.status, 405);
+  assert.ok(Array.isArray(r.json.errors));
+  r = await vault('GET', '/v1/secret/data/team/vault-ws/PERM', { t: tok });
+  assert.equal(r.status, 404);
+  r = await vault('GET', '/v1/other/data/project/vault-ws/PERM', { t: tok });
+  assert.equal(r.status, 404, 'an unknown mount is the native 404');
+  r = await vault('GET', '/v1/secret/data/project/vault-ws/a%2Fb', { t: tok });
+  assert.equal(r.status, 400);
+  r = await vault('GET', '/v1/secret/data/project/vault-ws/..', { t: tok });
+  assert.equal(r.status, 400);
+  r = await vault('GET', '/v1/sys/health');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.initialized, true);
+  assert.equal(r.json.sealed, false);
+  assert.equal(r.json.standby, false);
+  assert.equal(typeof r.json.version, 'string');
+  r = await vault('GET', '/v1/auth/token/lookup-self', { t: tok });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(r.json.data.policies.includes('user:vlt'));
+  assert.ok(r.json.data.ttl > 0 && r.json.data.ttl <= 330);
+  assert.match(r.json.data.expire_time, /Z$/);
+  assert.ok(!r.text.includes(tok), 'lookup-self does not echo the token');
+  r = await vault('POST', '/v1/auth/jwt/login', { body: { jwt: tok, role: 'any' } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.auth.client_token, tok);
+  assert.equal(r.json.auth.renewable, false);
+  assert.ok(r.json.auth.policies.includes('user:vlt'));
+  r = await vault('POST', '/v1/auth/jwt/login', { body: { jwt: 'nope' } });
+  assert.equal(r.status, 403);
+  const log = sql("SELECT count(*) FROM provsecret.audit_event WHERE principal LIKE '%ey%'");
+  assert.equal(log, '0');
+});
+
+test('provsecret.vault_mount and provsecret.vault_api', async () => {
+  assert.throws(() => sql("ALTER SYSTEM SET provsecret.vault_mount = 'workspaces'"));
+  assert.throws(() => sql("ALTER SYSTEM SET provsecret.vault_mount = 'sys'"));
+  reconfigure({ 'provsecret.vault_mount': 'kv' });
+  await waitFor('mount kv', async () => (await vault('GET', '/v1/kv/data/project/vault-ws/PERM', { t: tok })).status === 200);
+  reconfigure({ 'provsecret.vault_api': 'off' });
+  await waitFor('vault off', async () => (await vault('GET', '/v1/kv/data/project/vault-ws/PERM', { t: tok })).status === 404);
+  const r = await vault('GET', '/v1/sys/health');
+  assert.equal(r.status, 404);
+  assert.ok(r.json.error, 'native error shape when off');
+  reconfigure({ 'provsecret.vault_api': null, 'provsecret.vault_mount': null });
+  await waitFor('vault back', async () => (await vault('GET', `${data}/PERM`, { t: tok })).status === 200);
+});
+
+test('a real Vault client: python3-hvac', async () => {
+  grant('vlt-hvac', 'vault-hvac', ['describe', 'read', 'write', 'delete']);
+  const jwt = await token('vlt-hvac');
+  const script = fileURLToPath(new URL('../../vault/hvac_client.py', import.meta.url));
+  const res = spawnSync('/usr/bin/python3', [script], {
+    encoding: 'utf8',
+    env: { ...process.env, VAULT_ADDR: BASE, PS_VAULT_JWT: jwt, PS_VAULT_TENANT: 'vault-hvac', PS_VAULT_SUB: 'vlt-hvac' },
+  });
+  assert.equal(res.status, 0, `${res.stdout}\n${res.stderr}`);
+  assert.ok(!res.stdout.includes(jwt) && !res.stderr.includes(jwt));
+  assert.match(res.stdout, /ok jwt login gives a client token/);
+});
