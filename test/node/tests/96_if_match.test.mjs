@@ -2,7 +2,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { api, grant, sql, token } from '../lib/env.mjs';
+import { spawn } from 'node:child_process';
+import { api, grant, sql, token, waitFor, PGBIN, PGPORT, TMP } from '../lib/env.mjs';
 
 const WS = '/v1/workspaces/cas-ws/secrets';
 let tok;
@@ -108,4 +109,34 @@ test('concurrent PUTs with the same If-Match: exactly one wins', async () => {
   assert.equal(statuses.filter((s) => s === 412).length, 7, statuses.join(','));
   r = await api('GET', `${WS}/RACE`, { tok });
   assert.equal(r.headers.get('etag'), '"2"');
+});
+
+// The version is compared under the row lock the write takes: a PUT that
+// waits for an SQL rotation to commit compares against the rotated version
+// (a check read before the lock would pass and overwrite it).
+test('If-Match is compared after waiting for the row lock, not before', async () => {
+  const ref = 'managed:project/cas-ws/LOCKED';
+  let r = await put(`${WS}/LOCKED`, 'canary-locked-1');
+  assert.equal(r.headers.get('etag'), '"1"');
+  const argv = ['-X', '-q', '-h', TMP, '-p', PGPORT, '-U', 'postgres', '-d', 'postgres'];
+  const psql = process.getuid() === 0
+    ? spawn('runuser', ['-u', 'postgres', '--', `${PGBIN}/psql`, ...argv], { stdio: ['pipe', 'ignore', 'inherit'] })
+    : spawn(`${PGBIN}/psql`, argv, { stdio: ['pipe', 'ignore', 'inherit'] });
+  psql.stdin.write(`BEGIN;\nSELECT provsecret.seal('${ref}', 'canary-locked-sql');\n`);
+  let pending;
+  try {
+    await waitFor('the SQL rotation to hold the row', () => sql(
+      // seal() hides its statement text from pg_stat_activity: find the session by its state
+      "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND backend_type = 'client backend'") === '1');
+    pending = put(`${WS}/LOCKED`, 'canary-locked-rest', '"1"');
+    await waitFor('the PUT to wait for the lock', () => sql(
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'provsecret rest' AND wait_event_type = 'Lock'") === '1', 1500, 20);
+  } finally {
+    psql.stdin.end('COMMIT;\n');
+    await new Promise((res) => psql.on('exit', res));
+  }
+  is412(await pending);
+  r = await api('GET', `${WS}/LOCKED`, { tok });
+  assert.equal(r.headers.get('etag'), '"2"');
+  assert.equal(digest(r.json.value), digest('canary-locked-sql'), 'the SQL rotation was not overwritten');
 });
