@@ -16,6 +16,7 @@
 
 #include "api/secret.h"
 #include "audit/audit.h"
+#include "core/change_notify.h"
 #include "core/identity.h"
 #include "core/provsecret.h"
 #include "core/query.h"
@@ -158,9 +159,40 @@ rotate_secret(int64 id, int32 new_version, bytea *ciphertext,
 	ps_query_run(plan_prune, values, NULL, false, 0);
 }
 
+/* Refuse the write unless the current version (0: none) is the expected one. */
+static void
+check_expected(const char *canonical, int32 expected_version, int32 current)
+{
+	bool		ok;
+
+	if (expected_version == PS_SEAL_ANY_VERSION)
+		return;
+	if (expected_version == PS_SEAL_MUST_EXIST)
+		ok = current > 0;
+	else
+		ok = current == expected_version;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_PS_VERSION_MISMATCH),
+				 current > 0 ?
+				 errmsg("secret %s is at version %d, not the version the write expected",
+						canonical, current) :
+				 errmsg("secret %s does not exist, and the write expected it to",
+						canonical)));
+}
+
 PsSealResult
 ps_secret_seal(const char *reference, const char *value, Size value_len,
 			   const char *description)
+{
+	return ps_secret_seal_checked(reference, value, value_len, description,
+								  PS_SEAL_ANY_VERSION, false);
+}
+
+PsSealResult
+ps_secret_seal_checked(const char *reference, const char *value,
+					   Size value_len, const char *description,
+					   int32 expected_version, bool rollback)
 {
 	PsReference ref;
 	PsTenant	tenant;
@@ -205,6 +237,11 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 		}
 	}
 
+	if (ref.scope == PS_SCOPE_PROJECT && expected_version != PS_SEAL_ANY_VERSION &&
+		ps_binding_is_bound(ref.owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a conditional write is not supported in a workspace bound to an external backend")));
 	if (ref.scope == PS_SCOPE_PROJECT &&
 		ps_binding_seal(&ref, canonical, &tenant, value, value_len, description,
 						&result))
@@ -221,6 +258,8 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 		int64		id = lock_secret(canonical, &current_version);
 		PsSealBinding binding = {canonical, scope, 0};
 
+		/* compared under the row lock the write keeps until commit */
+		check_expected(canonical, expected_version, id != 0 ? current_version : 0);
 		if (id != 0)
 		{
 			binding.value_version = current_version + 1;
@@ -247,6 +286,8 @@ ps_secret_seal(const char *reference, const char *value, Size value_len,
 
 	ps_secret_audit(result.created ? "secret.sealed" : "secret.rotated",
 					canonical, &tenant, result.value_version, false);
+	ps_change_notify(canonical, result.value_version,
+					 rollback ? "rolled_back" : result.created ? "sealed" : "rotated");
 	result.reference = pstrdup(canonical);
 	return result;
 }
@@ -355,7 +396,10 @@ ps_secret_delete(const char *reference)
 		ps_binding_delete(&ref, canonical, &tenant, &deleted))
 		return deleted;
 	if (deleted)
+	{
 		ps_secret_audit("secret.deleted", canonical, &tenant, value_version, false);
+		ps_change_notify(canonical, value_version, "deleted");
+	}
 	return deleted;
 }
 

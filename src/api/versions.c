@@ -148,7 +148,8 @@ ps_rollback(PG_FUNCTION_ARGS)
 	plaintext = ps_secret_open(&binding, ciphertext, &len, caller_context);
 	PG_TRY();
 	{
-		result = ps_secret_seal(canonical, plaintext, len, NULL);
+		result = ps_secret_seal_checked(canonical, plaintext, len, NULL,
+											PS_SEAL_ANY_VERSION, true);
 	}
 	PG_FINALLY();
 	{

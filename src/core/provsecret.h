@@ -20,6 +20,13 @@
 /* How much of a rejected input an error message may quote. */
 #define PS_ECHO_MAX 64
 
+/*
+ * A check-and-set whose expected version does not match (REST If-Match,
+ * answered 412).  Class PS is provsecret's own; PostgreSQL has no code for
+ * a failed precondition, and 40001 would invite blind retries.
+ */
+#define ERRCODE_PS_VERSION_MISMATCH MAKE_SQLSTATE('P','S','4','1','2')
+
 typedef enum PsMode
 {
 	PS_MODE_LOCAL,

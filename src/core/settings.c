@@ -5,6 +5,7 @@
 
 #include "utils/guc.h"
 
+#include "core/change_notify.h"
 #include "core/provsecret.h"
 #include "core/settings.h"
 
@@ -60,4 +61,6 @@ ps_core_define_gucs(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+
+	ps_change_notify_define_guc();
 }

@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 
 #include "audit/audit.h"
+#include "core/change_notify.h"
 #include "core/identity.h"
 #include "core/provsecret.h"
 #include "core/query.h"
@@ -84,6 +85,14 @@ binding_of(const char *project, PsResolver *out)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("workspace %s is bound to resolver %s, which does not exist", project, name)));
 	return true;
+}
+
+bool
+ps_binding_is_bound(const char *project)
+{
+	PsResolver	r;
+
+	return binding_of(project, &r);
 }
 
 /* value_version of the bound secret's metadata, 0 when there is none. */
@@ -273,6 +282,7 @@ ps_binding_seal(const PsReference *ref, const char *canonical,
 	result->created = version == 1;
 	result->reference = pstrdup(canonical);
 	ps_external_audit(&call, "ok", NULL);
+	ps_change_notify(canonical, version, version > 1 ? "rotated" : "sealed");
 	return true;
 }
 
@@ -330,7 +340,10 @@ ps_binding_delete(const PsReference *ref, const char *canonical,
 	*deleted = current != 0 ||
 		(status != 404 && ps_resolver_delete_tells_missing(r.kind));
 	if (*deleted)
+	{
 		ps_external_audit(&call, "ok", NULL);
+		ps_change_notify(canonical, current, "deleted");
+	}
 	else
 		ps_resolver_metrics_count(&r, PS_OUTCOME_NOT_FOUND);
 	return true;

@@ -19,6 +19,9 @@
 #include "store/secret_read.h"
 #include "tenancy/tenant.h"
 
+/* Is the project bound to an external resolver? */
+extern bool ps_binding_is_bound(const char *project);
+
 /*
  * Seal into the bound backend (caller authorized write): true with *result
  * filled when the project is bound and the secret is not in managed storage.

@@ -148,6 +148,10 @@ request_create(struct MHD_Connection *connection, const char *url,
 		vault_request(req, url, method, &auth);
 	if (auth)
 		req->authorization = MemoryContextStrdup(cxt, auth);
+	auth = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+									   MHD_HTTP_HEADER_IF_MATCH);
+	if (auth)
+		req->if_match = MemoryContextStrdup(cxt, auth);
 	return req;
 }
 
@@ -224,6 +228,8 @@ queue_answer(PsHttpRequest *req)
 								"Bearer");
 	if (req->status == 405 && req->allow[0])
 		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, req->allow);
+	if (req->status >= 200 && req->status < 300 && req->etag[0])
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG, req->etag);
 	ret = MHD_queue_response(req->connection, req->status, response);
 	MHD_destroy_response(response);
 	req->queued = true;

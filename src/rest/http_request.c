@@ -25,6 +25,8 @@ error_code_for_status(int status)
 			return "not_found";
 		case 405:
 			return "method_not_allowed";
+		case 412:
+			return "precondition_failed";
 		case 413:
 			return "payload_too_large";
 		case 502:

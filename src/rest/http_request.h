@@ -26,6 +26,7 @@ typedef struct PsHttpRequest
 	char		request_id[PS_REST_REQUEST_ID_MAX + 1];
 	char		client_addr[64];
 	char	   *authorization;	/* header value, or NULL */
+	char	   *if_match;		/* If-Match header value, or NULL */
 	char	   *body;			/* wiped before the context goes */
 	size_t		body_len;
 	size_t		body_cap;
@@ -53,6 +54,7 @@ typedef struct PsHttpRequest
 	size_t		response_len;
 	const char *content_type;
 	char		allow[48];		/* Allow header for 405 */
+	char		etag[16];		/* ETag of a 2xx answer ("" for none) */
 
 	dlist_node	node;			/* in the pending list */
 } PsHttpRequest;

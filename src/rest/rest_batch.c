@@ -60,6 +60,9 @@ answer_error(PsHttpRequest *req, ErrorData *edata)
 		case ERRCODE_IO_ERROR:
 			status = 502;
 			break;
+		case ERRCODE_PS_VERSION_MISMATCH:	/* If-Match, see routes.c */
+			status = 412;
+			break;
 		case ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION:
 			status = 401;
 			break;

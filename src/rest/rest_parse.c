@@ -405,3 +405,94 @@ ps_rest_json_use_secure_alloc(void)
 {
 	json_set_alloc_funcs(ps_rest_secure_malloc, ps_rest_secure_free);
 }
+
+/* a version as we write it: 1 to 2^31-1, no sign, no leading zero */
+static bool
+tag_is_version(const char *p, size_t len, long *version)
+{
+	long		v = 0;
+
+	if (len == 0 || len > 10 || p[0] == '0')
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		v = v * 10 + (p[i] - '0');
+	}
+	if (v > 2147483647L)
+		return false;
+	*version = v;
+	return true;
+}
+
+const char *
+ps_rest_parse_if_match(const char *header, PsIfMatch *kind, long *version)
+{
+	const char *p = header;
+	int			versions = 0;
+	bool		any = false;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '*')
+	{
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '\0')
+			return "malformed If-Match header";
+		*kind = PS_IF_MATCH_STAR;
+		return NULL;
+	}
+	for (;;)
+	{
+		bool		weak = false;
+		const char *tag;
+		long		v;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == ',')			/* empty list elements are allowed */
+		{
+			p++;
+			continue;
+		}
+		if (*p == '\0')
+			break;
+		if (p[0] == 'W' && p[1] == '/')
+		{
+			weak = true;
+			p += 2;
+		}
+		if (*p != '"')
+			return "malformed If-Match header";
+		tag = ++p;
+		/* etagc: %x21 / %x23-7E / obs-text */
+		while (*p != '"')
+		{
+			unsigned char c = (unsigned char) *p;
+
+			if (c == '\0' || c < 0x21 || c == 0x7f)
+				return "malformed If-Match header";
+			p++;
+		}
+		if (!weak && tag_is_version(tag, p - tag, &v))
+		{
+			if (versions > 0 && v != *version)
+				return "If-Match may name one version only";
+			*version = v;
+			versions = 1;
+		}
+		any = true;
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != ',' && *p != '\0')
+			return "malformed If-Match header";
+	}
+	if (!any)
+		return "malformed If-Match header";
+	*kind = versions > 0 ? PS_IF_MATCH_VERSION : PS_IF_MATCH_NOTHING;
+	return NULL;
+}

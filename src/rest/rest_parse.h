@@ -118,4 +118,23 @@ extern void *ps_rest_secure_malloc(size_t size);
 extern void ps_rest_secure_free(void *ptr);
 extern void ps_rest_json_use_secure_alloc(void);
 
+/*
+ * If-Match (RFC 9110, 13.1.1): "*", or a list of entity-tags; ours are the
+ * strong tags "<value_version>".  PS_IF_MATCH_STAR for "*";
+ * PS_IF_MATCH_VERSION with *version for one strong tag of a version;
+ * PS_IF_MATCH_NOTHING when no tag listed can match (weak tags, which the
+ * strong comparison never matches, or tags that are not a version).
+ * Returns NULL, or the message of a 400 for a malformed header or one
+ * naming more than one version.
+ */
+typedef enum PsIfMatch
+{
+	PS_IF_MATCH_STAR,
+	PS_IF_MATCH_VERSION,
+	PS_IF_MATCH_NOTHING
+} PsIfMatch;
+
+extern const char *ps_rest_parse_if_match(const char *header, PsIfMatch *kind,
+										  long *version);
+
 #endif

@@ -229,6 +229,21 @@ ps_routes_prepare(PsHttpRequest *req)
 						  "malformed secret key" : "malformed provider name");
 		return false;
 	}
+	if (req->if_match != NULL)
+	{
+		PsIfMatch	kind;
+		long		version = 0;
+
+		if (!route_has_name(req->match.route) || req->method != PS_METHOD_PUT)
+			msg = "If-Match is honoured on PUT of a secret only";
+		else
+			msg = ps_rest_parse_if_match(req->if_match, &kind, &version);
+		if (msg)
+		{
+			ps_http_set_error(req, 400, msg);
+			return false;
+		}
+	}
 	if (route_is_listing(req->match.route) && answer_kept_listing(req))
 		return false;
 	if (req->method == PS_METHOD_PUT || req->method == PS_METHOD_POST)
@@ -350,18 +365,56 @@ list_secrets(PsHttpRequest *req, List *principals)
 	}
 }
 
+/* ETag: "<value_version>" on the answer (a strong tag, RFC 9110) */
+static void
+set_etag(PsHttpRequest *req, int32 value_version)
+{
+	snprintf(req->etag, sizeof(req->etag), "\"%d\"", (int) value_version);
+}
+
+/* The If-Match of the request as seal's expected version (checked in prepare). */
+static int32
+expected_version(PsHttpRequest *req)
+{
+	PsIfMatch	kind;
+	long		version = 0;
+
+	if (req->if_match == NULL ||
+		ps_rest_parse_if_match(req->if_match, &kind, &version) != NULL)
+		return PS_SEAL_ANY_VERSION;
+	switch (kind)
+	{
+		case PS_IF_MATCH_STAR:
+			return PS_SEAL_MUST_EXIST;
+		case PS_IF_MATCH_VERSION:
+			return (int32) version;
+		case PS_IF_MATCH_NOTHING:
+			break;
+	}
+	return PS_SEAL_NO_MATCH;
+}
+
 static void
 reveal(PsHttpRequest *req)
 {
 	char	   *reference = managed_reference(req);
 	Size		len = 0;
-	char	   *value = ps_secret_resolve(reference, &len);
+	char	   *value;
 	PsSecretMeta meta;
+	bool		found;
 	json_t	   *volatile doc = NULL;
 
+	/*
+	 * The version before the value: should a write land in between, the
+	 * ETag is older than the value and a PUT with it is refused, never the
+	 * other way round (a lost update).
+	 */
+	found = ps_rest_sql_secret(reference, &meta);
+	value = ps_secret_resolve(reference, &len);
+	if (found)
+		set_etag(req, meta.value_version);
 	PG_TRY();
 	{
-		(void) ps_rest_sql_secret(reference, &meta);
 		doc = json_pack("{s:s, s:s%, s:o}", "key", req->match.name,
 						"value", value, (size_t) len,
 						"description", text_or_null(meta.description));
@@ -385,8 +438,10 @@ upsert(PsHttpRequest *req, bool provider)
 	PsSealResult result;
 	const char *description = req->parsed.description;
 
-	result = ps_secret_seal(reference, req->parsed.value, req->parsed.value_len,
-							description);
+	result = ps_secret_seal_checked(reference, req->parsed.value,
+									req->parsed.value_len, description,
+									expected_version(req), false);
+	set_etag(req, result.value_version);
 	if (description == NULL)
 	{
 		PsSecretMeta meta;
@@ -419,6 +474,7 @@ describe_provider(PsHttpRequest *req)
 	if (!ps_rest_sql_secret(reference, &meta))
 		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
 						errmsg("secret not found")));
+	set_etag(req, meta.value_version);
 	answer_json(req, 200,
 				json_pack("{s:s, s:s, s:o, s:i}", "provider", req->match.name,
 						  "reference", reference,

@@ -132,6 +132,31 @@ test_request_ids(void)
 }
 
 static void
+test_if_match(void)
+{
+	PsIfMatch	kind;
+	long		v = 0;
+
+	ok(ps_rest_parse_if_match("\"3\"", &kind, &v) == NULL && kind == PS_IF_MATCH_VERSION && v == 3,
+	   "a strong tag names a version");
+	ok(ps_rest_parse_if_match(" * ", &kind, &v) == NULL && kind == PS_IF_MATCH_STAR, "*");
+	ok(ps_rest_parse_if_match("W/\"3\"", &kind, &v) == NULL && kind == PS_IF_MATCH_NOTHING,
+	   "a weak tag never matches");
+	ok(ps_rest_parse_if_match("\"0\"", &kind, &v) == NULL && kind == PS_IF_MATCH_NOTHING, "no version 0");
+	ok(ps_rest_parse_if_match("\"2147483648\"", &kind, &v) == NULL && kind == PS_IF_MATCH_NOTHING,
+	   "past int32");
+	ok(ps_rest_parse_if_match("W/\"4\", \"3\",", &kind, &v) == NULL && kind == PS_IF_MATCH_VERSION && v == 3,
+	   "a list with one version");
+	ok(ps_rest_parse_if_match("\"3\", \"4\"", &kind, &v) != NULL, "two versions: 400");
+	ok(ps_rest_parse_if_match("3", &kind, &v) != NULL, "unquoted");
+	ok(ps_rest_parse_if_match("\"3", &kind, &v) != NULL, "unterminated");
+	ok(ps_rest_parse_if_match("", &kind, &v) != NULL, "empty");
+	ok(ps_rest_parse_if_match("*, \"3\"", &kind, &v) != NULL, "* in a list");
+	ok(ps_rest_parse_if_match("\"a\x7f\"", &kind, &v) != NULL, "DEL in a tag");
+	ok(ps_rest_parse_if_match("\"3\" \"4\"", &kind, &v) != NULL, "no comma");
+}
+
+static void
 test_utf8(void)
 {
 	ok(ps_rest_utf8_length("abc", 3) == 3, "ASCII");
@@ -241,6 +266,7 @@ main(void)
 	printf("TAP version 13\n");
 	test_routes();
 	test_request_ids();
+	test_if_match();
 	test_utf8();
 	test_bodies();
 	test_secure_alloc();
