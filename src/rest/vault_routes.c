@@ -299,21 +299,31 @@ write_data(PsHttpRequest *req)
 	char	   *ref = reference(m);
 	PsSecretMeta meta;
 	PsSealResult result;
+	MemoryContext cxt = CurrentMemoryContext;
 
-	if (w->has_cas)
+	/*
+	 * cas is compared under the row lock the write takes (0: must not
+	 * exist), after the write permission: a mismatch tells a writer only.
+	 */
+	PG_TRY();
 	{
-		int			current = 0;
-
-		/* permission first: a cas answer must not tell a non-writer more */
-		ps_routes_require(m->company ? m->tenant : NULL,
-						  m->company ? NULL : m->tenant, PS_PERM_WRITE);
-		if (ps_rest_sql_secret(ref, &meta))
-			current = meta.value_version;
-		if (w->cas != current)
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							errmsg(CAS_MISMATCH)));
+		result = ps_secret_seal_checked(ref, w->value, w->value_len, NULL,
+										w->has_cas ? w->cas : PS_SEAL_ANY_VERSION,
+										false);
 	}
-	result = ps_secret_seal(ref, w->value, w->value_len, NULL);
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_PS_VERSION_MISMATCH)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg(CAS_MISMATCH)));
+	}
+	PG_END_TRY();
 	if (!ps_rest_sql_secret(ref, &meta))
 		memset(&meta, 0, sizeof(meta));
 	answer(req, 200, envelope(req, version_metadata(&meta, result.value_version)));

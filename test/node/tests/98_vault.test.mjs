@@ -66,6 +66,16 @@ test('write, read, versions, check-and-set', async () => {
   assert.ok(Number(n) >= 2, `vault reveals audited: ${n}`);
 });
 
+test('concurrent writes with one cas: exactly one succeeds', async () => {
+  const first = await vault('POST', `${data}/RACE`, { t: tok, body: { data: { key: canary(10) }, options: { cas: 0 } } });
+  assert.equal(first.status, 200, first.text);
+  const tries = await Promise.all([1, 2, 3, 4, 5, 6].map((i) =>
+    vault('PUT', `${data}/RACE`, { t: tok, body: { data: { key: canary(10 + i) }, options: { cas: 1 } } })));
+  assert.deepEqual(tries.map((r) => r.status).sort(), [200, 400, 400, 400, 400, 400]);
+  const meta = await vault('GET', '/v1/secret/metadata/project/vault-ws/RACE', { t: tok });
+  assert.equal(meta.json.data.current_version, 2);
+});
+
 test('bodies: other fields, over 10,000 characters, bad JSON', async () => {
   const bad = async (body) => {
     const r = await vault('POST', `${data}/BODY`, { t: tok, body });
