@@ -269,7 +269,7 @@
         const doc = await api('PUT', `${apiBase}/secrets/${encodeURIComponent(name)}`, payload);
         key.value = '';
         showOk(status, doc.created
-          ? `Saved ${name} (version ${doc.valueVersion}). Use the reference ${doc.secret && doc.secret.reference} in your configuration.`
+          ? `Saved ${name} (version ${doc.valueVersion}). Use the reference ${doc.reference} in your configuration.`
           : `Rotated ${name}: now version ${doc.valueVersion}; the reference is unchanged.`);
         await refresh();
       } catch (err) {

@@ -8,10 +8,12 @@
 //   node scripts/dev-issuer/dev-issuer.mjs --port 18900 \
 //     --redirect http://127.0.0.1:8787/ui/callback --user dev:secret [--user ...]
 //     [--client provsecret-ui] [--audience provsecret]
+//     [--extra-key scripts/dev-token.mjs's PEM key, published in /jwks too]
 //
 // Prints one JSON line when it listens: {"issuer","jwksUrl","clientId",
 // "audience"}; runs until it is killed.
 import crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import Provider from 'oidc-provider';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     user: { type: 'string', multiple: true, default: [] },
     client: { type: 'string', default: 'provsecret-ui' },
     audience: { type: 'string', default: 'provsecret' },
+    'extra-key': { type: 'string' },
   },
 });
 
@@ -40,6 +43,13 @@ signingKey.kid = crypto.randomBytes(8).toString('hex');
 signingKey.alg = 'RS256';
 signingKey.use = 'sig';
 
+const keys = [signingKey];
+if (values['extra-key']) {
+  // dev-token.mjs's Ed25519 key: its tokens verify against this issuer's JWKS
+  const extra = crypto.createPrivateKey(readFileSync(values['extra-key'])).export({ format: 'jwk' });
+  keys.push({ ...extra, kid: 'dev-1', alg: 'EdDSA', use: 'sig' });
+}
+
 const provider = new Provider(issuer, {
   clients: [{
     client_id: values.client,
@@ -48,7 +58,7 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code'],
     response_types: ['code'],
   }],
-  jwks: { keys: [signingKey] },
+  jwks: { keys },
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
   pkce: { required: () => true },
   features: {

@@ -54,27 +54,6 @@ check_names(PsUiRequest *ui, bool with_name)
 							   ui->match.kind == PS_UI_KIND_WORKSPACE ? "The key" : "The provider")));
 }
 
-/* The one secret's metadata after a change, as the list shows it. */
-static json_t *
-item_of(PsUiRequest *ui, const char *name)
-{
-	json_t	   *rows = ps_ui_sql_secrets(ui->match.kind == PS_UI_KIND_COMPANY, ui->match.owner);
-	size_t		i;
-	json_t	   *row;
-
-	json_array_foreach(rows, i, row)
-	{
-		if (strcmp(json_string_value(json_object_get(row, "name")), name) == 0)
-		{
-			json_incref(row);
-			json_decref(rows);
-			return row;
-		}
-	}
-	json_decref(rows);
-	return json_null();
-}
-
 static void
 save(PsHttpRequest *req, PsUiRequest *ui)
 {
@@ -83,10 +62,11 @@ save(PsHttpRequest *req, PsUiRequest *ui)
 	result = ps_secret_seal_checked(reference_of(ui), req->parsed.value,
 									req->parsed.value_len, req->parsed.description,
 									PS_SEAL_ANY_VERSION, false);
+	/* the page lists again: its read sees this change (a new snapshot) */
 	ps_ui_answer_json(req, result.created ? 201 : 200,
-					  json_pack("{s:b, s:i, s:o}", "created", result.created,
+					  json_pack("{s:b, s:i, s:s}", "created", result.created,
 								"valueVersion", (int) result.value_version,
-								"secret", item_of(ui, ui->match.name)));
+								"reference", result.reference));
 }
 
 static void

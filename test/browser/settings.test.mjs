@@ -105,6 +105,7 @@ test('a company provider key is set, then rotated: the reference stays, the vers
   await page.getByLabel('Description').fill('Production key');
   await page.getByRole('button', { name: 'Save' }).click();
   await page.getByRole('status').getByText('Saved openai').waitFor();
+  assert.match(await page.getByRole('status').innerText(), /managed:company\/acme\/openai/, 'the reference is shown');
   assert.equal(await page.getByLabel('API key').inputValue(), '', 'the key field is cleared after saving');
   const table = page.getByRole('table', { name: 'Saved credentials' });
   const row = table.locator('tbody tr', { hasText: 'openai' });
