@@ -34,10 +34,13 @@ issuer_pid=$!
 PS_EXTRA_CONF="provsecret.jwt_issuer = '$issuer'
 provsecret.jwt_audience = 'provsecret'
 provsecret.jwt_jwks_url = '$issuer/jwks'
-provsecret.ui_client_id = 'provsecret-ui'"
+provsecret.ui_client_id = 'provsecret-ui'
+provsecret.outbound_allowed_hosts = '127.0.0.1'"
+# a port nothing listens on: the backend of workspace wsdown is unreachable
+down_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 cluster_init
 cluster_run
-cluster_psql <<'SQL'
+cluster_psql -v down="http://127.0.0.1:$down_port" <<'SQL'
 CREATE EXTENSION provsecret;
 SELECT provsecret.register_company('acme');
 SELECT provsecret.register_project('ws1', 'acme');
@@ -45,6 +48,11 @@ SELECT provsecret.register_company('globex');
 SELECT provsecret.grant('user:alice', 'company/acme',
                         ARRAY['describe', 'read', 'write', 'delete', 'manage']);
 SELECT provsecret.grant('user:mallory', 'company/globex', ARRAY['describe']);
+SELECT provsecret.register_project('wsdown', 'acme');
+SELECT provsecret.seal('managed:project/wsdown/vault-token', 'test-vault-token');
+SELECT provsecret.create_resolver('down', 'project/wsdown', 'vault-kv2', :'down',
+       '{"timeout_ms":1000,"breaker_failures":0}', 'managed:project/wsdown/vault-token');
+SELECT provsecret.bind_workspace('wsdown', 'down');
 SQL
 
 for _ in $(seq 1 100); do

@@ -177,13 +177,23 @@ test('a value over 10,000 characters gets a message a person can act on', async 
   await shot(page, '09-value-too-long');
 });
 
+test('a bound workspace whose backend is unreachable gets a message a person can act on', async () => {
+  await page.goto(`${base}/ui/workspaces/wsdown/secrets`);
+  await page.getByLabel('Key', { exact: true }).fill('OPENAI_API_KEY');
+  await page.getByLabel('Value').fill(workspaceValue);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('status').getByText('could not be reached').waitFor();
+  assert.equal(await page.getByLabel('Value').inputValue(), '', 'the value field is cleared');
+  await shot(page, '10-backend-unreachable');
+});
+
 test('delete asks to confirm', async () => {
   await page.goto(`${base}/ui/workspaces/ws1/secrets`);
   const row = page.getByRole('table', { name: 'Secrets' }).locator('tbody tr', { hasText: 'OPENAI_API_KEY' });
   await row.getByRole('button', { name: 'Delete OPENAI_API_KEY' }).click();
   const dialog = page.getByRole('dialog');
   await dialog.waitFor();
-  await shot(page, '10-delete-confirm');
+  await shot(page, '10b-delete-confirm');
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   await row.waitFor();
   await row.getByRole('button', { name: 'Delete OPENAI_API_KEY' }).click();
