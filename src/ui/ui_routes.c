@@ -263,7 +263,7 @@ method_allowed(PsUiRequest *ui)
 }
 
 static bool
-ui_prepare(PsHttpRequest *req)
+prepare(PsHttpRequest *req)
 {
 	PsUiRequest *ui = ui_of(req);
 	const char *reason;
@@ -326,6 +326,17 @@ ui_prepare(PsHttpRequest *req)
 		}
 	}
 	return true;
+}
+
+/* What prepare allocates goes with the request. */
+static bool
+ui_prepare(PsHttpRequest *req)
+{
+	MemoryContext old = MemoryContextSwitchTo(req->cxt);
+	bool		batch = prepare(req);
+
+	MemoryContextSwitchTo(old);
+	return batch;
 }
 
 static char *
