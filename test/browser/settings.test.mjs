@@ -259,6 +259,22 @@ test('a user without describe gets the 403 page for another tenant', async () =>
   await context.close();
 });
 
+test('the pages work with the keyboard alone', async () => {
+  await page.goto(`${base}/ui/organizations/acme/ai-provider`);
+  await page.getByLabel('Provider').focus();
+  await page.keyboard.type('mistral');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(`mk-${crypto.randomBytes(6).toString('hex')}`);
+  await page.keyboard.press('Enter');
+  await page.getByRole('status').getByText('Saved mistral').waitFor();
+  // the tabs: arrow keys move between them
+  await page.getByRole('tab', { name: 'Credentials' }).focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.getByRole('tab', { name: 'Audit events' }).getAttribute('aria-selected'), 'true');
+  await page.getByRole('table', { name: 'Audit events' }).waitFor();
+  await shot(page, '12b-company-audit');
+});
+
 test('sign-out ends the session', async () => {
   const cookie = (await alice.cookies(`${base}/ui/`)).find((c) => c.name === 'ps_ui_session').value;
   await page.goto(`${base}/ui/`);
@@ -271,4 +287,29 @@ test('sign-out ends the session', async () => {
   // the old cookie is worthless now
   const again = await fetch(`${base}/ui/api/tenants`, { headers: { Cookie: `ps_ui_session=${cookie}` } });
   assert.equal(again.status, 401);
+});
+
+test('a session whose token is refused (expired) asks to sign in again', async () => {
+  const context = await browser.newContext();
+  const p = await context.newPage();
+  await signIn(p, 'alice', '/ui/workspaces/ws1/secrets');
+  // the issuer's tokens stop being accepted, as an expired one would
+  sql("ALTER SYSTEM SET provsecret.jwt_audience = 'another-audience'");
+  sql('SELECT pg_reload_conf()');
+  try {
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 401; i++) {
+      status = await p.evaluate(async () => (await fetch('/ui/api/tenants')).status);
+      if (status !== 401) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 401);
+    const response = await p.goto(`${base}/ui/workspaces/ws1/secrets`);
+    assert.equal(response.status(), 401);
+    await p.getByRole('button', { name: 'Sign in' }).waitFor();
+    await shot(p, '13a-session-expired');
+  } finally {
+    sql('ALTER SYSTEM RESET provsecret.jwt_audience');
+    sql('SELECT pg_reload_conf()');
+  }
+  await context.close();
 });
