@@ -211,11 +211,13 @@ ui_set_error(PsHttpRequest *req, int status, const char *message)
 	ps_ui_security_headers(req);
 	if (status == 401 && ui->match.route != PS_UI_CALLBACK)
 	{
-		/* the session's token was refused (expired): the session is over */
+		/*
+		 * The session's token was refused (expired): the session is over.
+		 * The cookie stays until the next page, which says so and drops it.
+		 */
 		if (ui->session)
 			ps_ui_session_end(ui->session);
 		ui->session = NULL;
-		ps_ui_set_cookie(req, SESSION_COOKIE, NULL, "/ui", "Strict", 0);
 		text = "Your session has expired. Sign in again to continue.";
 	}
 	if (ui->json)
@@ -494,8 +496,18 @@ ui_execute(PsHttpRequest *req)
 	ui->session = ps_ui_session_find(ui->session_cookie);
 	if (ui->session == NULL)
 	{
+		/* a cookie of a session that ended: say so, and drop the cookie */
+		bool		ended = ui->session_cookie != NULL && ui->session_cookie[0] != '\0';
+
+		if (ended)
+			ps_ui_set_cookie(req, SESSION_COOKIE, NULL, "/ui", "Strict", 0);
 		if (ui->json)
-			ps_ui_answer_json_error(req, 401, "You are signed out. Sign in again to continue.");
+			ps_ui_answer_json_error(req, 401, "Your session has expired. Sign in again to continue.");
+		else if (ended)
+			answer_message(req, ui->match.route == PS_UI_HOME ? 200 : 401,
+						   "Session expired",
+						   "Your session has ended (it expired, or you signed out elsewhere). Sign in again to continue.",
+						   true, ui->match.route == PS_UI_HOME ? NULL : ui->path);
 		else
 			answer_message(req, ui->match.route == PS_UI_HOME ? 200 : 401,
 						   "Sign in to provsecret",

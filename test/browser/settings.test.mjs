@@ -305,6 +305,7 @@ test('a session whose token is refused (expired) asks to sign in again', async (
     assert.equal(status, 401);
     const response = await p.goto(`${base}/ui/workspaces/ws1/secrets`);
     assert.equal(response.status(), 401);
+    await p.getByRole('heading', { name: 'Session expired' }).waitFor();
     await p.getByRole('button', { name: 'Sign in' }).waitFor();
     await shot(p, '13a-session-expired');
   } finally {
