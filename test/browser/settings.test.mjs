@@ -314,3 +314,21 @@ test('a session whose token is refused (expired) asks to sign in again', async (
   }
   await context.close();
 });
+
+test('provsecret.ui = off turns the pages off', async () => {
+  sql('ALTER SYSTEM SET provsecret.ui = off');
+  sql('SELECT pg_reload_conf()');
+  try {
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 404; i++) {
+      status = (await fetch(`${base}/ui/`)).status;
+      if (status !== 404) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 404);
+    assert.equal((await fetch(`${base}/ui/assets/app.js`)).status, 404);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200, 'REST goes on');
+  } finally {
+    sql('ALTER SYSTEM RESET provsecret.ui');
+    sql('SELECT pg_reload_conf()');
+  }
+});
