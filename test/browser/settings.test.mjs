@@ -77,6 +77,37 @@ test('the landing page asks to sign in, and the sign-in goes through the issuer'
   assert.ok(!rows.some((r) => r.includes('globex')), 'a tenant alice may not describe is not listed');
 });
 
+test('a sign-in is bound to its browser, used once, and checked at the issuer', async () => {
+  const start = await fetch(`${base}/ui/login?next=/ui/workspaces/ws1/secrets`, { redirect: 'manual' });
+  assert.equal(start.status, 303);
+  const to = new URL(start.headers.get('location'));
+  assert.equal(to.searchParams.get('code_challenge_method'), 'S256');
+  assert.ok(to.searchParams.get('nonce') && to.searchParams.get('code_challenge'));
+  const state = to.searchParams.get('state');
+  const binding = /ps_ui_login=([0-9a-f]+)/.exec(start.headers.get('set-cookie'))[1];
+  const callback = (cookie) => fetch(`${base}/ui/callback?code=not-a-code&state=${state}`,
+    { redirect: 'manual', headers: cookie ? { cookie: `ps_ui_login=${cookie}` } : {} });
+  // another browser cannot complete it: without the binding cookie, or
+  // with another one (which spends it)
+  let r = await callback(null);
+  assert.equal(r.status, 400);
+  assert.match(await r.text(), /no longer valid/);
+  r = await callback('0'.repeat(64));
+  assert.equal(r.status, 400);
+  r = await callback(binding);
+  assert.equal(r.status, 400, 'a state is used once');
+
+  // the binding cookie, but a code the issuer never gave
+  const again = await fetch(`${base}/ui/login`, { redirect: 'manual' });
+  const state2 = new URL(again.headers.get('location')).searchParams.get('state');
+  const binding2 = /ps_ui_login=([0-9a-f]+)/.exec(again.headers.get('set-cookie'))[1];
+  r = await fetch(`${base}/ui/callback?code=not-a-code&state=${state2}`,
+    { redirect: 'manual', headers: { cookie: `ps_ui_login=${binding2}` } });
+  assert.equal(r.status, 401);
+  assert.match(await r.text(), /Sign-in failed/);
+  assert.equal(r.headers.get('set-cookie'), null, 'no session');
+});
+
 test('the session cookie is HttpOnly, SameSite=Strict, Path=/ui', async () => {
   const cookies = await alice.cookies(`${base}/ui/`);
   const session = cookies.find((c) => c.name === 'ps_ui_session');
