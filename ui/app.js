@@ -194,7 +194,7 @@
           doc.events.map((e) => [
             el('td', { class: 'nowrap' }, when(e.at)),
             e.action,
-            el('td', { class: 'mono' }, e.reference || ''),
+            el('td', { class: 'mono ref' }, e.reference || ''),
             el('td', { class: 'mono' }, e.principal || ''),
             e.channel,
             el('td', {}, el('span', { class: `badge ${e.outcome === 'ok' ? '' : 'denied'}`, text: e.outcome })),
@@ -233,7 +233,7 @@
       listHolder.replaceChildren(table('Saved credentials', ['Provider', 'Reference', 'Version', 'Description', 'Updated', 'Updated by', ''],
         doc.secrets.map((s) => [
           el('td', {}, el('strong', { text: s.name })),
-          el('td', { class: 'mono' }, s.reference),
+          el('td', { class: 'mono ref' }, s.reference),
           el('td', {}, `v${s.valueVersion}`),
           s.description || '',
           el('td', { class: 'nowrap' }, when(s.updatedAt)),
@@ -321,7 +321,7 @@
               showOk(status, `Revealed ${s.name}. The reveal was recorded in the audit log.`);
             } catch (err) { showError(status, err); }
           });
-          return [keyCell, s.description || '', el('td', { class: 'mono' }, s.reference),
+          return [keyCell, s.description || '', el('td', { class: 'mono ref' }, s.reference),
             el('td', {}, `v${s.valueVersion}`), el('td', { class: 'nowrap' }, when(s.updatedAt)),
             el('td', { class: 'mono' }, s.updatedBy || ''),
             el('td', { class: 'row-actions' }, reveal,
