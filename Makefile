@@ -18,3 +18,5 @@ include $(PGXS)
 src/rest/rest_openapi.o src/rest/rest_openapi.bc: docs/openapi.json
 # PGXS tracks no header dependencies: rebuild everything when a header changes
 $(OBJS): $(wildcard src/*.h src/*/*.h)
+# the settings pages' files are embedded with .incbin (src/ui/ui_assets.c)
+src/ui/ui_assets.o src/ui/ui_assets.bc: ui/index.html ui/app.css ui/app.js

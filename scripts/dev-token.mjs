@@ -16,7 +16,10 @@ if (!dir) {
   console.error('usage: dev-token.mjs DIR [subject] [lifetime-seconds]');
   process.exit(2);
 }
-export const ISSUER = 'http://localhost/realms/dev';
+// The quick start points provsecret at its development OpenID provider
+// (scripts/dev-issuer/), which also publishes this key: tokens then carry its
+// issuer.
+export const ISSUER = process.env.PROVSECRET_DEV_ISSUER || 'http://localhost/realms/dev';
 export const AUDIENCE = 'provsecret';
 
 const keyFile = join(dir, 'dev-signing-key.pem');

@@ -30,6 +30,8 @@
 #include "rest/rest_worker.h"
 #include "tenancy/listing_cache.h"
 #include "token/token_settings.h"
+#include "ui/ui_routes.h"
+#include "ui/ui_settings.h"
 
 PG_MODULE_MAGIC;
 
@@ -85,6 +87,8 @@ _PG_init(void)
 	ps_audit_define_gucs();
 	ps_token_define_gucs();
 	ps_rest_define_gucs();
+	ps_ui_define_gucs();
+	ps_ui_register();
 	ps_keyring_load();
 	ps_redact_init();
 	ps_rest_register_workers();

@@ -315,6 +315,16 @@ add_header(struct curl_slist *list, const char *line)
 	return grown;
 }
 
+/* Did the caller name its body's type (a form, for an OAuth token endpoint)? */
+static bool
+has_content_type(const char *const *headers)
+{
+	for (const char *const *h = headers; h && *h; h++)
+		if (pg_strncasecmp(*h, "Content-Type:", 13) == 0)
+			return true;
+	return false;
+}
+
 static bool
 setup_easy(PsOutboundTransfer *t, const PsOutboundRequest *req)
 {
@@ -324,7 +334,7 @@ setup_easy(PsOutboundTransfer *t, const PsOutboundRequest *req)
 	t->headers = curl_slist_append(NULL, "Accept: application/json");
 	for (const char *const *h = req->headers; h && *h; h++)
 		t->headers = add_header(t->headers, *h);
-	if (req->body != NULL)
+	if (req->body != NULL && !has_content_type(req->headers))
 	{
 		t->headers = add_header(t->headers, "Content-Type: application/json");
 		/* no 100-continue round trip: the body is small */

@@ -19,7 +19,8 @@ typedef struct PsOutboundRequest
 	int			total_timeout_ms;
 	size_t		max_response_bytes;
 	const char *method;			/* "PUT", "POST", "PATCH", "DELETE"; NULL: GET */
-	const char *body;			/* JSON request body, or NULL; the caller wipes it */
+	const char *body;			/* request body, or NULL; the caller wipes it;
+								 * JSON unless headers name a Content-Type */
 	size_t		body_len;
 	const char *ca_file;		/* PEM CA bundle trusted instead of the
 								 * system's, or NULL; verification stays on */

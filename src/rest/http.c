@@ -146,6 +146,12 @@ request_create(struct MHD_Connection *connection, const char *url,
 									   MHD_HTTP_HEADER_AUTHORIZATION);
 	if (ps_vault_api && ps_vault_claims(url, ps_vault_mount))
 		vault_request(req, url, method, &auth);
+	else if (ps_http_dialect != NULL && ps_http_dialect->claims(url))
+	{
+		req->dialect = ps_http_dialect;
+		req->dialect->begin(req, url, method);
+		auth = NULL;			/* its requests authenticate otherwise */
+	}
 	if (auth)
 		req->authorization = MemoryContextStrdup(cxt, auth);
 	auth = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
@@ -223,13 +229,16 @@ queue_answer(PsHttpRequest *req)
 	MHD_add_response_header(response, "X-Request-Id", req->request_id);
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
-	if (req->status == 401)
+	if (req->status == 401 && req->dialect == NULL)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 								"Bearer");
 	if (req->status == 405 && req->allow[0])
 		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, req->allow);
 	if (req->status >= 200 && req->status < 300 && req->etag[0])
 		MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG, req->etag);
+	for (int i = 0; i < req->n_extra_headers; i++)
+		MHD_add_response_header(response, req->extra_header_names[i],
+								req->extra_header_values[i]);
 	ret = MHD_queue_response(req->connection, req->status, response);
 	MHD_destroy_response(response);
 	req->queued = true;
@@ -302,7 +311,8 @@ handle(struct MHD_Connection *connection, const char *url, const char *method,
 	if (req->status != 0)
 		return queue_answer(req);	/* resumed after its batch */
 
-	if (req->vault ? ps_vault_prepare(req) : ps_routes_prepare(req))
+	if (req->dialect ? req->dialect->prepare(req) :
+		req->vault ? ps_vault_prepare(req) : ps_routes_prepare(req))
 	{
 		req->suspended = true;
 		if (req->socket)
@@ -371,6 +381,11 @@ ps_http_request_completed(void *cls, struct MHD_Connection *connection,
 									  INSTR_TIME_GET_DOUBLE(elapsed));
 	}
 	ps_http_drop_response(req);
+	if (req->dialect && req->dialect->finish)
+		req->dialect->finish(req);
+	for (int i = 0; i < req->n_extra_headers; i++)
+		explicit_bzero(req->extra_header_values[i],
+					   strlen(req->extra_header_values[i]));	/* a cookie */
 	if (req->parsed.root)
 		json_decref((json_t *) req->parsed.root);
 	if (req->vault_write.root)

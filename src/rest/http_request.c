@@ -6,6 +6,7 @@
 #include "postgres.h"
 
 #include "utils/json.h"
+#include "utils/memutils.h"
 
 #include "core/provsecret.h"
 #include "rest/http_request.h"
@@ -36,6 +37,26 @@ error_code_for_status(int status)
 		default:
 			return "internal_error";
 	}
+}
+
+const PsHttpDialect *ps_http_dialect = NULL;
+
+void
+ps_http_register_dialect(const PsHttpDialect *dialect)
+{
+	ps_http_dialect = dialect;
+}
+
+void
+ps_http_add_header(PsHttpRequest *req, const char *name, const char *value)
+{
+	if (req->n_extra_headers >= PS_HTTP_MAX_EXTRA_HEADERS)
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						errmsg_internal("too many answer headers")));
+	req->extra_header_names[req->n_extra_headers] = name;
+	req->extra_header_values[req->n_extra_headers] =
+		MemoryContextStrdup(req->cxt, value);
+	req->n_extra_headers++;
 }
 
 void
@@ -75,6 +96,11 @@ ps_http_set_error(PsHttpRequest *req, int status, const char *message)
 {
 	StringInfoData buf;
 
+	if (req->dialect && req->dialect->set_error)
+	{
+		req->dialect->set_error(req, status, message);
+		return;
+	}
 	initStringInfo(&buf);
 	if (req->vault)
 	{

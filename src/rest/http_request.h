@@ -15,6 +15,34 @@
 #include "rest/rest_parse.h"
 #include "rest/vault_parse.h"
 
+/* Extra answer headers a dialect may set (Set-Cookie, Location, CSP...). */
+#define PS_HTTP_MAX_EXTRA_HEADERS 10
+
+struct PsHttpRequest;
+
+/*
+ * A dialect served beside the native routes by a layer above rest/ (the
+ * settings pages, src/ui/), registered from _PG_init through
+ * ps_http_register_dialect, so no include points up.  http.c asks claims()
+ * for each path; a claimed request is created with begin() (read the
+ * headers it needs while MHD holds them), answered by prepare() or, when
+ * that returns true, by execute() inside the worker's batch (channel names
+ * its audit events), and finish() wipes what it kept.  set_error, when
+ * given, shapes every error answer of a claimed request.
+ */
+typedef struct PsHttpDialect
+{
+	const char *channel;
+	bool		(*claims) (const char *url);
+	void		(*begin) (struct PsHttpRequest *req, const char *url,
+						  const char *method);
+	bool		(*prepare) (struct PsHttpRequest *req);
+	void		(*execute) (struct PsHttpRequest *req);
+	void		(*set_error) (struct PsHttpRequest *req, int status,
+							  const char *message);
+	void		(*finish) (struct PsHttpRequest *req);
+} PsHttpDialect;
+
 typedef struct PsHttpRequest
 {
 	MemoryContext cxt;			/* everything of this request lives here */
@@ -42,6 +70,13 @@ typedef struct PsHttpRequest
 	PsVaultWrite vault_write;	/* parsed write body; root freed at the end */
 	const char *vault_jwt;		/* login body's jwt, points into vault_write.root */
 	instr_time	started;
+
+	/* a registered dialect (settings pages), when it claimed the path */
+	const PsHttpDialect *dialect;
+	void	   *dialect_state;	/* the dialect's, in cxt */
+	int			n_extra_headers;
+	const char *extra_header_names[PS_HTTP_MAX_EXTRA_HEADERS];
+	char	   *extra_header_values[PS_HTTP_MAX_EXTRA_HEADERS];
 
 	bool		suspended;		/* waiting in the pending list */
 	bool		retry;			/* run it again in the next batch */
@@ -72,6 +107,14 @@ extern void ps_http_set_body(PsHttpRequest *req, int status,
 extern void ps_http_set_malloced_body(PsHttpRequest *req, int status,
 									  const char *content_type,
 									  char *data, size_t len);
+
+/* Add a header to the answer (copied into the request's context). */
+extern void ps_http_add_header(PsHttpRequest *req, const char *name,
+							   const char *value);
+
+/* The dialect registered beside the native routes, or NULL. */
+extern const PsHttpDialect *ps_http_dialect;
+extern void ps_http_register_dialect(const PsHttpDialect *dialect);
 
 /* Free the answer decided so far (wiped), if any. */
 extern void ps_http_drop_response(PsHttpRequest *req);

@@ -97,12 +97,15 @@ run_one(PsHttpRequest *req)
 	PG_TRY();
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		ps_audit_set_call_context(req->vault ? "vault" : "rest",
+		ps_audit_set_call_context(req->dialect ? req->dialect->channel :
+								  req->vault ? "vault" : "rest",
 								  req->client_addr[0] ? req->client_addr : NULL,
 								  req->request_id);
 		/* no principals of the previous request may linger */
 		ps_authz_set_token_principals(NIL, true);
-		if (req->vault)
+		if (req->dialect)
+			req->dialect->execute(req);
+		else if (req->vault)
 			ps_vault_execute(req);
 		else
 			ps_routes_execute(req);

@@ -117,6 +117,7 @@ ps_jwt_identity_free(PsJwtIdentity *id)
 		return;
 	free(id->subject);
 	free(id->client);
+	free(id->nonce);
 	for (size_t i = 0; i < id->nroles; i++)
 		free(id->roles[i]);
 	free(id->roles);
@@ -280,11 +281,15 @@ ps_jwt_check_claims(const char *payload, size_t len, const PsJwtPolicy *policy,
 		out->subject = strdup(json_string_value(json_object_get(claims, "sub")));
 		if ((v = json_object_get(claims, "azp")) != NULL)
 			out->client = strdup(json_string_value(v));
-		if (out->subject == NULL || (v != NULL && out->client == NULL) ||
-			!copy_names(json_is_object(realm) ? json_object_get(realm, "roles") : NULL,
-						&out->roles, &out->nroles) ||
-			!copy_names(json_object_get(claims, "groups"),
-						&out->groups, &out->ngroups))
+		if (out->subject == NULL || (v != NULL && out->client == NULL))
+			status = PS_JWT_NO_MEMORY;
+		else if ((v = json_object_get(claims, "nonce")) != NULL && valid_name(v) &&
+				 (out->nonce = strdup(json_string_value(v))) == NULL)
+			status = PS_JWT_NO_MEMORY;
+		else if (!copy_names(json_is_object(realm) ? json_object_get(realm, "roles") : NULL,
+							 &out->roles, &out->nroles) ||
+				 !copy_names(json_object_get(claims, "groups"),
+							 &out->groups, &out->ngroups))
 			status = PS_JWT_NO_MEMORY;
 	}
 	if (status != PS_JWT_OK)

@@ -68,6 +68,7 @@ typedef struct PsJwtIdentity
 	char	  **groups;			/* "groups" (strings only, bounded) */
 	size_t		ngroups;
 	int64_t		expires_at;		/* "exp" */
+	char	   *nonce;			/* "nonce" of an ID token, or NULL */
 } PsJwtIdentity;
 
 /*

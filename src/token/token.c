@@ -176,6 +176,51 @@ ps_token_authenticate(const char *bearer, char **subject)
 	return principals;
 }
 
+char *
+ps_token_verify_id_token(const char *token, const char *client_id,
+						 const char *nonce)
+{
+	PsJwtPolicy policy;
+	const PsJwks *jwks;
+	PsJwtIdentity id;
+	PsJwtStatus status;
+	char	   *subject;
+	bool		nonce_ok;
+
+	if (ps_jwt_issuer == NULL || ps_jwt_issuer[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bearer tokens are not configured"),
+				 errhint("Set provsecret.jwt_issuer and provsecret.jwt_audience.")));
+	policy.issuer = ps_jwt_issuer;
+	policy.audience = client_id;
+	policy.algorithms = ps_jwt_algorithms;
+	policy.leeway = ps_jwt_leeway;
+	jwks = ps_jwks_cache_get(false);
+	status = ps_jwt_verify(token, strlen(token), jwks, &policy,
+						   (int64) time(NULL), &id);
+	if (status == PS_JWT_UNKNOWN_KID)
+	{
+		const PsJwks *fresh = ps_jwks_cache_get(true);
+
+		if (fresh != jwks)
+			status = ps_jwt_verify(token, strlen(token), fresh, &policy,
+								   (int64) time(NULL), &id);
+	}
+	if (status != PS_JWT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("ID token rejected: %s", ps_jwt_status_message(status))));
+	nonce_ok = id.nonce != NULL && strcmp(id.nonce, nonce) == 0;
+	subject = pstrdup(id.subject);
+	ps_jwt_identity_free(&id);
+	if (!nonce_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("ID token rejected: the nonce does not match the sign-in")));
+	return subject;
+}
+
 PG_FUNCTION_INFO_V1(ps_authenticate);
 
 /*

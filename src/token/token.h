@@ -34,4 +34,13 @@ extern List *ps_token_authenticate(const char *bearer, char **subject);
  */
 extern bool ps_token_cached_principals(const char *bearer, List **principals);
 
+/*
+ * An OpenID Connect ID token (the settings pages' sign-in): verified as
+ * above against the same issuer, JWKS, algorithms and leeway, but for the
+ * audience client_id, and its "nonce" must equal nonce.  Returns its "sub"
+ * (palloc'd).  Errors as above; never cached.
+ */
+extern char *ps_token_verify_id_token(const char *token, const char *client_id,
+									  const char *nonce);
+
 #endif

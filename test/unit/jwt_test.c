@@ -408,6 +408,14 @@ test_claims(void)
 			  &p, 999, &id) == PS_JWT_OK && id.expires_at == 1000 && id.client == NULL,
 	   "claims: real exp accepted, no azp");
 	ps_jwt_identity_free(&id);
+	ok(claims("{\"iss\":\"https://kc/realms/r\",\"aud\":\"api\",\"sub\":\"u\",\"exp\":2000,\"nonce\":\"n-1\"}",
+			  &p, 999, &id) == PS_JWT_OK && id.nonce != NULL && strcmp(id.nonce, "n-1") == 0,
+	   "claims: an ID token's nonce is returned");
+	ps_jwt_identity_free(&id);
+	ok(claims("{\"iss\":\"https://kc/realms/r\",\"aud\":\"api\",\"sub\":\"u\",\"exp\":2000,\"nonce\":7}",
+			  &p, 999, &id) == PS_JWT_OK && id.nonce == NULL,
+	   "claims: a nonce that is not a string is not returned");
+	ps_jwt_identity_free(&id);
 	ok(claims("{\"iss\":\"https://kc/realms/r\",\"aud\":\"api\",\"sub\":\"u\",\"exp\":1e300}",
 			  &p, 999, &id) == PS_JWT_BAD_CLAIMS, "claims: absurd exp refused");
 	ok(claims("{\"iss\":\"https://kc/realms/r\",\"aud\":\"api\",\"sub\":\"u\",\"exp\":9223372036854775807}",

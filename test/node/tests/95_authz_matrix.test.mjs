@@ -11,10 +11,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { PGBIN, PGPORT, TMP, api, claims, sign, sql } from '../lib/env.mjs';
+import { BASE, PGBIN, PGPORT, TMP, api, claims, sign, sql } from '../lib/env.mjs';
+
+const BASE_URL = new URL(BASE);
 
 const SPEC_PATH = new URL('../../authz/matrix.spec', import.meta.url);
 const OPENAPI_PATH = new URL('../../../docs/openapi.json', import.meta.url);
+const UI_DOC_PATH = new URL('../../../docs/ui.md', import.meta.url);
 const TENANTS = ['A', 'G', 'S', 'F'];
 const TENANT_NAMES = { A: 'own company', G: 'other company', S: 'company-less project', F: 'unregistered' };
 
@@ -36,12 +39,12 @@ function parseAudit(text) {
 }
 
 export function parseSpec(text) {
-  const spec = { sql: { actors: [], rows: [] }, rest: { actors: [], rows: [] }, internal: new Map() };
+  const spec = { sql: { actors: [], rows: [] }, rest: { actors: [], rows: [] }, ui: { actors: [], rows: [] }, internal: new Map() };
   let section = null;
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\s+$/, '');
     if (line === '' || line.startsWith('#')) continue;
-    let m = /^\[(sql|rest)\]\s+(.*)$/.exec(line);
+    let m = /^\[(sql|rest|ui)\]\s+(.*)$/.exec(line);
     if (m) {
       section = m[1];
       spec[section].actors = m[2].trim().split(/\s+/);
@@ -454,6 +457,52 @@ test('coverage: every REST route (docs/openapi.json and the served /v1/openapi.j
   const all = new Set([...routesOf(JSON.parse(readFileSync(OPENAPI_PATH, 'utf8'))), ...routesOf(served.json)]);
   const have = new Set(spec.rest.rows.map((r) => `${r.method} ${r.route}`));
   assert.deepEqual([...all].filter((r) => !have.has(r)).sort(), [], 'routes without a matrix row');
+});
+
+/*
+ * The settings pages are not in the OpenAPI document: their routes are the
+ * ```ui-routes block of docs/ui.md.  Each needs a [ui] row; the anon column
+ * runs here, the session columns in the browser suite (they need a sign-in
+ * through an OpenID provider).
+ */
+function uiRoutes() {
+  const block = /```ui-routes\n([\s\S]*?)```/.exec(readFileSync(UI_DOC_PATH, 'utf8'));
+  assert.ok(block, 'docs/ui.md has a ```ui-routes block');
+  return block[1].split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+test('coverage: every settings-page route (docs/ui.md) has a [ui] row, and every row a route', () => {
+  const routes = uiRoutes();
+  const have = spec.ui.rows.map((r) => `${r.method} ${r.route}`);
+  assert.deepEqual(routes.filter((r) => !have.includes(r)).sort(), [], 'routes without a matrix row');
+  assert.deepEqual(have.filter((r) => !routes.includes(r)).sort(), [], 'rows naming no route');
+});
+
+test('settings pages without a session (the anon column), and changes from another site', async (t) => {
+  const anon = spec.ui.actors.indexOf('anon');
+  const own = BASE_URL.origin;
+  for (const row of spec.ui.rows) {
+    await t.test(row.name, async () => {
+      const path = subst(row.path, 'A', 0);
+      const body = row.body ? subst(row.body, 'A', 0) : undefined;
+      const change = !['GET', 'HEAD'].includes(row.method);
+      const headers = change ? { origin: own, 'content-type': 'application/json' } : {};
+      const r = await fetch(`${BASE_URL.origin}${path}`, { method: row.method, headers, body, redirect: 'manual' });
+      const text = await r.text();
+      if (row.cells[anon] === '-') assert.equal(r.status, 401, `${row.name}: 401 without a session`);
+      else assert.ok((row.okCodes ?? ['200']).includes(String(r.status)), `${row.name}: got HTTP ${r.status}`);
+      assert.ok(!text.includes('canary'), 'no value in the answer');
+      assert.match(r.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+      if (change) {
+        const evil = await fetch(`${BASE_URL.origin}${path}`, {
+          method: row.method, body, redirect: 'manual',
+          headers: { origin: 'http://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+        });
+        assert.equal(evil.status, 403, `${row.name}: a change from another site is refused`);
+        assert.match(await evil.text(), /cross-site request refused/);
+      }
+    });
+  }
 });
 
 /* Table and sequence rows, generated for every one the extension owns. */
