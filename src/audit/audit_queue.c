@@ -9,9 +9,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "replication/syncrep.h"
+#include "replication/walsender.h"
+#include "replication/walsender_private.h"
 #include "pgstat.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
@@ -251,6 +254,47 @@ wait_for_commit(TimestampTz deadline)
 	}
 }
 
+/*
+ * Have the synchronous standbys confirmed lsn, as this backend's
+ * synchronous_commit asks?  SyncRepWaitForLSN() keeps no record of why it
+ * returned, so look where it looks (WalSndCtl, under SyncRepLock).  True
+ * when no synchronous replication is asked for or configured.
+ */
+static bool
+sync_rep_confirmed(XLogRecPtr lsn)
+{
+	int			mode;
+	bool		defined;
+	bool		confirmed;
+
+	if (!SyncRepRequested() || WalSndCtl == NULL)
+		return true;
+	switch (synchronous_commit)
+	{
+		case SYNCHRONOUS_COMMIT_REMOTE_WRITE:
+			mode = SYNC_REP_WAIT_WRITE;
+			break;
+		case SYNCHRONOUS_COMMIT_REMOTE_APPLY:
+			mode = SYNC_REP_WAIT_APPLY;
+			break;
+		default:
+			mode = SYNC_REP_WAIT_FLUSH;
+			break;
+	}
+	LWLockAcquire(SyncRepLock, LW_SHARED);
+#ifdef SYNC_STANDBY_DEFINED
+	if (WalSndCtl->sync_standbys_status & SYNC_STANDBY_INIT)
+		defined = (WalSndCtl->sync_standbys_status & SYNC_STANDBY_DEFINED) != 0;
+	else
+		defined = SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0';
+#else
+	defined = WalSndCtl->sync_standbys_defined;
+#endif
+	confirmed = !defined || lsn <= WalSndCtl->lsn[mode];
+	LWLockRelease(SyncRepLock);
+	return confirmed;
+}
+
 void
 ps_audit_queue_submit(const PsAuditRecord *record)
 {
@@ -312,6 +356,20 @@ ps_audit_queue_submit(const PsAuditRecord *record)
 	 */
 	XLogFlush(commit_lsn);
 	SyncRepWaitForLSN(commit_lsn, true);
+	/*
+	 * It also returns, the event committed here only, when the postmaster
+	 * dies (ProcDiePending set: end now, before any answer leaves) or the
+	 * wait is cancelled (a cancel or statement_timeout, with a WARNING):
+	 * then the event is not known to be on the synchronous standby, and a
+	 * failover could lose it, so the value must not be returned either.
+	 */
+	CHECK_FOR_INTERRUPTS();
+	if (!sync_rep_confirmed(commit_lsn))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("audit event not confirmed by the synchronous standby"),
+				 errdetail("The wait for synchronous replication was cancelled; the event is recorded on this server only."),
+				 errhint("The value was not returned.")));
 }
 
 void

@@ -1,0 +1,94 @@
+# Synchronous replication and the audit wait: with synchronous standbys
+# configured, a reveal returns its value only once its event is confirmed
+# by them.  PostgreSQL's wait for the standby also ends on a cancel or a
+# statement_timeout (a WARNING, the commit being local only); the reveal
+# then fails closed (55000) instead of returning a value whose event a
+# failover could lose.  With a synchronous standby attached, the event is
+# on the standby when the value is returned (synchronous_commit =
+# remote_apply).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use ProvsecretTest;
+
+my $key   = random_key();
+my $value = random_text(24);
+my $ref   = 'managed:project/p1/sync_a';
+my %port;
+%port = (port => $ENV{PROVSECRET_TAP_PORT_BASE}) if defined $ENV{PROVSECRET_TAP_PORT_BASE};
+my $primary = PostgreSQL::Test::Cluster->new('primary', %port);
+$primary->init(allows_streaming => 1);
+$primary->append_conf('postgresql.conf', join("\n",
+	"shared_preload_libraries = 'provsecret'",
+	"provsecret.rest_listen_addresses = ''",
+	"provsecret.audit_timeout = '3s'"));
+ps_start($primary, key => $key) or die 'primary did not start';
+$primary->safe_psql('postgres', "CREATE EXTENSION provsecret");
+$primary->safe_psql('postgres', "SELECT provsecret.seal('$ref', '$value')");
+$primary->backup('base');
+
+my $events = sub {
+	my ($node) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT count(*) FROM provsecret.audit_log
+		WHERE action = 'secret.revealed' AND reference = '$ref'});
+};
+
+# 1. A synchronous standby that is not there: the statement_timeout ends
+# the wait for it.  Before the fix the value came back with a WARNING.
+$primary->append_conf('postgresql.conf', "synchronous_standby_names = 'absent_standby'");
+$primary->reload;
+my $r = ps_try($primary,
+	"SET statement_timeout = '1s'; SELECT " . resolves_to($ref, $value));
+is($r->{sqlstate}, '55000', "cancelled wait for the synchronous standby: 55000 ($r->{message})");
+like($r->{message}, qr/audit event not confirmed by the synchronous standby/, 'named as such');
+is($r->{hint}, 'The value was not returned.', 'hint: no value');
+unlike($r->{out}, qr/^t$/m, 'no value returned');
+like($r->{err}, qr/canceling wait for synchronous replication/, "PostgreSQL's own warning precedes it");
+is($events->($primary), '1', 'the event is recorded on this server (committed locally)');
+
+# The same through a cancel from another session.
+my ($h, $out, $err) = ps_background($primary, "SELECT " . resolves_to($ref, $value));
+$primary->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE wait_event = 'SyncRep' AND query LIKE '%provsecret.resolve%'})
+  or die 'the reveal never waited for the standby';
+$primary->safe_psql('postgres', q{
+	SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+	WHERE wait_event = 'SyncRep' AND query LIKE '%provsecret.resolve%'});
+$h->finish;
+like($$err, qr/55000: audit event not confirmed by the synchronous standby/, 'pg_cancel_backend: 55000');
+unlike($$out, qr/^t$/m, 'no value returned');
+
+# 2. No synchronous standby configured: the reveal returns at once.
+$primary->append_conf('postgresql.conf', "synchronous_standby_names = ''");
+$primary->reload;
+is($primary->safe_psql('postgres', "SELECT " . resolves_to($ref, $value)), 't',
+	'without synchronous standbys the reveal returns');
+
+# 3. A synchronous standby attached: the value returns once the standby
+# has applied the event (remote_apply), so it is visible there at once.
+%port = (port => $ENV{PROVSECRET_TAP_PORT_BASE} + 1) if defined $ENV{PROVSECRET_TAP_PORT_BASE};
+my $standby = PostgreSQL::Test::Cluster->new('sync1', %port);
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+ps_start($standby, key => $key) or die 'standby did not start';
+$primary->append_conf('postgresql.conf', "synchronous_standby_names = 'sync1'");
+$primary->reload;
+$primary->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_replication WHERE application_name = 'sync1' AND sync_state = 'sync'})
+  or die 'sync1 never became synchronous';
+my $before = $primary->safe_psql('postgres', "SELECT count(*) FROM provsecret.audit_log WHERE reference = '$ref' AND action = 'secret.revealed'");
+is($primary->safe_psql('postgres',
+	"SET synchronous_commit = remote_apply; SELECT " . resolves_to($ref, $value)), 't',
+	'with the synchronous standby attached the reveal returns');
+is($events->($standby), $before + 1, 'and its event is already on the standby');
+is($primary->safe_psql('postgres', 'SELECT bool_and(ok) FROM provsecret.verify_audit_chain()'),
+	't', 'the chain verifies');
+
+$standby->stop;
+$primary->stop;
+done_testing();
