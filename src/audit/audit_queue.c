@@ -255,10 +255,11 @@ wait_for_commit(TimestampTz deadline)
 }
 
 /*
- * Have the synchronous standbys confirmed lsn, as this backend's
- * synchronous_commit asks?  SyncRepWaitForLSN() keeps no record of why it
- * returned, so look where it looks (WalSndCtl, under SyncRepLock).  True
- * when no synchronous replication is asked for or configured.
+ * Have the synchronous standbys confirmed lsn, as sync_rep_wait() asked
+ * (this backend's synchronous_commit, at least remote_flush)?
+ * SyncRepWaitForLSN() keeps no record of why it returned, so look where it
+ * looks (WalSndCtl, under SyncRepLock).  True when no synchronous standby
+ * is configured.
  */
 static bool
 sync_rep_confirmed(XLogRecPtr lsn)
@@ -267,7 +268,7 @@ sync_rep_confirmed(XLogRecPtr lsn)
 	bool		defined;
 	bool		confirmed;
 
-	if (!SyncRepRequested() || WalSndCtl == NULL)
+	if (max_wal_senders == 0 || WalSndCtl == NULL)
 		return true;
 	switch (synchronous_commit)
 	{
@@ -277,7 +278,7 @@ sync_rep_confirmed(XLogRecPtr lsn)
 		case SYNCHRONOUS_COMMIT_REMOTE_APPLY:
 			mode = SYNC_REP_WAIT_APPLY;
 			break;
-		default:
+		default:				/* on, and local or off raised to on */
 			mode = SYNC_REP_WAIT_FLUSH;
 			break;
 	}
@@ -293,6 +294,28 @@ sync_rep_confirmed(XLogRecPtr lsn)
 	confirmed = !defined || lsn <= WalSndCtl->lsn[mode];
 	LWLockRelease(SyncRepLock);
 	return confirmed;
+}
+
+/*
+ * Wait for the synchronous standbys, if any are configured, as
+ * synchronous_commit = on would even when the session set it to local or
+ * off: a caller may not trade its event's survival of a failover for
+ * speed.  remote_write and remote_apply are kept as set.
+ */
+static void
+sync_rep_wait(XLogRecPtr lsn)
+{
+	int			nestlevel = -1;
+
+	if (synchronous_commit <= SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+	{
+		nestlevel = NewGUCNestLevel();
+		(void) set_config_option("synchronous_commit", "on", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
+	SyncRepWaitForLSN(lsn, true);
+	if (nestlevel >= 0)
+		AtEOXact_GUC(true, nestlevel);
 }
 
 void
@@ -355,7 +378,7 @@ ps_audit_queue_submit(const PsAuditRecord *record)
 	 * is the event durable and the value may be returned.
 	 */
 	XLogFlush(commit_lsn);
-	SyncRepWaitForLSN(commit_lsn, true);
+	sync_rep_wait(commit_lsn);
 	/*
 	 * It also returns, the event committed here only, when the postmaster
 	 * dies (ProcDiePending set: end now, before any answer leaves) or the

@@ -5,7 +5,8 @@
 # then fails closed (55000) instead of returning a value whose event a
 # failover could lose.  With a synchronous standby attached, the event is
 # on the standby when the value is returned (synchronous_commit =
-# remote_apply).
+# remote_apply).  A session's synchronous_commit = local or off does not
+# skip the wait.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -50,6 +51,15 @@ is($r->{hint}, 'The value was not returned.', 'hint: no value');
 unlike($r->{out}, qr/^t$/m, 'no value returned');
 like($r->{err}, qr/canceling wait for synchronous replication/, "PostgreSQL's own warning precedes it");
 is($events->($primary), '1', 'the event is recorded on this server (committed locally)');
+
+# A session cannot trade its event's survival of a failover for speed:
+# synchronous_commit = local (or off) still waits for the standby.
+$r = ps_try($primary,
+	"SET synchronous_commit = local; SET statement_timeout = '1s'; SELECT " . resolves_to($ref, $value));
+is($r->{sqlstate}, '55000', "synchronous_commit = local: still waits for the standby, then 55000 ($r->{message})");
+unlike($r->{out}, qr/^t$/m, 'no value returned');
+is($primary->safe_psql('postgres', "SET synchronous_commit = local; SHOW synchronous_commit"), 'local',
+	'the session setting itself is left as set');
 
 # The same through a cancel from another session.
 my ($h, $out, $err) = ps_background($primary, "SELECT " . resolves_to($ref, $value));
