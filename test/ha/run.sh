@@ -35,6 +35,7 @@ done
 T=""
 ps_postgres_tmpdir T ha
 # the logs are copied to OUT at exit (registered first: runs last)
+# shellcheck disable=SC2317 # called from the exit hook
 copy_logs()
 {
 	local f
@@ -83,10 +84,12 @@ start_as_postgres()
 {
 	local pidfile="$1" log="$2"
 	shift 2
+	# shellcheck disable=SC2016 # expanded by the inner sh
 	runuser -u postgres -- sh -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" \
 		>"$log" 2>&1 </dev/null &
 }
 # stop_pidfile PIDFILE SECONDS: SIGTERM, then SIGKILL after SECONDS.
+# shellcheck disable=SC2317 # called from the exit hooks
 stop_pidfile()
 {
 	local pid i
@@ -154,6 +157,9 @@ bootstrap:
         shared_preload_libraries: provsecret
         synchronous_commit: 'on'
         wal_keep_size: 128MB
+        # a replica retries its leader after 1 s, not 5 s: after a failover
+        # the new leader's first commits wait for it as synchronous standby
+        wal_retrieve_retry_interval: 1s
         provsecret.database: postgres
         provsecret.mode: deployed
         provsecret.audit_timeout: 3s
