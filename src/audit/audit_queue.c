@@ -255,14 +255,12 @@ wait_for_commit(TimestampTz deadline)
 }
 
 /*
- * Have the synchronous standbys confirmed lsn, as sync_rep_wait() asked
- * (this backend's synchronous_commit, at least remote_flush)?
  * SyncRepWaitForLSN() keeps no record of why it returned, so look where it
- * looks (WalSndCtl, under SyncRepLock).  True when no synchronous standby
- * is configured.
+ * looks (WalSndCtl, under SyncRepLock).  A synchronous_commit of local or
+ * off counts as on (sync_rep_wait() waits so).
  */
-static bool
-sync_rep_confirmed(XLogRecPtr lsn)
+bool
+ps_audit_sync_confirmed(XLogRecPtr lsn)
 {
 	int			mode;
 	bool		defined;
@@ -381,13 +379,12 @@ ps_audit_queue_submit(const PsAuditRecord *record)
 	sync_rep_wait(commit_lsn);
 	/*
 	 * It also returns, the event committed here only, when the postmaster
-	 * dies (ProcDiePending set: end now, before any answer leaves) or the
-	 * wait is cancelled (a cancel or statement_timeout, with a WARNING):
-	 * then the event is not known to be on the synchronous standby, and a
-	 * failover could lose it, so the value must not be returned either.
+	 * dies (ProcDiePending set) or the wait is cancelled (a cancel or
+	 * statement_timeout, with a WARNING): then the event is not known to be
+	 * on the synchronous standby, and a failover could lose it, so the
+	 * value must not be returned either.
 	 */
-	CHECK_FOR_INTERRUPTS();
-	if (!sync_rep_confirmed(commit_lsn))
+	if (!ps_audit_sync_confirmed(commit_lsn))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("audit event not confirmed by the synchronous standby"),

@@ -6,30 +6,44 @@
 # failover could lose.  With a synchronous standby attached, the event is
 # on the standby when the value is returned (synchronous_commit =
 # remote_apply).  A session's synchronous_commit = local or off does not
-# skip the wait.
+# skip the wait.  A REST reveal waiting for the standby when the
+# postmaster dies gets no answer (before the fix it got the value).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use FindBin;
 use lib "$FindBin::RealBin/lib";
 use ProvsecretTest;
 
 my $key   = random_key();
-my $value = random_text(24);
+my $value = random_text('sync-canary-', 24);
 my $ref   = 'managed:project/p1/sync_a';
 my %port;
 %port = (port => $ENV{PROVSECRET_TAP_PORT_BASE}) if defined $ENV{PROVSECRET_TAP_PORT_BASE};
 my $primary = PostgreSQL::Test::Cluster->new('primary', %port);
 $primary->init(allows_streaming => 1);
+# REST with a token of scripts/dev-token.mjs (for section 4)
+my $jwt = PostgreSQL::Test::Utils::tempdir;
+my $source = $ENV{PROVSECRET_SOURCE_DIR} // "$FindBin::RealBin/../..";
+my $token = `node "$source/scripts/dev-token.mjs" "$jwt" sync-user 600`;
+chomp $token;
+die 'no token' unless $token =~ /^[\w-]+\.[\w-]+\.[\w-]+$/;
+my $rest_port = PostgreSQL::Test::Cluster::get_free_port();
 $primary->append_conf('postgresql.conf', join("\n",
 	"shared_preload_libraries = 'provsecret'",
-	"provsecret.rest_listen_addresses = ''",
+	"provsecret.rest_listen_addresses = '127.0.0.1'",
+	"provsecret.rest_port = $rest_port",
+	"provsecret.jwt_issuer = 'http://localhost/realms/dev'",
+	"provsecret.jwt_audience = 'provsecret'",
+	"provsecret.jwt_jwks_file = '$jwt/jwks.json'",
 	"provsecret.audit_timeout = '3s'"));
 ps_start($primary, key => $key) or die 'primary did not start';
 $primary->safe_psql('postgres', "CREATE EXTENSION provsecret");
 $primary->safe_psql('postgres', "SELECT provsecret.seal('$ref', '$value')");
+$primary->safe_psql('postgres', "SELECT provsecret.grant('user:sync-user', 'project/p1', ARRAY['read'])");
 $primary->backup('base');
 
 my $events = sub {
@@ -100,5 +114,34 @@ is($primary->safe_psql('postgres', 'SELECT bool_and(ok) FROM provsecret.verify_a
 	't', 'the chain verifies');
 
 $standby->stop;
-$primary->stop;
+
+# 4. The postmaster dies while a REST reveal waits for the standby: the
+# worker ends without answering.  Before the fix PostgreSQL's wait gave up
+# (ProcDiePending), the batch committed and the value went out.
+$primary->append_conf('postgresql.conf', "synchronous_standby_names = 'absent_standby'");
+$primary->reload;
+my $url = "http://127.0.0.1:$rest_port";
+my $ready = 0;
+for (1 .. 100)
+{
+	$ready = 1, last if `curl -s -o /dev/null -w '%{http_code}' $url/readyz` eq '200';
+	sleep 0.1;
+}
+ok($ready, 'REST is ready');
+my ($code, $curl_err) = ('', '');
+my $body = "$jwt/reveal.body";
+my $h2 = IPC::Run::start(
+	[ 'curl', '-s', '-o', $body, '-w', '%{http_code}', '--max-time', '30',
+	  '-H', "Authorization: Bearer $token", "$url/v1/workspaces/p1/secrets/sync_a" ],
+	'>', \$code, '2>', \$curl_err);
+$primary->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'provsecret rest' AND wait_event = 'SyncRep'})
+  or die 'the REST reveal never waited for the standby';
+$primary->kill9;
+$h2->finish;
+isnt($code, '200', "postmaster killed during the wait: no 200 (HTTP code '$code')");
+my $got = -e $body ? slurp_file($body) : '';
+ok(index($got, $value) < 0, 'and no value in the answer');
+
 done_testing();
