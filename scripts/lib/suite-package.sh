@@ -6,7 +6,8 @@
 #            version and provsecret.control's default_version agree.  Fast.
 #   package  (only when named: `./scripts/test package`) scripts/test-package:
 #            builds postgresql-15-provsecret with dpkg-buildpackage (and the
-#            0.3.0 release from git history), installs it into the system
+#            previous release from git history), runs lintian on it,
+#            installs it into the system
 #            PostgreSQL 15, tries CREATE EXTENSION, seal / resolve and
 #            ALTER EXTENSION UPDATE on a throwaway cluster of the system
 #            binaries, then removes the package.  A few minutes; it changes

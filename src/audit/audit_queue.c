@@ -9,9 +9,12 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "replication/syncrep.h"
+#include "replication/walsender.h"
+#include "replication/walsender_private.h"
 #include "pgstat.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
@@ -251,6 +254,68 @@ wait_for_commit(TimestampTz deadline)
 	}
 }
 
+/*
+ * SyncRepWaitForLSN() keeps no record of why it returned, so look where it
+ * looks (WalSndCtl, under SyncRepLock).  A synchronous_commit of local or
+ * off counts as on (sync_rep_wait() waits so).
+ */
+bool
+ps_audit_sync_confirmed(XLogRecPtr lsn)
+{
+	int			mode;
+	bool		defined;
+	bool		confirmed;
+
+	if (max_wal_senders == 0 || WalSndCtl == NULL)
+		return true;
+	switch (synchronous_commit)
+	{
+		case SYNCHRONOUS_COMMIT_REMOTE_WRITE:
+			mode = SYNC_REP_WAIT_WRITE;
+			break;
+		case SYNCHRONOUS_COMMIT_REMOTE_APPLY:
+			mode = SYNC_REP_WAIT_APPLY;
+			break;
+		default:				/* on, and local or off raised to on */
+			mode = SYNC_REP_WAIT_FLUSH;
+			break;
+	}
+	LWLockAcquire(SyncRepLock, LW_SHARED);
+#ifdef SYNC_STANDBY_DEFINED
+	if (WalSndCtl->sync_standbys_status & SYNC_STANDBY_INIT)
+		defined = (WalSndCtl->sync_standbys_status & SYNC_STANDBY_DEFINED) != 0;
+	else
+		defined = SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0';
+#else
+	defined = WalSndCtl->sync_standbys_defined;
+#endif
+	confirmed = !defined || lsn <= WalSndCtl->lsn[mode];
+	LWLockRelease(SyncRepLock);
+	return confirmed;
+}
+
+/*
+ * Wait for the synchronous standbys, if any are configured, as
+ * synchronous_commit = on would even when the session set it to local or
+ * off: a caller may not trade its event's survival of a failover for
+ * speed.  remote_write and remote_apply are kept as set.
+ */
+static void
+sync_rep_wait(XLogRecPtr lsn)
+{
+	int			nestlevel = -1;
+
+	if (synchronous_commit <= SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+	{
+		nestlevel = NewGUCNestLevel();
+		(void) set_config_option("synchronous_commit", "on", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
+	SyncRepWaitForLSN(lsn, true);
+	if (nestlevel >= 0)
+		AtEOXact_GUC(true, nestlevel);
+}
+
 void
 ps_audit_queue_submit(const PsAuditRecord *record)
 {
@@ -311,7 +376,20 @@ ps_audit_queue_submit(const PsAuditRecord *record)
 	 * is the event durable and the value may be returned.
 	 */
 	XLogFlush(commit_lsn);
-	SyncRepWaitForLSN(commit_lsn, true);
+	sync_rep_wait(commit_lsn);
+	/*
+	 * It also returns, the event committed here only, when the postmaster
+	 * dies (ProcDiePending set) or the wait is cancelled (a cancel or
+	 * statement_timeout, with a WARNING): then the event is not known to be
+	 * on the synchronous standby, and a failover could lose it, so the
+	 * value must not be returned either.
+	 */
+	if (!ps_audit_sync_confirmed(commit_lsn))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("audit event not confirmed by the synchronous standby"),
+				 errdetail("The wait for synchronous replication was cancelled; the event is recorded on this server only."),
+				 errhint("The value was not returned.")));
 }
 
 void

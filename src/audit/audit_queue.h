@@ -82,6 +82,14 @@ extern void ps_audit_copy_field(char *dst, Size dstlen, const char *src);
 /* Backend: enqueue and wait until committed; ERROR (fail closed) otherwise. */
 extern void ps_audit_queue_submit(const PsAuditRecord *record);
 
+/*
+ * Have the synchronous standbys, if any are configured, confirmed WAL up to
+ * lsn (for this backend's synchronous_commit, at least remote_flush)?
+ * PostgreSQL's wait for them also ends on a cancel or postmaster death,
+ * the commit being local only; callers that answer after a commit ask here.
+ */
+extern bool ps_audit_sync_confirmed(XLogRecPtr lsn);
+
 /* Backend: wake the worker (pending transactional events committed). */
 extern void ps_audit_queue_wake_worker(bool pending_events);
 

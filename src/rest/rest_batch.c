@@ -6,14 +6,18 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "audit/audit.h"
+#include "audit/audit_queue.h"
 #include "core/principal.h"
 #include "core/provsecret.h"
 #include "rest/http.h"
@@ -136,6 +140,7 @@ ps_rest_run_batch(void)
 	dlist_mutable_iter iter;
 	volatile bool committed = false;
 	volatile int count = 0;
+	bool		wrote;
 
 	if (dlist_is_empty(&ps_http_pending))
 		return;
@@ -152,8 +157,20 @@ ps_rest_run_batch(void)
 			run_one(req);
 			count++;
 		}
+		wrote = TransactionIdIsValid(GetTopTransactionIdIfAny());
 		CommitTransactionCommand();
 		committed = true;
+		/*
+		 * The commit's wait for the synchronous standbys ends early on
+		 * postmaster death (ProcDiePending) or a cancel, the commit then
+		 * local only: a reveal answered now (its event is in this commit)
+		 * or a write could be lost in a failover.  Without a postmaster,
+		 * end before any answer leaves; after a cancel, answer 503.
+		 */
+		if (ProcDiePending)
+			proc_exit(1);
+		if (wrote && !ps_audit_sync_confirmed(XactLastCommitEnd))
+			committed = false;
 	}
 	PG_CATCH();
 	{

@@ -2,15 +2,18 @@
  * rest_health.c: whether this REST worker can serve: the extension is
  * installed in provsecret.database and a root key is usable.  The worker
  * looks again every few seconds; /healthz and every route read the answer.
+ * /readyz adds the audit worker, recovery and a catalog read of its own.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/extension.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "audit/audit_queue.h"
 #include "crypto/keyring.h"
 #include "rest/rest_health.h"
 
@@ -19,6 +22,7 @@
 #define READY_RECHECK_PRESENT_MS 5000
 
 static bool extension_ready = false;
+static bool check_failed = false;	/* the last look raised an error */
 static const char *not_ready_reason = "the REST worker is starting";
 static TimestampTz ready_checked_at = 0;
 static char key_problem[256] = "";	/* why no root key is usable, or "" */
@@ -55,6 +59,7 @@ ps_rest_health_check(void)
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		extension_ready = OidIsValid(get_extension_oid("provsecret", true));
+		check_failed = false;
 		key_problem[0] = '\0';
 		PG_TRY();
 		{
@@ -83,6 +88,7 @@ ps_rest_health_check(void)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		extension_ready = false;
+		check_failed = true;
 		not_ready_reason = "could not check for extension provsecret";
 	}
 	PG_END_TRY();
@@ -99,4 +105,43 @@ ps_rest_health_check_due_ms(void)
 	long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
 
 	return ms;
+}
+
+const char *
+ps_rest_not_ready(bool in_transaction, const char **message)
+{
+	PsAuditQueueStatus audit;
+
+	if (!extension_ready)
+	{
+		*message = not_ready_reason;
+		if (check_failed)
+			return "database_unavailable";
+		return ready_checked_at == 0 ? "starting" : "extension_missing";
+	}
+	if (key_problem[0] != '\0')
+	{
+		*message = "no usable root key";
+		return "no_root_key";
+	}
+	ps_audit_queue_status(&audit);
+	if (audit.worker_pid == 0)
+	{
+		/* reveals would fail closed until it is back (docs/audit.md) */
+		*message = "the audit worker is not running";
+		return "audit_worker_down";
+	}
+	if (!in_transaction)
+		return NULL;
+	if (RecoveryInProgress())
+	{
+		*message = "this server is a standby";
+		return "standby";
+	}
+	if (!OidIsValid(get_extension_oid("provsecret", true)))
+	{
+		*message = "extension provsecret is not installed in provsecret.database";
+		return "extension_missing";
+	}
+	return NULL;
 }

@@ -23,4 +23,14 @@ extern bool ps_rest_ready(const char **reason);
 /* Ready, and a root key is usable (what GET /healthz reports). */
 extern bool ps_rest_healthy(const char **reason);
 
+/*
+ * GET /readyz: does this node serve REST now?  NULL when so, else a fixed
+ * reason code ("starting", "database_unavailable", "extension_missing",
+ * "no_root_key", "audit_worker_down", "standby"), with a fixed *message.  Without a
+ * transaction it checks the last look, the root key and the audit worker;
+ * in_transaction adds what needs the database: the extension is still
+ * there (a catalog read) and the server is not in recovery.
+ */
+extern const char *ps_rest_not_ready(bool in_transaction, const char **message);
+
 #endif

@@ -44,6 +44,7 @@ ps_rest_route_label(PsRestRoute route)
 		[PS_ROUTE_PROJECT_PROVIDERS] = "/v1/projects/{p}/provider-secrets",
 		[PS_ROUTE_PROJECT_PROVIDER] = "/v1/projects/{p}/provider-secrets/{provider}",
 		[PS_ROUTE_RESOLVE] = "/v1/resolve",
+		[PS_ROUTE_READYZ] = "/readyz",
 	};
 
 	if (route < 0 || route >= PS_ROUTE_COUNT)
@@ -176,6 +177,8 @@ ps_rest_match(const char *path, PsRestMethod method, PsRestMatch *m)
 
 	if (n == 1 && seg_is(seg[0], seglen[0], "healthz"))
 		m->route = PS_ROUTE_HEALTHZ;
+	else if (n == 1 && seg_is(seg[0], seglen[0], "readyz"))
+		m->route = PS_ROUTE_READYZ;
 	else if (n == 1 && seg_is(seg[0], seglen[0], "metrics"))
 		m->route = PS_ROUTE_METRICS;
 	else if (n >= 2 && seg_is(seg[0], seglen[0], "v1"))
@@ -210,6 +213,7 @@ ps_rest_match(const char *path, PsRestMethod method, PsRestMatch *m)
 		case PS_ROUTE_NONE:
 			return PS_MATCH_NOT_FOUND;
 		case PS_ROUTE_HEALTHZ:
+		case PS_ROUTE_READYZ:
 		case PS_ROUTE_METRICS:
 		case PS_ROUTE_OPENAPI:
 			m->allowed = PS_METHOD_GET | PS_METHOD_HEAD;

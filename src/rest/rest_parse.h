@@ -39,6 +39,7 @@ typedef enum PsRestRoute
 	PS_ROUTE_PROJECT_PROVIDERS,	/* /v1/projects/{p}/provider-secrets */
 	PS_ROUTE_PROJECT_PROVIDER,	/* .../{provider} */
 	PS_ROUTE_RESOLVE,			/* POST /v1/resolve */
+	PS_ROUTE_READYZ,			/* GET /readyz */
 	PS_ROUTE_COUNT
 } PsRestRoute;
 

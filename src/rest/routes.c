@@ -75,6 +75,34 @@ answer_health(PsHttpRequest *req)
 	pfree(buf.data);
 }
 
+/*
+ * GET /readyz: 200 {"status":"ready"}, or 503 with a fixed reason code and
+ * message (never a key's or the database's own words).
+ */
+static bool
+answer_ready(PsHttpRequest *req, bool in_transaction)
+{
+	const char *message = NULL;
+	const char *code = ps_rest_not_ready(in_transaction, &message);
+	StringInfoData buf;
+
+	if (code == NULL)
+	{
+		if (in_transaction)
+			ps_http_set_body(req, 200, "application/json", "{\"status\":\"ready\"}", 18);
+		return true;
+	}
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"status\":\"unavailable\",\"reason\":");
+	escape_json(&buf, code);
+	appendStringInfoString(&buf, ",\"error\":{\"code\":\"unavailable\",\"message\":");
+	escape_json(&buf, message);
+	appendStringInfoString(&buf, "}}");
+	ps_http_set_body(req, 503, "application/json", buf.data, buf.len);
+	pfree(buf.data);
+	return false;
+}
+
 static void
 answer_metrics(PsHttpRequest *req)
 {
@@ -106,6 +134,7 @@ static bool
 route_has_owner(PsRestRoute route)
 {
 	return route != PS_ROUTE_RESOLVE && route != PS_ROUTE_HEALTHZ &&
+		route != PS_ROUTE_READYZ &&
 		route != PS_ROUTE_METRICS && route != PS_ROUTE_OPENAPI &&
 		route != PS_ROUTE_NONE;
 }
@@ -193,6 +222,9 @@ ps_routes_prepare(PsHttpRequest *req)
 		answer_health(req);
 		return false;
 	}
+	/* what needs no transaction now; the rest in the batch, unauthenticated */
+	if (req->match.route == PS_ROUTE_READYZ)
+		return answer_ready(req, false);
 	/* every other route answers 503 until the extension exists */
 	if (!ps_rest_ready(&reason))
 	{
@@ -503,7 +535,14 @@ resolve(PsHttpRequest *req)
 void
 ps_routes_execute(PsHttpRequest *req)
 {
-	List	   *principals = authenticate(req);
+	List	   *principals;
+
+	if (req->match.route == PS_ROUTE_READYZ)
+	{
+		(void) answer_ready(req, true);
+		return;
+	}
+	principals = authenticate(req);
 
 	switch (req->match.route)
 	{

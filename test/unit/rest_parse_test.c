@@ -56,6 +56,10 @@ test_routes(void)
 	char		longseg[400];
 
 	match_case("/healthz", PS_METHOD_GET, PS_MATCH_OK, PS_ROUTE_HEALTHZ, "", "");
+	match_case("/readyz", PS_METHOD_GET, PS_MATCH_OK, PS_ROUTE_READYZ, "", "");
+	match_case("/readyz", PS_METHOD_HEAD, PS_MATCH_OK, PS_ROUTE_READYZ, "", "");
+	match_case("/readyz", PS_METHOD_POST, PS_MATCH_METHOD_NOT_ALLOWED, PS_ROUTE_READYZ, "", "");
+	match_case("/readyz/x", PS_METHOD_GET, PS_MATCH_NOT_FOUND, PS_ROUTE_NONE, "", "");
 	match_case("/metrics", PS_METHOD_HEAD, PS_MATCH_OK, PS_ROUTE_METRICS, "", "");
 	match_case("/v1/openapi.json", PS_METHOD_GET, PS_MATCH_OK, PS_ROUTE_OPENAPI, "", "");
 	match_case("/v1/workspaces/ws1/secrets", PS_METHOD_GET, PS_MATCH_OK,

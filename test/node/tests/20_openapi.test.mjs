@@ -27,7 +27,7 @@ test('served document is docs/openapi.json, OpenAPI 3.1 with every route', async
   for (const p of ['/v1/workspaces/{workspace_id}/secrets', '/v1/workspaces/{workspace_id}/secrets/{key}',
     '/v1/companies/{company}/provider-secrets', '/v1/companies/{company}/provider-secrets/{provider}',
     '/v1/projects/{project}/provider-secrets', '/v1/projects/{project}/provider-secrets/{provider}',
-    '/v1/resolve', '/healthz', '/metrics', '/v1/openapi.json']) {
+    '/v1/resolve', '/healthz', '/readyz', '/metrics', '/v1/openapi.json']) {
     assert.ok(doc.paths[p], `path ${p} documented`);
   }
   const ws = doc.paths['/v1/workspaces/{workspace_id}/secrets/{key}'];

@@ -269,7 +269,7 @@ after(() => {
 let counter = 0;
 /* The fixture is restored (authz_matrix.reset()) only after a case that may have changed it. */
 let dirty = true;
-const READ_ONLY = /^(resolve\.external-tok|view\.|table\..*\.read$|resolve(\.|$)|versions|authenticate|has_permission|current_principal|root_key_role|verify_audit_chain|audit_worker_state|healthz|metrics|openapi|ws\.list|ws\.get|co\.list|co\.get|pr\.list|pr\.get)/;
+const READ_ONLY = /^(resolve\.external-tok|view\.|table\..*\.read$|resolve(\.|$)|versions|authenticate|has_permission|current_principal|root_key_role|verify_audit_chain|audit_worker_state|healthz|readyz|metrics|openapi|ws\.list|ws\.get|co\.list|co\.get|pr\.list|pr\.get)/;
 function resetSql(row) {
   const need = dirty || Boolean(row.prep);
   dirty = false;
