@@ -264,9 +264,7 @@ ps_vault_parse_version(const char *text, int *version)
 			return false;
 		v = v * 10 + (*p - '0');
 	}
-	if (v < 1)
-		return false;
-	*version = (int) v;
+	*version = (int) v;			/* 0: the current version, as in Vault */
 	return true;
 }
 

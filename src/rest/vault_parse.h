@@ -64,7 +64,10 @@ extern void ps_vault_match(const char *path, const char *method,
 /* Is name refused as a mount (a native /v1/ name, empty, or with '/')? */
 extern bool ps_vault_mount_reserved(const char *name);
 
-/* "?version=N": N >= 1 into *version; false for anything else. */
+/*
+ * "?version=N": N >= 0 into *version (0: the current one, as in Vault);
+ * false for anything else.
+ */
 extern bool ps_vault_parse_version(const char *text, int *version);
 
 typedef struct PsVaultWrite

@@ -17,6 +17,7 @@
 #include "utils/timestamp.h"
 
 #include "api/secret.h"
+#include "api/versions.h"
 #include "core/principal.h"
 #include "core/provsecret.h"
 #include "core/reference.h"
@@ -244,46 +245,70 @@ version_metadata(PsSecretMeta *meta, int version)
 					 "deletion_time", "", "destroyed", 0, "version", version);
 }
 
+/* Vault's data.data and data.metadata around a revealed value. */
+static json_t *
+data_doc(const char *value, Size len, PsSecretMeta *meta, int version)
+{
+	return json_pack("{s:{s:s%}, s:o}", "data", "key", value, (size_t) len,
+					 "metadata", version_metadata(meta, version));
+}
+
 static void
 read_data(PsHttpRequest *req)
 {
 	PsVaultMatch *m = &req->vault_match;
 	char	   *ref = reference(m);
 	PsSecretMeta meta;
+	bool		described = ps_rest_sql_secret(ref, &meta);
 	Size		len = 0;
 	char	   *value;
 	json_t	   *volatile doc = NULL;
 
 	/*
-	 * Only the current version's value can be read; an older one (kept for
-	 * rollback) is 404 before any reveal.  The row is visible to describers
-	 * only, so this tells nobody else anything.
+	 * ?version=N other than the current one the caller can see: that version,
+	 * current or kept, through the API (read permission, audited as a reveal
+	 * of version N; 404 when not kept).  The row is visible to describers
+	 * only: a reader without describe always takes this path.
 	 */
-	if (req->vault_version > 0 && ps_rest_sql_secret(ref, &meta) &&
-		meta.value_version != req->vault_version)
-		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
-						errmsg("secret version not found")));
-	value = ps_secret_resolve(ref, &len);
-	PG_TRY();
+	if (req->vault_version > 0 &&
+		!(described && meta.value_version == req->vault_version))
 	{
-		if (!ps_rest_sql_secret(ref, &meta))
-		{
+		char	   *created_at = NULL;
+
+		value = ps_secret_resolve_version(ref, req->vault_version, &len,
+										  &created_at);
+		if (!described)
 			memset(&meta, 0, sizeof(meta));
-			meta.value_version = 0;
+		meta.updated_at = created_at;
+		PG_TRY();
+		{
+			doc = data_doc(value, len, &meta, req->vault_version);
 		}
-		if (req->vault_version > 0 && meta.value_version != 0 &&
-			meta.value_version != req->vault_version)
-			ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
-							errmsg("secret version not found")));
-		doc = json_pack("{s:{s:s%}, s:o}",
-						"data", "key", value, (size_t) len,
-						"metadata", version_metadata(&meta, meta.value_version));
+		PG_FINALLY();
+		{
+			explicit_bzero(value, len);
+		}
+		PG_END_TRY();
 	}
-	PG_FINALLY();
+	else
 	{
-		explicit_bzero(value, len);
+		value = ps_secret_resolve(ref, &len);
+		PG_TRY();
+		{
+			if (!ps_rest_sql_secret(ref, &meta))
+				memset(&meta, 0, sizeof(meta));
+			if (req->vault_version > 0 && meta.value_version != 0 &&
+				meta.value_version != req->vault_version)
+				ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
+								errmsg("secret version not found")));
+			doc = data_doc(value, len, &meta, meta.value_version);
+		}
+		PG_FINALLY();
+		{
+			explicit_bzero(value, len);
+		}
+		PG_END_TRY();
 	}
-	PG_END_TRY();
 	if (doc == NULL)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
 						errmsg("secret value is not valid UTF-8")));
@@ -338,6 +363,10 @@ read_metadata(PsHttpRequest *req)
 	char		key[16];
 	json_t	   *versions;
 	const char *t;
+	const char *created;
+	int			oldest;
+	List	   *kept;
+	ListCell   *lc;
 
 	ps_routes_require(m->company ? m->tenant : NULL,
 					  m->company ? NULL : m->tenant, PS_PERM_DESCRIBE);
@@ -345,15 +374,34 @@ read_metadata(PsHttpRequest *req)
 		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
 						errmsg("secret not found")));
 	t = meta.updated_at ? meta.updated_at : "";
-	snprintf(key, sizeof(key), "%d", meta.value_version);
-	versions = json_pack("{s:{s:s, s:s, s:b}}", key, "created_time", t,
-						 "deletion_time", "", "destroyed", 0);
+	versions = json_pack("{}");
+	oldest = meta.value_version;
+	created = t;
+	/* kept versions (managed storage); a bound secret shows its current one */
+	kept = ps_rest_sql_versions(ref);
+	if (kept == NIL)
+		kept = list_make1(&meta);
+	foreach(lc, kept)
+	{
+		PsSecretMeta *v = lfirst(lc);
+		const char *vt = v->updated_at ? v->updated_at : "";
+
+		snprintf(key, sizeof(key), "%d", v->value_version);
+		json_object_set_new(versions, key,
+							json_pack("{s:s, s:s, s:b}", "created_time", vt,
+									  "deletion_time", "", "destroyed", 0));
+		if (v->value_version <= oldest)
+		{
+			oldest = v->value_version;
+			created = vt;
+		}
+	}
 	answer(req, 200, envelope(req,
 							  json_pack("{s:s, s:i, s:i, s:i, s:s, s:o, s:o, s:b, s:s}",
-										"created_time", t,
+										"created_time", created,
 										"current_version", meta.value_version,
-										"max_versions", 0,
-										"oldest_version", meta.value_version,
+										"max_versions", ps_keep_versions + 1,
+										"oldest_version", oldest,
 										"updated_time", t,
 										"custom_metadata", custom_metadata(&meta),
 										"versions", versions,

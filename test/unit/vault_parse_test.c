@@ -132,7 +132,8 @@ main(void)
 
 	/* ?version */
 	ok(ps_vault_parse_version("3", &v) && v == 3, "version=3");
-	ok(!ps_vault_parse_version("0", &v) && !ps_vault_parse_version("-1", &v) &&
+	ok(ps_vault_parse_version("0", &v) && v == 0, "version=0 is the current one");
+	ok(!ps_vault_parse_version("-1", &v) &&
 	   !ps_vault_parse_version("x", &v) && !ps_vault_parse_version("", &v) &&
 	   !ps_vault_parse_version("1234567890", &v), "bad versions refused");
 

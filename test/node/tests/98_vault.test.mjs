@@ -57,13 +57,67 @@ test('write, read, versions, check-and-set', async () => {
   r = await vault('GET', `${data}/API_KEY?version=2`, { t: tok });
   assert.equal(sha(r.json.data.data.key), sha(v2));
   r = await vault('GET', `${data}/API_KEY?version=1`, { t: tok });
-  assert.equal(r.status, 404);
-  assert.deepEqual(r.json, { errors: [] });
+  assert.equal(r.status, 200, 'a kept version is answered');
+  assert.equal(sha(r.json.data.data.key), sha(v1));
   r = await vault('GET', `${data}/API_KEY?version=x`, { t: tok });
   assert.equal(r.status, 400);
   // audited as a reveal on channel vault, with the request id
   const n = sql("SELECT count(*) FROM provsecret.audit_event WHERE channel = 'vault' AND action = 'secret.revealed' AND reference = 'managed:project/vault-ws/API_KEY'");
   assert.ok(Number(n) >= 2, `vault reveals audited: ${n}`);
+});
+
+test('kept versions: read, audited as a reveal of that version, pruned ones 404', async () => {
+  const values = [1, 2, 3, 4, 5].map((i) => canary(`kept${i}`));
+  for (const v of values) {
+    const w = await vault('POST', `${data}/KEPT`, { t: tok, body: { data: { key: v } } });
+    assert.equal(w.status, 200, w.text);
+  }
+  // provsecret.keep_versions = 3: versions 2, 3, 4 kept, 5 current, 1 pruned
+  const since = sql('SELECT last_value FROM provsecret.audit_event_id_seq');
+  for (const n of [2, 3, 4, 5]) {
+    const r = await vault('GET', `${data}/KEPT?version=${n}`, { t: reader });
+    assert.equal(r.status, 200, `version ${n}: ${r.text}`);
+    assert.equal(sha(r.json.data.data.key), sha(values[n - 1]), `value of version ${n}`);
+    assert.equal(r.json.data.metadata.version, n);
+    assert.match(r.json.data.metadata.created_time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/);
+  }
+  let r = await vault('GET', `${data}/KEPT?version=0`, { t: tok });
+  assert.equal(r.status, 200, 'version=0 is the current one');
+  assert.equal(r.json.data.metadata.version, 5);
+  const events = sql(`SELECT string_agg(value_version::text || ':' || principal, ',' ORDER BY id)
+      FROM provsecret.audit_log WHERE id > ${since} AND action = 'secret.revealed'
+       AND channel = 'vault' AND reference = 'managed:project/vault-ws/KEPT'`);
+  assert.equal(events, '2:user:vlt-reader,3:user:vlt-reader,4:user:vlt-reader,5:user:vlt-reader,5:user:vlt');
+  const before = sql('SELECT last_value FROM provsecret.audit_event_id_seq');
+  for (const n of [1, 6, 999999999]) {
+    r = await vault('GET', `${data}/KEPT?version=${n}`, { t: tok });
+    assert.equal(r.status, 404, `version ${n}`);
+    assert.deepEqual(r.json, { errors: [] });
+  }
+  r = await vault('GET', `${data}/NO_SUCH?version=1`, { t: tok });
+  assert.equal(r.status, 404);
+  assert.equal(sql(`SELECT count(*) FROM provsecret.audit_log WHERE id > ${before} AND action = 'secret.revealed'`), '0',
+    'a version not kept reveals nothing');
+  for (const bad of ['x', '-1', '1.5', '1e3', '', '1234567890']) {
+    r = await vault('GET', `${data}/KEPT?version=${bad}`, { t: tok });
+    assert.equal(r.status, 400, `version=${bad}`);
+    assert.equal(r.json.errors.length, 1);
+  }
+  // the same permission as a reveal: denied and audited without read
+  r = await vault('GET', `${data}/KEPT?version=2`, { t: outsider });
+  assert.equal(r.status, 403);
+  assert.equal(r.json.errors.length, 1);
+  const denied = r.json;
+  r = await vault('GET', `${data}/NO_SUCH?version=2`, { t: outsider });
+  assert.equal(r.status, 403, 'an outsider learns nothing of which versions exist');
+  assert.deepEqual(r.json, denied);
+  // metadata lists the kept versions
+  r = await vault('GET', '/v1/secret/metadata/project/vault-ws/KEPT', { t: tok });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(Object.keys(r.json.data.versions).map(Number).sort(), [2, 3, 4, 5]);
+  assert.equal(r.json.data.current_version, 5);
+  assert.equal(r.json.data.oldest_version, 2);
+  assert.equal(r.json.data.created_time, r.json.data.versions['2'].created_time);
 });
 
 test('concurrent writes with one cas: exactly one succeeds', async () => {
