@@ -18,6 +18,7 @@
 
 #include "api/secret.h"
 #include "api/versions.h"
+#include "audit/audit.h"
 #include "core/principal.h"
 #include "core/provsecret.h"
 #include "core/reference.h"
@@ -449,10 +450,8 @@ lookup_self(PsHttpRequest *req, const char *token, List *principals,
 }
 
 static void
-login(PsHttpRequest *req)
+login_answer(PsHttpRequest *req, List *principals)
 {
-	char	   *subject = NULL;
-	List	   *principals = verify(req->vault_jwt, &subject);
 	char		expire[32];
 	long long	ttl = seconds_left(req->vault_jwt, expire, sizeof(expire));
 	json_t	   *policies = principal_array(principals);
@@ -471,6 +470,59 @@ login(PsHttpRequest *req)
 					 "renewable", 0,
 					 "token_type", "service"));
 	json_decref(policies);
+}
+
+/*
+ * The audit event of a login: "auth.login", outcome ok (in the request's
+ * transaction, committed before the answer leaves) or denied (durable, as
+ * access.denied; detail = the verifier's reason, which never quotes the
+ * token).
+ */
+static void
+login_audit(const char *outcome, const char *detail)
+{
+	PsAuditEvent ev = {0};
+
+	ev.action = "auth.login";
+	ev.outcome = outcome;
+	ev.count = 1;
+	ev.detail = detail;
+	ps_audit_record(&ev, strcmp(outcome, "ok") != 0);
+}
+
+static void
+login(PsHttpRequest *req)
+{
+	char	   *subject = NULL;
+	List	   *volatile principals = NIL;
+	char	   *volatile reason = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		principals = ps_token_authenticate(req->vault_jwt, &subject);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		reason = pstrdup(edata->message ? edata->message : "token rejected");
+	}
+	PG_END_TRY();
+	if (reason != NULL)
+	{
+		login_audit("denied", reason);
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied")));
+	}
+	ps_authz_set_token_principals(principals, true);
+	login_audit("ok", "jwt");
+	login_answer(req, principals);
 }
 
 void

@@ -231,6 +231,31 @@ test('tokens, errors, health, login', async () => {
   assert.equal(log, '0');
 });
 
+test('jwt login is audited (auth.login ok / denied), never with the token', async () => {
+  const since = sql('SELECT last_value FROM provsecret.audit_event_id_seq');
+  const expired = await token('vlt', 'rsa1', { exp: Math.floor(Date.now() / 1000) - 3600 });
+  let r = await vault('POST', '/v1/auth/jwt/login', { body: { jwt: tok, role: 'eso' } });
+  assert.equal(r.status, 200, r.text);
+  r = await vault('PUT', '/v1/auth/jwt/login', { body: { jwt: expired } });
+  assert.equal(r.status, 403);
+  assert.deepEqual(r.json, { errors: ['permission denied'] });
+  r = await vault('POST', '/v1/auth/jwt/login', { body: { jwt: 'not.a.token' } });
+  assert.equal(r.status, 403);
+  r = await vault('POST', '/v1/auth/jwt/login', { body: { role: 'eso' } });
+  assert.equal(r.status, 400, 'no jwt: a bad request, not a login');
+  const rows = sql(`SELECT string_agg(outcome || '|' || principal || '|' || channel || '|' || coalesce(detail, ''), E'\n' ORDER BY id)
+      FROM provsecret.audit_log WHERE id > ${since} AND action = 'auth.login'`).split('\n');
+  assert.deepEqual(rows, [
+    'ok|user:vlt|vault|jwt',
+    'denied|anonymous|vault|bearer token rejected: token has expired',
+    'denied|anonymous|vault|bearer token rejected: token is malformed',
+  ]);
+  const all = sql(`SELECT string_agg(row_to_json(a)::text, ' ') FROM provsecret.audit_log a WHERE id > ${since}`);
+  for (const t of [tok, expired]) {
+    assert.ok(!all.includes(t) && !all.includes(t.split('.')[2]), 'no token in an audit event');
+  }
+});
+
 test('provsecret.vault_mount and provsecret.vault_api', async () => {
   assert.throws(() => sql("ALTER SYSTEM SET provsecret.vault_mount = 'workspaces'"));
   assert.throws(() => sql("ALTER SYSTEM SET provsecret.vault_mount = 'sys'"));
