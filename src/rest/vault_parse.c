@@ -251,6 +251,21 @@ ps_vault_match(const char *path, const char *method, const char *mount,
 }
 
 bool
+ps_vault_parse_bool(const char *text)
+{
+	static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
+
+	if (text == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+	{
+		if (strcmp(text, yes[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
 ps_vault_parse_version(const char *text, int *version)
 {
 	long		v = 0;

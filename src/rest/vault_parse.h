@@ -65,6 +65,13 @@ extern void ps_vault_match(const char *path, const char *method,
 extern bool ps_vault_mount_reserved(const char *name);
 
 /*
+ * A query flag as Vault reads it (Go's strconv.ParseBool): "1", "t", "T",
+ * "true", "TRUE", "True" are true (node-vault sends ?list=1); anything else,
+ * or NULL, is false.
+ */
+extern bool ps_vault_parse_bool(const char *text);
+
+/*
  * "?version=N": N >= 0 into *version (0: the current one, as in Vault);
  * false for anything else.
  */

@@ -130,6 +130,13 @@ main(void)
 	match("/v1/auth/userpass/login/x", "POST", false, 404, 0, NULL, NULL);
 	match("/v1/other/data/project/ws1/K", "GET", false, 404, 0, NULL, NULL);
 
+	/* ?list= */
+	ok(ps_vault_parse_bool("true") && ps_vault_parse_bool("1") &&
+	   ps_vault_parse_bool("t") && ps_vault_parse_bool("TRUE"), "list flags");
+	ok(!ps_vault_parse_bool(NULL) && !ps_vault_parse_bool("") &&
+	   !ps_vault_parse_bool("false") && !ps_vault_parse_bool("0") &&
+	   !ps_vault_parse_bool("yes"), "not list flags");
+
 	/* ?version */
 	ok(ps_vault_parse_version("3", &v) && v == 3, "version=3");
 	ok(ps_vault_parse_version("0", &v) && v == 0, "version=0 is the current one");

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A real Vault client (Debian's python3-hvac) against provsecret's Vault
-KV v2 dialect.  Called by test/node/tests/98_vault.test.mjs with
+KV v2 dialect.  Called by test/node/tests/99_vault_clients.test.mjs with
 VAULT_ADDR, PS_VAULT_JWT (an access token), PS_VAULT_TENANT; prints one line
 per check ("ok name" / "not ok name: why") and never a value or token."""
 import hashlib
