@@ -181,6 +181,11 @@ ps_vault_match(const char *path, const char *method, const char *mount,
 			m->route = PS_VAULT_LOOKUP_SELF;
 			(void) method_in(m, 1, PS_VAULT_GET);
 		}
+		else if (n == 3 && strcmp(seg[1], "token") == 0 && strcmp(seg[2], "revoke-self") == 0)
+		{
+			m->route = PS_VAULT_REVOKE_SELF;
+			(void) method_in(m, 2, PS_VAULT_PUT, PS_VAULT_POST);
+		}
 		else if (n == 3 && strcmp(seg[1], "jwt") == 0 && strcmp(seg[2], "login") == 0)
 		{
 			m->route = PS_VAULT_JWT_LOGIN;

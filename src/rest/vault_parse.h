@@ -16,6 +16,7 @@ typedef enum PsVaultRoute
 	PS_VAULT_NONE = 0,			/* not a Vault path: the native router's */
 	PS_VAULT_HEALTH,			/* GET /v1/sys/health */
 	PS_VAULT_LOOKUP_SELF,		/* GET /v1/auth/token/lookup-self */
+	PS_VAULT_REVOKE_SELF,		/* PUT /v1/auth/token/revoke-self (no effect) */
 	PS_VAULT_JWT_LOGIN,			/* POST /v1/auth/jwt/login */
 	PS_VAULT_DATA,				/* /v1/{mount}/data/{scope}/{tenant}/{name} */
 	PS_VAULT_METADATA,			/* /v1/{mount}/metadata/{scope}/{tenant}/{name} */

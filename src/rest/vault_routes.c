@@ -546,6 +546,16 @@ ps_vault_execute(PsHttpRequest *req)
 		case PS_VAULT_LOOKUP_SELF:
 			lookup_self(req, token, principals, subject);
 			break;
+		case PS_VAULT_REVOKE_SELF:
+
+			/*
+			 * Nothing to revoke: the client token is the caller's own
+			 * access token, valid until its exp (docs/vault.md).  204 so a
+			 * client that revokes when it is done (External Secrets) does
+			 * not report an error.
+			 */
+			ps_http_set_body(req, 204, "application/json", "", 0);
+			break;
 		case PS_VAULT_LIST:
 			list_keys(req);
 			break;

@@ -124,6 +124,11 @@ main(void)
 	match("/v1/sys/health", "POST", false, 405, 0, NULL, NULL);
 	match("/v1/sys/seal", "PUT", false, 404, 0, NULL, NULL);
 	match("/v1/auth/token/lookup-self", "GET", false, 0, PS_VAULT_LOOKUP_SELF, NULL, NULL);
+	match("/v1/auth/token/revoke-self", "PUT", false, 0, PS_VAULT_REVOKE_SELF, NULL, NULL);
+	match("/v1/auth/token/revoke-self", "POST", false, 0, PS_VAULT_REVOKE_SELF, NULL, NULL);
+	match("/v1/auth/token/revoke-self", "GET", false, 405, 0, NULL, NULL);
+	match("/v1/secret/undelete/project/ws1/K", "POST", false, 404, 0, NULL, NULL);
+	match("/v1/secret/destroy/project/ws1/K", "PUT", false, 404, 0, NULL, NULL);
 	match("/v1/auth/jwt/login", "POST", false, 0, PS_VAULT_JWT_LOGIN, NULL, NULL);
 	match("/v1/auth/jwt/login", "PUT", false, 0, PS_VAULT_JWT_LOGIN, NULL, NULL);
 	match("/v1/auth/jwt/login", "GET", false, 405, 0, NULL, NULL);

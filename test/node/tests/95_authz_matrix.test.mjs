@@ -267,7 +267,7 @@ after(() => {
 let counter = 0;
 /* The fixture is restored (authz_matrix.reset()) only after a case that may have changed it. */
 let dirty = true;
-const READ_ONLY = /^(resolve\.external-tok|view\.|table\..*\.read$|resolve(\.|$)|versions|authenticate|has_permission|current_principal|root_key_role|verify_audit_chain|audit_worker_state|healthz|metrics|openapi|ws\.list|ws\.get|co\.list|co\.get|pr\.list|pr\.get|vault\.(read|list|meta\.get|health|lookup|login))/;
+const READ_ONLY = /^(resolve\.external-tok|view\.|table\..*\.read$|resolve(\.|$)|versions|authenticate|has_permission|current_principal|root_key_role|verify_audit_chain|audit_worker_state|healthz|metrics|openapi|ws\.list|ws\.get|co\.list|co\.get|pr\.list|pr\.get|vault\.(read|list|meta\.get|health|lookup|login|revoke))/;
 function resetSql(row) {
   const need = dirty || Boolean(row.prep);
   dirty = false;
@@ -486,6 +486,7 @@ const VAULT_ROUTES = [
   'LIST /v1/secret/metadata/company/{company}/', 'GET /v1/secret/metadata/company/{company}?list=true',
   'GET /v1/secret/data/project/{project}/{name}?version={version}',
   'GET /v1/sys/health', 'GET /v1/auth/token/lookup-self',
+  'PUT /v1/auth/token/revoke-self', 'POST /v1/auth/token/revoke-self',
   'POST /v1/auth/jwt/login', 'PUT /v1/auth/jwt/login',
 ];
 

@@ -1,8 +1,10 @@
 // Real Vault clients against the Vault KV v2 dialect (docs/vault.md):
 // node-vault (npm) and python3-hvac (Debian), each in its full flow (JWT
-// login, write with cas, read, read of a kept version, list, delete), and
-// the server log, which must never hold a client's token.  Values are
-// compared as digests and never printed.
+// login, write with cas, read, read of a kept version, list, delete); the
+// recipes of docs/vault.md, checked by replaying the HTTP calls External
+// Secrets Operator's Vault provider and LiteLLM's hashicorp_vault key
+// manager make; and the server log, which must never hold a client's
+// token.  Values are compared as digests and never printed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import nodeVault from 'node-vault';
-import { BASE, TMP, grant, reconfigure, sql, token, waitFor } from '../lib/env.mjs';
+import { BASE, TMP, grant, rawRequest, reconfigure, sql, token, waitFor } from '../lib/env.mjs';
 
 const sha = (s) => createHash('sha256').update(s).digest('hex');
 const canary = (n) => `vault-client-canary-${n}-${Math.random().toString(36).slice(2)}`;
@@ -128,6 +130,163 @@ test('python3-hvac: jwt login, write with cas, read, kept version, list, delete'
       assert.match(res.stdout, new RegExp(`^ok ${check.replace(/[()]/g, '\\$&')}$`, 'm'));
     }
   });
+});
+
+/*
+ * External Secrets Operator, Vault provider (providers/v1/vault), with the
+ * SecretStore and ExternalSecret of docs/vault.md: path "secret", version
+ * "v2", auth.jwt (path "jwt", role "eso"), remoteRef.key
+ * "project/<ws>/OPENAI_API_KEY", property "key".  Its Vault client
+ * (hashicorp/vault/api over Go's net/http) sends every request with
+ * X-Vault-Request: true, Go's User-Agent and Accept-Encoding, the token as
+ * X-Vault-Token, X-Vault-Namespace when the store names a namespace, and a
+ * body as json.Encoder writes it (keys sorted, a newline, no
+ * Content-Type).  One reconcile without the token cache: login (PUT),
+ * read (with ?version= when remoteRef.version is set), then Close():
+ * lookup-self and, for a token still valid, revoke-self (PUT).
+ */
+function go(method, path, { token: t, body, namespace } = {}) {
+  const h = { 'user-agent': 'Go-http-client/1.1', 'accept-encoding': 'gzip', 'x-vault-request': 'true' };
+  if (t) h['x-vault-token'] = t;
+  if (namespace) h['x-vault-namespace'] = namespace;
+  let payload;
+  if (body !== undefined) {
+    const sorted = Object.fromEntries(Object.entries(body).sort(([a], [b]) => a.localeCompare(b)));
+    payload = `${JSON.stringify(sorted)}\n`;
+    h['content-length'] = String(Buffer.byteLength(payload));
+  }
+  return rawRequest(method, path, h, payload);
+}
+
+test('recipe: External Secrets Operator (SecretStore with the Vault provider, KV v2, JWT auth)', async () => {
+  grant('eso-sa', 'eso-ws', ['read']);
+  sql("SELECT provsecret.grant('user:eso-admin', 'project/eso-ws', ARRAY['write','describe'])");
+  const admin = await token('eso-admin');
+  const jwt = await token('eso-sa');
+  sent.push(admin, jwt);
+  const v1 = canary('eso1'); const v2 = canary('eso2');
+  for (const v of [v1, v2]) {
+    const w = await go('PUT', '/v1/secret/data/project/eso-ws/OPENAI_API_KEY', { token: admin, body: { data: { key: v } } });
+    assert.equal(w.status, 200, w.text);
+  }
+  const since = sql('SELECT last_value FROM provsecret.audit_event_id_seq');
+
+  for (const namespace of [undefined, 'team-a/']) {
+    // setAuth(): no token yet, so auth/<jwt.path>/login with {"jwt", "role"}
+    const login = await go('PUT', '/v1/auth/jwt/login', { body: { role: 'eso', jwt }, namespace });
+    assert.equal(login.status, 200, login.text);
+    const clientToken = login.json.auth.client_token;     // vaultResult.TokenID()
+    assert.equal(typeof clientToken, 'string');
+
+    // GetSecret(): readSecret(buildPath(key)) and data.data[property]
+    let r = await go('GET', '/v1/secret/data/project/eso-ws/OPENAI_API_KEY', { token: clientToken, namespace });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(sha(r.json.data.data.key), sha(v2));
+    // remoteRef.version: "1"
+    r = await go('GET', '/v1/secret/data/project/eso-ws/OPENAI_API_KEY?version=1', { token: clientToken, namespace });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(sha(r.json.data.data.key), sha(v1));
+    // a key that does not exist: 404 whose body has no data, which the Go client reads as "no secret"
+    r = await go('GET', '/v1/secret/data/project/eso-ws/MISSING', { token: clientToken, namespace });
+    assert.equal(r.status, 404);
+    assert.deepEqual(r.json, { errors: [] });
+
+    // Close(): checkToken() (lookup-self: data.type, data.ttl, data.expire_time), then revoke-self
+    r = await go('GET', '/v1/auth/token/lookup-self', { token: clientToken, namespace });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.data.type, 'service', 'not a batch token');
+    assert.ok(Number.isInteger(r.json.data.ttl) && r.json.data.ttl >= 60, 'a ttl under 60 s reads as expired');
+    assert.ok(!Number.isNaN(Date.parse(r.json.data.expire_time)), 'expire_time is RFC 3339');
+    r = await go('PUT', '/v1/auth/token/revoke-self', { token: clientToken, namespace });
+    assert.equal(r.status, 204, r.text);
+  }
+
+  // the store's validation with a token that no longer verifies
+  const expired = await token('eso-sa', 'rsa1', { exp: Math.floor(Date.now() / 1000) - 60 });
+  sent.push(expired);
+  let r = await go('PUT', '/v1/auth/jwt/login', { body: { role: 'eso', jwt: expired } });
+  assert.equal(r.status, 403);
+  assert.deepEqual(r.json, { errors: ['permission denied'] });
+  r = await go('GET', '/v1/auth/token/lookup-self', { token: expired });
+  assert.equal(r.status, 403);
+
+  const events = sql(`SELECT string_agg(action || ':' || outcome || ':' || coalesce(value_version, 0), ',' ORDER BY id)
+      FROM provsecret.audit_log WHERE id > ${since} AND channel = 'vault'`);
+  const reconcile = ['auth.login:ok:0', 'secret.revealed:ok:2', 'secret.revealed:ok:1'];
+  assert.equal(events, [...reconcile, ...reconcile, 'auth.login:denied:0'].join(','));
+});
+
+/*
+ * LiteLLM, key_management_system: hashicorp_vault
+ * (litellm/secret_managers/hashicorp_secret_manager.py): get_url() builds
+ * {HCP_VAULT_ADDR}/v1/[{HCP_VAULT_NAMESPACE}/]{HCP_VAULT_MOUNT_NAME}/data/[{HCP_VAULT_PATH_PREFIX}/]{name},
+ * each part stripped of spaces and '/'; the read is an httpx GET with
+ * X-Vault-Token only (and httpx's own headers), raise_for_status(), then
+ * data.data.key.  Writes (store_virtual_keys) POST {"data":{"key": value}}.
+ */
+function litellmUrl(env, name) {
+  const part = (v) => (v === undefined || v === null ? null : (String(v).trim().replace(/^\/+|\/+$/g, '') || null));
+  let url = `${env.HCP_VAULT_ADDR}/v1/`;
+  if (part(env.HCP_VAULT_NAMESPACE)) url += `${part(env.HCP_VAULT_NAMESPACE)}/`;
+  url += `${part(env.HCP_VAULT_MOUNT_NAME) ?? 'secret'}/data/`;
+  if (part(env.HCP_VAULT_PATH_PREFIX)) url += `${part(env.HCP_VAULT_PATH_PREFIX)}/`;
+  return url + name;
+}
+
+async function litellmRead(env, name) {
+  const u = new URL(litellmUrl(env, name));
+  assert.equal(u.origin, BASE);
+  const r = await rawRequest('GET', u.pathname + u.search, {
+    host: u.host, accept: '*/*', 'accept-encoding': 'gzip, deflate', connection: 'keep-alive',
+    'user-agent': 'python-httpx/0.27.0', 'x-vault-token': env.HCP_VAULT_TOKEN,
+  });
+  // raise_for_status(): LiteLLM returns None on any error status
+  return r.status >= 400 ? { status: r.status, value: null, json: r.json } : { status: r.status, value: r.json?.data?.data?.key ?? null };
+}
+
+test('recipe: LiteLLM hashicorp_vault (HCP_VAULT_ADDR, HCP_VAULT_MOUNT_NAME, HCP_VAULT_PATH_PREFIX, HCP_VAULT_TOKEN)', async () => {
+  grant('litellm', 'litellm-ws', ['read', 'write', 'delete']);
+  const tok = await token('litellm');
+  sent.push(tok);
+  const value = canary('litellm');
+  const env = { HCP_VAULT_ADDR: BASE, HCP_VAULT_TOKEN: tok, HCP_VAULT_MOUNT_NAME: 'secret', HCP_VAULT_PATH_PREFIX: '/project/litellm-ws/' };
+  assert.equal(litellmUrl(env, 'OPENAI_API_KEY'), `${BASE}/v1/secret/data/project/litellm-ws/OPENAI_API_KEY`);
+
+  // async_write_secret (store_virtual_keys)
+  const w = await rawRequest('POST', new URL(litellmUrl(env, 'OPENAI_API_KEY')).pathname,
+    { 'content-type': 'application/json', 'x-vault-token': tok }, JSON.stringify({ data: { key: value } }));
+  assert.equal(w.status, 200, w.text);
+  // with a description LiteLLM adds a second field, which the dialect refuses
+  const d = await rawRequest('POST', new URL(litellmUrl(env, 'OTHER')).pathname,
+    { 'content-type': 'application/json', 'x-vault-token': tok }, JSON.stringify({ data: { key: value, description: 'x' } }));
+  assert.equal(d.status, 400);
+
+  let r = await litellmRead(env, 'OPENAI_API_KEY');
+  assert.equal(r.status, 200);
+  assert.equal(sha(r.value), sha(value), 'data.data.key');
+  r = await litellmRead(env, 'NOT_THERE');
+  assert.equal(r.status, 404);
+  assert.equal(r.value, null);
+  r = await litellmRead({ ...env, HCP_VAULT_TOKEN: 'hvs.not-a-token' }, 'OPENAI_API_KEY');
+  assert.equal(r.status, 403);
+  assert.deepEqual(r.json, { errors: ['permission denied'] });
+
+  // HCP_VAULT_MOUNT_NAME must equal provsecret.vault_mount
+  reconfigure({ 'provsecret.vault_mount': 'kv' });
+  try {
+    const kv = { ...env, HCP_VAULT_MOUNT_NAME: 'kv', HCP_VAULT_PATH_PREFIX: 'project/litellm-ws' };
+    await waitFor('mount kv', async () => (await litellmRead(kv, 'OPENAI_API_KEY')).status === 200);
+    r = await litellmRead(kv, 'OPENAI_API_KEY');
+    assert.equal(sha(r.value), sha(value));
+    r = await litellmRead(env, 'OPENAI_API_KEY');
+    assert.equal(r.status, 404, 'the old mount is gone');
+  } finally {
+    reconfigure({ 'provsecret.vault_mount': null });
+    await waitFor('mount secret', async () => (await litellmRead(env, 'OPENAI_API_KEY')).status === 200);
+  }
+  const n = sql(`SELECT count(*) FROM provsecret.audit_log WHERE action = 'secret.revealed' AND channel = 'vault'
+      AND principal = 'user:litellm' AND reference = 'managed:project/litellm-ws/OPENAI_API_KEY'`);
+  assert.ok(Number(n) >= 3, `LiteLLM's reads audited: ${n}`);
 });
 
 test('no client token in the server log', () => {
