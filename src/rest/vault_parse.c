@@ -53,15 +53,45 @@ ps_vault_mount_reserved(const char *name)
 	return false;
 }
 
+/* Does p start with the segment name, followed by '/' or its end? */
+static bool
+segment_is(const char *p, const char *name)
+{
+	size_t		n = strlen(name);
+
+	return strncmp(p, name, n) == 0 && (p[n] == '/' || p[n] == '\0');
+}
+
 /* Does path start with "/v1/<first>" followed by '/' or its end? */
 static bool
 first_is(const char *path, const char *first)
 {
-	size_t		n = strlen(first);
+	return strncmp(path, "/v1/", 4) == 0 && segment_is(path + 4, first);
+}
 
-	if (strncmp(path, "/v1/", 4) != 0 || strncmp(path + 4, first, n) != 0)
+/*
+ * "/v1/<x>/data/..." or "/v1/<x>/metadata/..." with <x> no native name: a
+ * KV v2 path under a mount that is not provsecret.vault_mount, which a Vault
+ * client should get Vault's 404 for, not the native one.
+ */
+static bool
+kv_shaped(const char *path)
+{
+	const char *first;
+	const char *slash;
+	char		name[PS_REST_SEGMENT_MAX + 1];
+
+	if (strncmp(path, "/v1/", 4) != 0)
 		return false;
-	return path[4 + n] == '/' || path[4 + n] == '\0';
+	first = path + 4;
+	slash = strchr(first, '/');
+	if (slash == NULL || (size_t) (slash - first) > PS_REST_SEGMENT_MAX)
+		return false;
+	memcpy(name, first, slash - first);
+	name[slash - first] = '\0';
+	if (ps_vault_mount_reserved(name))
+		return false;
+	return segment_is(slash + 1, "data") || segment_is(slash + 1, "metadata");
 }
 
 bool
@@ -70,7 +100,8 @@ ps_vault_claims(const char *path, const char *mount)
 	if (path == NULL)
 		return false;
 	return first_is(path, "sys") || first_is(path, "auth") ||
-		(mount != NULL && !ps_vault_mount_reserved(mount) && first_is(path, mount));
+		(mount != NULL && !ps_vault_mount_reserved(mount) && first_is(path, mount)) ||
+		kv_shaped(path);
 }
 
 static void

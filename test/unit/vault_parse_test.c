@@ -82,7 +82,16 @@ main(void)
 	ok(ps_vault_claims("/v1/secret/data/project/a/b", "secret"), "claims the mount");
 	ok(ps_vault_claims("/v1/sys/health", "secret"), "claims sys");
 	ok(ps_vault_claims("/v1/auth/jwt/login", "secret"), "claims auth");
-	ok(!ps_vault_claims("/v1/secrets/data/x", "secret"), "a longer first segment is not the mount");
+	ok(!ps_vault_claims("/v1/secrets/x", "secret"), "a longer first segment is not the mount");
+	ok(ps_vault_claims("/v1/kv/data/project/a/b", "secret") &&
+	   ps_vault_claims("/v1/kv/metadata/project/a/", "secret") &&
+	   ps_vault_claims("/v1/kv/metadata", "secret"),
+	   "a KV v2 path under another mount is the dialect's (its 404)");
+	ok(!ps_vault_claims("/v1/workspaces/data/secrets", "secret") &&
+	   !ps_vault_claims("/v1/companies/metadata/provider-secrets", "secret") &&
+	   !ps_vault_claims("/v1/kv/config", "secret") &&
+	   !ps_vault_claims("/v1/kv/datax/y", "secret"),
+	   "native routes with a tenant named data stay native");
 	ok(!ps_vault_claims("/v1/workspaces/ws/secrets", "secret"), "native routes stay native");
 	ok(!ps_vault_claims("/v1/workspaces/ws/secrets", "workspaces"), "a reserved mount claims nothing");
 	ok(!ps_vault_claims("/healthz", "secret"), "/healthz is native");

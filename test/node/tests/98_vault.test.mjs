@@ -3,7 +3,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { grant, rawRequest, reconfigure, sql, token, waitFor } from '../lib/env.mjs';
+import { readFileSync } from 'node:fs';
+import { TMP, grant, rawRequest, reconfigure, sql, token, waitFor } from '../lib/env.mjs';
 
 const sha = (s) => createHash('sha256').update(s).digest('hex');
 const canary = (n) => `vault-canary-${n}-${Math.random().toString(36).slice(2)}`;
@@ -205,7 +206,8 @@ test('tokens, errors, health, login', async () => {
   r = await vault('GET', '/v1/secret/data/team/vault-ws/PERM', { t: tok });
   assert.equal(r.status, 404);
   r = await vault('GET', '/v1/other/data/project/vault-ws/PERM', { t: tok });
-  assert.equal(r.status, 404, 'an unknown mount is the native 404');
+  assert.equal(r.status, 404, 'an unknown mount');
+  assert.ok(Array.isArray(r.json.errors), "an unknown mount is Vault's 404");
   r = await vault('GET', '/v1/secret/data/project/vault-ws/a%2Fb', { t: tok });
   assert.equal(r.status, 400);
   r = await vault('GET', '/v1/secret/data/project/vault-ws/..', { t: tok });
@@ -256,6 +258,75 @@ test('jwt login is audited (auth.login ok / denied), never with the token', asyn
   for (const t of [tok, expired]) {
     assert.ok(!all.includes(t) && !all.includes(t.split('.')[2]), 'no token in an audit event');
   }
+});
+
+// The issue's bad input: Vault's 400/404/405 with a JSON error, nothing
+// written, nothing logged (no audit event, no server log line, no value).
+test('bad input: Vault statuses and JSON errors, nothing written, nothing logged', async () => {
+  const value = canary('bad');
+  const body = (extra = {}) => ({ data: { key: value }, ...extra });
+  const cases = [
+    // unknown mount
+    ['GET', '/v1/other/data/project/vault-ws/BAD', undefined, 404],
+    ['POST', '/v1/kv/data/project/vault-ws/BAD', body(), 404],
+    ['LIST', '/v1/other/metadata/project/vault-ws/', undefined, 404],
+    // paths outside the reference grammar
+    ['POST', '/v1/secret/data/team/vault-ws/BAD', body(), 404],
+    ['POST', '/v1/secret/data/project/vault-ws', body(), 404],
+    ['POST', '/v1/secret/data/project/vault-ws/BAD/deeper', body(), 404],
+    ['POST', '/v1/secret/data/project//BAD', body(), 400],
+    ['POST', '/v1/secret/data/project/vault-ws/a%2Fb', body(), 400],
+    ['POST', '/v1/secret/data/project/vault-ws/..', body(), 400],
+    ['POST', '/v1/secret/data/project/vault-ws/has%20space', body(), 400],
+    ['POST', `/v1/secret/data/project/vault-ws/${'N'.repeat(129)}`, body(), 400],
+    ['POST', '/v1/secret/data/project/bad%20ws/BAD', body(), 400],
+    ['POST', '/v1/secret/undelete/project/vault-ws/BAD', { versions: [1] }, 404],
+    ['POST', '/v1/secret/destroy/project/vault-ws/BAD', { versions: [1] }, 404],
+    // bodies with fields other than key
+    ['POST', `${data}/BAD`, { data: { key: value, description: 'x' } }, 400],
+    ['POST', `${data}/BAD`, { data: { value } }, 400],
+    ['POST', `${data}/BAD`, { data: {} }, 400],
+    ['POST', `${data}/BAD`, body({ metadata: {} }), 400],
+    ['POST', `${data}/BAD`, body({ options: { cas: 0, max_versions: 3 } }), 400],
+    ['POST', `${data}/BAD`, { data: { key: '' } }, 400],
+    ['POST', `${data}/BAD`, { data: { key: null } }, 400],
+    ['POST', `${data}/BAD`, '["not an object"]', 400],
+    ['POST', `${data}/BAD`, '', 400],
+    // a value over 10,000 characters
+    ['POST', `${data}/BAD`, { data: { key: 'v'.repeat(10001) } }, 400],
+    ['PUT', `${data}/BAD`, { data: { key: 'é'.repeat(10001) } }, 400],
+    // a cas that is not an integer
+    ['POST', `${data}/BAD`, body({ options: { cas: '0' } }), 400],
+    ['POST', `${data}/BAD`, body({ options: { cas: 1.5 } }), 400],
+    ['POST', `${data}/BAD`, body({ options: { cas: null } }), 400],
+    ['POST', `${data}/BAD`, body({ options: { cas: -1 } }), 400],
+    ['POST', `${data}/BAD`, body({ options: { cas: 1e12 } }), 400],
+    // methods Vault does not use here
+    ['PATCH', `${data}/BAD`, body(), 405],
+    ['OPTIONS', `${data}/BAD`, undefined, 405],
+    ['COPY', `${data}/BAD`, undefined, 405],
+    ['PUT', '/v1/secret/metadata/project/vault-ws/BAD', { max_versions: 3 }, 405],
+    ['POST', '/v1/secret/metadata/project/vault-ws/BAD', { custom_metadata: {} }, 405],
+    ['DELETE', '/v1/sys/health', undefined, 405],
+    ['GET', '/v1/auth/jwt/login', undefined, 405],
+  ];
+  const logFrom = readFileSync(`${TMP}/server.log`).length;
+  const since = sql('SELECT last_value FROM provsecret.audit_event_id_seq');
+  for (const [method, path, b, status] of cases) {
+    const r = await vault(method, path, { t: tok, body: b });
+    const what = `${method} ${path.slice(0, 60)} ${typeof b === 'string' ? b : JSON.stringify(b ?? '').slice(0, 60)}`;
+    assert.equal(r.status, status, `${what}: ${r.text.slice(0, 120)}`);
+    assert.match(r.headers.get('content-type') ?? '', /^application\/json/, what);
+    assert.ok(Array.isArray(r.json?.errors), `${what}: Vault's {"errors":[...]}`);
+    if (status !== 404) assert.equal(r.json.errors.length, 1, what);
+    assert.ok(!r.text.includes(value), `${what}: no value in the answer`);
+    if (status === 405) assert.ok(r.headers.get('allow'), `${what}: Allow`);
+  }
+  assert.equal(sql(`SELECT count(*) FROM provsecret.secrets WHERE reference LIKE 'managed:project/vault-ws/BAD%'`), '0', 'nothing written');
+  assert.equal(sql(`SELECT count(*) FROM provsecret.audit_log WHERE id > ${since}`), '0', 'no audit event');
+  const log = readFileSync(`${TMP}/server.log`, 'utf8').slice(logFrom);
+  assert.ok(!/provsecret rest/.test(log), `no server log line: ${log.slice(0, 300)}`);
+  assert.ok(!log.includes(value) && !log.includes(tok));
 });
 
 test('provsecret.vault_mount and provsecret.vault_api', async () => {
