@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "access/xlog.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "api/secret.h"
@@ -23,13 +24,22 @@
 #include "core/provsecret.h"
 #include "core/reference.h"
 #include "rest/rest_health.h"
+#include "rest/rest_parse.h"
 #include "rest/rest_metrics.h"
 #include "rest/rest_sql.h"
 #include "rest/routes.h"
 #include "rest/vault_routes.h"
+#include "tenancy/listing_cache.h"
 #include "token/token.h"
 
 #define CAS_MISMATCH "check-and-set parameter did not match the current version"
+
+/*
+ * The listing cache's route of a Vault list (listing_cache.h), apart from
+ * the native PsRestRoute values: what is kept is the envelope's data,
+ * {"keys":[...]}, since the envelope carries each request's id.
+ */
+#define VAULT_LISTING_ROUTE(company) ((company) ? 1001 : 1000)
 
 static void
 answer(PsHttpRequest *req, int status, json_t *doc)
@@ -52,6 +62,78 @@ envelope(PsHttpRequest *req, json_t *data)
 					 "request_id", req->request_id, "lease_id", "",
 					 "renewable", 0, "lease_duration", 0, "data", data,
 					 "wrap_info", "warnings", "auth");
+}
+
+/*
+ * 200 with Vault's envelope around data given as JSON text (a listing,
+ * computed or kept), built as envelope() builds it.  request_id holds only
+ * [A-Za-z0-9._-] (ps_rest_request_id_valid, or hex), so it needs no
+ * escaping.
+ */
+static void
+answer_data_text(PsHttpRequest *req, const char *data, size_t len)
+{
+	static const char head[] = "{\"request_id\":\"";
+	static const char mid[] = "\",\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,\"data\":";
+	static const char tail[] = ",\"wrap_info\":null,\"warnings\":null,\"auth\":null}";
+	size_t		id = strlen(req->request_id);
+	size_t		total = sizeof(head) - 1 + id + sizeof(mid) - 1 + len + sizeof(tail) - 1;
+	char	   *text = ps_rest_secure_malloc(total + 1);
+	char	   *p = text;
+
+	if (text == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("out of memory")));
+	memcpy(p, head, sizeof(head) - 1);
+	p += sizeof(head) - 1;
+	memcpy(p, req->request_id, id);
+	p += id;
+	memcpy(p, mid, sizeof(mid) - 1);
+	p += sizeof(mid) - 1;
+	memcpy(p, data, len);
+	p += len;
+	memcpy(p, tail, sizeof(tail));	/* with its NUL */
+	ps_http_set_malloced_body(req, 200, "application/json", text, total);
+}
+
+/* The token the client sent, or NULL when it is not one (no error). */
+static const char *
+token_or_null(PsHttpRequest *req)
+{
+	const char *p = req->authorization;
+
+	if (p == NULL || req->vault_raw_token)
+		return p;
+	if (pg_strncasecmp(p, "Bearer ", 7) != 0)
+		return NULL;
+	for (p += 7; *p == ' '; p++)
+		;
+	return p;
+}
+
+/*
+ * A list answered from the kept listings before the request would wait
+ * for a batch, as native listings are (routes.c): only with a token this
+ * process verified before and an answer still current for its principals,
+ * which were allowed to describe the tenant when it was kept.
+ */
+static bool
+answer_kept_listing(PsHttpRequest *req)
+{
+	PsVaultMatch *m = &req->vault_match;
+	const char *token = token_or_null(req);
+	List	   *principals;
+	const char *body;
+	size_t		len;
+
+	if (token == NULL || !ps_token_cached_principals(token, &principals))
+		return false;
+	body = ps_listing_lookup(VAULT_LISTING_ROUTE(m->company), m->tenant,
+							 principals, &len);
+	if (body == NULL)
+		return false;
+	answer_data_text(req, body, len);
+	return true;
 }
 
 static bool
@@ -124,6 +206,8 @@ ps_vault_prepare(PsHttpRequest *req)
 		ps_http_set_error(req, 400, "version must be a positive integer");
 		return false;
 	}
+	if (m->route == PS_VAULT_LIST && answer_kept_listing(req))
+		return false;
 	if (m->route == PS_VAULT_DATA &&
 		(m->method == PS_VAULT_PUT || m->method == PS_VAULT_POST))
 	{
@@ -411,13 +495,21 @@ read_metadata(PsHttpRequest *req)
 }
 
 static void
-list_keys(PsHttpRequest *req)
+list_keys(PsHttpRequest *req, List *principals)
 {
 	PsVaultMatch *m = &req->vault_match;
 	List	   *rows;
 	ListCell   *lc;
 	json_t	   *keys;
+	json_t	   *doc;
+	char	   *text;
+	uint64		generation;
+	bool		keep;
 
+	/* the generation first, then the snapshot the answer is made from */
+	keep = ps_listing_begin(&generation);
+	if (keep)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	ps_routes_require(m->company ? m->tenant : NULL,
 					  m->company ? NULL : m->tenant, PS_PERM_DESCRIBE);
 	rows = ps_rest_sql_list(m->company, m->tenant);
@@ -427,7 +519,27 @@ list_keys(PsHttpRequest *req)
 	keys = json_array();
 	foreach(lc, rows)
 		json_array_append_new(keys, json_string(((PsSecretMeta *) lfirst(lc))->name));
-	answer(req, 200, envelope(req, json_pack("{s:o}", "keys", keys)));
+	doc = json_pack("{s:o}", "keys", keys);
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (text == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("could not serialize the response")));
+	PG_TRY();
+	{
+		answer_data_text(req, text, strlen(text));
+		if (keep)
+		{
+			PopActiveSnapshot();
+			ps_listing_store(VAULT_LISTING_ROUTE(m->company), m->tenant,
+							 principals, generation, text, strlen(text));
+		}
+	}
+	PG_FINALLY();
+	{
+		ps_rest_secure_free(text);
+	}
+	PG_END_TRY();
 }
 
 static void
@@ -557,7 +669,7 @@ ps_vault_execute(PsHttpRequest *req)
 			ps_http_set_body(req, 204, "application/json", "", 0);
 			break;
 		case PS_VAULT_LIST:
-			list_keys(req);
+			list_keys(req, principals);
 			break;
 		case PS_VAULT_DATA:
 		case PS_VAULT_METADATA:

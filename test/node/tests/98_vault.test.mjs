@@ -176,6 +176,35 @@ test('list, metadata, delete', async () => {
   assert.equal(r.status, 404);
 });
 
+// Lists are kept per worker like native listings (listing_cache.h) and
+// answered before a batch: a kept one must never outlive a write or a revoke.
+test('a kept list is retired by a write, a delete and a revoke', async () => {
+  grant('vlt-lister', 'vault-kept', ['describe', 'write', 'delete']);
+  const lister = await token('vlt-lister');
+  const list = async () => vault('LIST', '/v1/secret/metadata/project/vault-kept/', { t: lister });
+  let r = await vault('POST', '/v1/secret/data/project/vault-kept/A', { t: lister, body: { data: { key: canary('k1') } } });
+  assert.equal(r.status, 200, r.text);
+  for (let i = 0; i < 3; i++) {
+    r = await list();
+    assert.deepEqual(r.json.data.keys, ['A']);
+  }
+  const ids = new Set();
+  for (let i = 0; i < 3; i++) ids.add((await list()).json.request_id);
+  assert.equal(ids.size, 3, 'each answer has its own request_id');
+  sql("SELECT provsecret.seal('managed:project/vault-kept/B', 'vault-kept-canary', NULL)");
+  r = await list();
+  assert.deepEqual(r.json.data.keys, ['A', 'B'], 'a write through SQL retires the kept list');
+  r = await vault('DELETE', '/v1/secret/metadata/project/vault-kept/A', { t: lister });
+  assert.equal(r.status, 204);
+  r = await list();
+  assert.deepEqual(r.json.data.keys, ['B'], 'a delete through the dialect retires it');
+  r = await vault('GET', '/v1/secret/metadata/project/vault-kept?list=true', { t: lister });
+  assert.deepEqual(r.json.data.keys, ['B']);
+  sql("SELECT provsecret.revoke('user:vlt-lister', 'project/vault-kept', ARRAY['describe', 'write', 'delete'])");
+  r = await list();
+  assert.equal(r.status, 403, 'a revoke retires it');
+});
+
 test('permissions are the native ones', async () => {
   await vault('POST', `${data}/PERM`, { t: tok, body: { data: { key: canary(4) } } });
   let r = await vault('GET', `${data}/PERM`, { t: reader });
