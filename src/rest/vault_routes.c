@@ -32,6 +32,11 @@
 #include "tenancy/listing_cache.h"
 #include "token/token.h"
 
+/* -D by the Makefile, from provsecret.control's default_version */
+#ifndef PROVSECRET_VERSION
+#error "PROVSECRET_VERSION is not defined: build with the Makefile"
+#endif
+
 #define CAS_MISMATCH "check-and-set parameter did not match the current version"
 
 /*
@@ -154,7 +159,7 @@ health(PsHttpRequest *req)
 	answer(req, status,
 		   json_pack("{s:b, s:b, s:b, s:s, s:s, s:I}",
 					 "initialized", initialized, "sealed", sealed,
-					 "standby", standby, "version", "0.4.0+provsecret",
+					 "standby", standby, "version", PROVSECRET_VERSION "+provsecret",
 					 "cluster_name", "provsecret",
 					 "server_time_utc", (json_int_t) time(NULL)));
 }

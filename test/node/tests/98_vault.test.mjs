@@ -246,7 +246,11 @@ test('tokens, errors, health, login', async () => {
   assert.equal(r.json.initialized, true);
   assert.equal(r.json.sealed, false);
   assert.equal(r.json.standby, false);
-  assert.equal(typeof r.json.version, 'string');
+  // the version is provsecret.control's default_version (the Makefile's -D), the installed one
+  const control = readFileSync(new URL('../../../provsecret.control', import.meta.url), 'utf8');
+  const version = /^default_version\s*=\s*'([^']+)'/m.exec(control)[1];
+  assert.equal(r.json.version, `${version}+provsecret`);
+  assert.equal(sql("SELECT extversion FROM pg_extension WHERE extname = 'provsecret'"), version);
   r = await vault('GET', '/v1/auth/token/lookup-self', { t: tok });
   assert.equal(r.status, 200, r.text);
   assert.ok(r.json.data.policies.includes('user:vlt'));
