@@ -3,11 +3,11 @@
  * (docs/vault.md).
  *
  * Nothing here decides access: a request goes path and body checks (pure,
- * vault_parse.c), token (token.c, the verification native REST uses), then
- * the secret API (api/secret.c) or ps_routes_require and the provsecret
- * views, exactly as routes.c does; audit channel "vault" (rest_batch.c).
- * The client's token is never written anywhere: it only goes to the verifier,
- * and back to the client that sent it on login.
+ * vault_parse.c), token (vault_auth.c, with the verification native REST
+ * uses), then the secret API (api/secret.c, api/versions.c) or
+ * ps_routes_require and the provsecret views, exactly as routes.c does;
+ * audit channel "vault" (rest_batch.c).  Answers are shaped by
+ * vault_answer.c.
  */
 #include "postgres.h"
 
@@ -19,7 +19,6 @@
 
 #include "api/secret.h"
 #include "api/versions.h"
-#include "audit/audit.h"
 #include "core/principal.h"
 #include "core/provsecret.h"
 #include "core/reference.h"
@@ -28,6 +27,8 @@
 #include "rest/rest_metrics.h"
 #include "rest/rest_sql.h"
 #include "rest/routes.h"
+#include "rest/vault_answer.h"
+#include "rest/vault_auth.h"
 #include "rest/vault_routes.h"
 #include "tenancy/listing_cache.h"
 #include "token/token.h"
@@ -46,76 +47,6 @@
  */
 #define VAULT_LISTING_ROUTE(company) ((company) ? 1001 : 1000)
 
-static void
-answer(PsHttpRequest *req, int status, json_t *doc)
-{
-	char	   *text = json_dumps(doc, JSON_COMPACT);
-
-	json_decref(doc);
-	if (text == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-						errmsg("could not serialize the response")));
-	ps_http_set_malloced_body(req, status, "application/json", text,
-							  strlen(text));
-}
-
-/* Vault's response envelope around data. */
-static json_t *
-envelope(PsHttpRequest *req, json_t *data)
-{
-	return json_pack("{s:s, s:s, s:b, s:i, s:o, s:n, s:n, s:n}",
-					 "request_id", req->request_id, "lease_id", "",
-					 "renewable", 0, "lease_duration", 0, "data", data,
-					 "wrap_info", "warnings", "auth");
-}
-
-/*
- * 200 with Vault's envelope around data given as JSON text (a listing,
- * computed or kept), built as envelope() builds it.  request_id holds only
- * [A-Za-z0-9._-] (ps_rest_request_id_valid, or hex), so it needs no
- * escaping.
- */
-static void
-answer_data_text(PsHttpRequest *req, const char *data, size_t len)
-{
-	static const char head[] = "{\"request_id\":\"";
-	static const char mid[] = "\",\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,\"data\":";
-	static const char tail[] = ",\"wrap_info\":null,\"warnings\":null,\"auth\":null}";
-	size_t		id = strlen(req->request_id);
-	size_t		total = sizeof(head) - 1 + id + sizeof(mid) - 1 + len + sizeof(tail) - 1;
-	char	   *text = ps_rest_secure_malloc(total + 1);
-	char	   *p = text;
-
-	if (text == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-						errmsg("out of memory")));
-	memcpy(p, head, sizeof(head) - 1);
-	p += sizeof(head) - 1;
-	memcpy(p, req->request_id, id);
-	p += id;
-	memcpy(p, mid, sizeof(mid) - 1);
-	p += sizeof(mid) - 1;
-	memcpy(p, data, len);
-	p += len;
-	memcpy(p, tail, sizeof(tail));	/* with its NUL */
-	ps_http_set_malloced_body(req, 200, "application/json", text, total);
-}
-
-/* The token the client sent, or NULL when it is not one (no error). */
-static const char *
-token_or_null(PsHttpRequest *req)
-{
-	const char *p = req->authorization;
-
-	if (p == NULL || req->vault_raw_token)
-		return p;
-	if (pg_strncasecmp(p, "Bearer ", 7) != 0)
-		return NULL;
-	for (p += 7; *p == ' '; p++)
-		;
-	return p;
-}
-
 /*
  * A list answered from the kept listings before the request would wait
  * for a batch, as native listings are (routes.c): only with a token this
@@ -126,7 +57,7 @@ static bool
 answer_kept_listing(PsHttpRequest *req)
 {
 	PsVaultMatch *m = &req->vault_match;
-	const char *token = token_or_null(req);
+	const char *token = ps_vault_token_or_null(req);
 	List	   *principals;
 	const char *body;
 	size_t		len;
@@ -137,7 +68,7 @@ answer_kept_listing(PsHttpRequest *req)
 							 principals, &len);
 	if (body == NULL)
 		return false;
-	answer_data_text(req, body, len);
+	ps_vault_answer_data_text(req, body, len);
 	return true;
 }
 
@@ -156,7 +87,7 @@ health(PsHttpRequest *req)
 	bool		standby = RecoveryInProgress();
 	int			status = !initialized ? 501 : sealed ? 503 : standby ? 429 : 200;
 
-	answer(req, status,
+	ps_vault_answer(req, status,
 		   json_pack("{s:b, s:b, s:b, s:s, s:s, s:I}",
 					 "initialized", initialized, "sealed", sealed,
 					 "standby", standby, "version", PROVSECRET_VERSION "+provsecret",
@@ -237,79 +168,6 @@ ps_vault_prepare(PsHttpRequest *req)
 	return true;
 }
 
-/* The token the client sent: X-Vault-Token as is, or Authorization: Bearer. */
-static const char *
-client_token(PsHttpRequest *req)
-{
-	const char *p = req->authorization;
-
-	if (req->vault_raw_token)
-		return p;
-	if (pg_strncasecmp(p, "Bearer ", 7) != 0)
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						errmsg("permission denied")));
-	p += 7;
-	while (*p == ' ')
-		p++;
-	return p;
-}
-
-/*
- * Verify a token; a rejected one is Vault's 403 "permission denied" (the
- * verifier's message never quotes the token).
- */
-static List *
-verify(const char *token, char **subject)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	List	   *volatile principals = NIL;
-
-	PG_TRY();
-	{
-		principals = ps_token_authenticate(token, subject);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						errmsg("permission denied")));
-	}
-	PG_END_TRY();
-	return principals;
-}
-
-static json_t *
-principal_array(List *principals)
-{
-	json_t	   *a = json_array();
-	ListCell   *lc;
-
-	foreach(lc, principals)
-		json_array_append_new(a, json_string((const char *) lfirst(lc)));
-	return a;
-}
-
-/* Seconds left of a verified token, and its expiry as RFC 3339. */
-static long long
-seconds_left(const char *token, char *expire, size_t size)
-{
-	long long	exp = ps_vault_jwt_exp(token);
-	time_t		t = (time_t) exp;
-	struct tm	tm;
-	long long	left = exp - (long long) time(NULL);
-
-	expire[0] = '\0';
-	if (exp > 0 && gmtime_r(&t, &tm) != NULL)
-		strftime(expire, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return left > 0 ? left : 0;
-}
-
 static char *
 reference(PsVaultMatch *m)
 {
@@ -349,10 +207,13 @@ read_data(PsHttpRequest *req)
 	PsVaultMatch *m = &req->vault_match;
 	char	   *ref = reference(m);
 	PsSecretMeta meta;
-	bool		described = ps_rest_sql_secret(ref, &meta);
+	bool		described = false;
 	Size		len = 0;
 	char	   *value;
 	json_t	   *volatile doc = NULL;
+
+	if (req->vault_version > 0)
+		described = ps_rest_sql_secret(ref, &meta);
 
 	/*
 	 * ?version=N other than the current one the caller can see: that version,
@@ -403,7 +264,7 @@ read_data(PsHttpRequest *req)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
 						errmsg("secret value is not valid UTF-8")));
 	ps_rest_metrics_count_reveal();
-	answer(req, 200, envelope(req, doc));
+	ps_vault_answer(req, 200, ps_vault_envelope(req, doc));
 }
 
 static void
@@ -441,7 +302,7 @@ write_data(PsHttpRequest *req)
 	PG_END_TRY();
 	if (!ps_rest_sql_secret(ref, &meta))
 		memset(&meta, 0, sizeof(meta));
-	answer(req, 200, envelope(req, version_metadata(&meta, result.value_version)));
+	ps_vault_answer(req, 200, ps_vault_envelope(req, version_metadata(&meta, result.value_version)));
 }
 
 static void
@@ -486,7 +347,7 @@ read_metadata(PsHttpRequest *req)
 			created = vt;
 		}
 	}
-	answer(req, 200, envelope(req,
+	ps_vault_answer(req, 200, ps_vault_envelope(req,
 							  json_pack("{s:s, s:i, s:i, s:i, s:s, s:o, s:o, s:b, s:s}",
 										"created_time", created,
 										"current_version", meta.value_version,
@@ -532,7 +393,7 @@ list_keys(PsHttpRequest *req, List *principals)
 						errmsg("could not serialize the response")));
 	PG_TRY();
 	{
-		answer_data_text(req, text, strlen(text));
+		ps_vault_answer_data_text(req, text, strlen(text));
 		if (keep)
 		{
 			PopActiveSnapshot();
@@ -547,101 +408,6 @@ list_keys(PsHttpRequest *req, List *principals)
 	PG_END_TRY();
 }
 
-static void
-lookup_self(PsHttpRequest *req, const char *token, List *principals,
-			const char *subject)
-{
-	char		expire[32];
-	long long	ttl = seconds_left(token, expire, sizeof(expire));
-
-	answer(req, 200, envelope(req,
-							  json_pack("{s:s, s:s, s:o, s:I, s:o, s:b, s:s, s:o}",
-										"accessor", "",
-										"display_name", psprintf("jwt-%s", subject ? subject : ""),
-										"expire_time", expire[0] ? json_string(expire) : json_null(),
-										"ttl", (json_int_t) ttl,
-										"policies", principal_array(principals),
-										"renewable", 0,
-										"type", "service",
-										"meta", json_null())));
-}
-
-static void
-login_answer(PsHttpRequest *req, List *principals)
-{
-	char		expire[32];
-	long long	ttl = seconds_left(req->vault_jwt, expire, sizeof(expire));
-	json_t	   *policies = principal_array(principals);
-
-	answer(req, 200,
-		   json_pack("{s:s, s:s, s:b, s:i, s:n, s:n, s:n, s:{s:s, s:s, s:O, s:O, s:I, s:b, s:s}}",
-					 "request_id", req->request_id, "lease_id", "",
-					 "renewable", 0, "lease_duration", 0,
-					 "data", "wrap_info", "warnings",
-					 "auth",
-					 "client_token", req->vault_jwt,
-					 "accessor", "",
-					 "policies", policies,
-					 "token_policies", policies,
-					 "lease_duration", (json_int_t) ttl,
-					 "renewable", 0,
-					 "token_type", "service"));
-	json_decref(policies);
-}
-
-/*
- * The audit event of a login: "auth.login", outcome ok (in the request's
- * transaction, committed before the answer leaves) or denied (durable, as
- * access.denied; detail = the verifier's reason, which never quotes the
- * token).
- */
-static void
-login_audit(const char *outcome, const char *detail)
-{
-	PsAuditEvent ev = {0};
-
-	ev.action = "auth.login";
-	ev.outcome = outcome;
-	ev.count = 1;
-	ev.detail = detail;
-	ps_audit_record(&ev, strcmp(outcome, "ok") != 0);
-}
-
-static void
-login(PsHttpRequest *req)
-{
-	char	   *subject = NULL;
-	List	   *volatile principals = NIL;
-	char	   *volatile reason = NULL;
-	MemoryContext cxt = CurrentMemoryContext;
-
-	PG_TRY();
-	{
-		principals = ps_token_authenticate(req->vault_jwt, &subject);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
-			PG_RE_THROW();
-		FlushErrorState();
-		reason = pstrdup(edata->message ? edata->message : "token rejected");
-	}
-	PG_END_TRY();
-	if (reason != NULL)
-	{
-		login_audit("denied", reason);
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						errmsg("permission denied")));
-	}
-	ps_authz_set_token_principals(principals, true);
-	login_audit("ok", "jwt");
-	login_answer(req, principals);
-}
-
 void
 ps_vault_execute(PsHttpRequest *req)
 {
@@ -652,16 +418,16 @@ ps_vault_execute(PsHttpRequest *req)
 
 	if (m->route == PS_VAULT_JWT_LOGIN)
 	{
-		login(req);
+		ps_vault_login(req);
 		return;
 	}
-	token = client_token(req);
-	principals = verify(token, &subject);
+	token = ps_vault_client_token(req);
+	principals = ps_vault_verify(token, &subject);
 	ps_authz_set_token_principals(principals, true);
 	switch (m->route)
 	{
 		case PS_VAULT_LOOKUP_SELF:
-			lookup_self(req, token, principals, subject);
+			ps_vault_lookup_self(req, token, principals, subject);
 			break;
 		case PS_VAULT_REVOKE_SELF:
 
