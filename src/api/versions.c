@@ -1,5 +1,7 @@
 /*
- * versions.c: versions() and rollback() of managed secrets.
+ * versions.c: versions() and rollback() of managed secrets, and the audited
+ * reveal of one given version (current or kept), which the Vault dialect's
+ * ?version=N reads.
  */
 #include "postgres.h"
 
@@ -12,9 +14,12 @@
 #include "utils/builtins.h"
 
 #include "api/secret.h"
+#include "api/versions.h"
 #include "core/identity.h"
 #include "core/provsecret.h"
 #include "core/query.h"
+#include "core/redact.h"
+#include "crypto/keyring.h"
 #include "crypto/seal.h"
 #include "tenancy/authz.h"
 #include "tenancy/tenant.h"
@@ -22,8 +27,8 @@
 static SPIPlanPtr plan_versions = NULL;
 static SPIPlanPtr plan_version = NULL;
 
-/* Parse a managed reference and check perm on its tenant. */
-static void
+/* Parse a managed reference and check perm on its tenant; returns the tenant. */
+static PsTenant
 managed_reference(const char *reference, PsPermission perm, PsReference *ref,
 				  char *canonical, size_t canonical_len)
 {
@@ -38,6 +43,59 @@ managed_reference(const char *reference, PsPermission perm, PsReference *ref,
 	tenant = ps_tenant_of(ref->scope, ref->owner);
 	if (!ps_authz_allows(tenant.company, tenant.project, perm))
 		ps_authz_deny(perm, tenant.company, tenant.project, canonical);
+	return tenant;
+}
+
+/* updated_at / created_at as RFC 3339 in UTC, the form Vault's metadata uses */
+#define RFC3339(col) "pg_catalog.to_char(" col " AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/*
+ * The ciphertext of one version (the current one or a kept one) of the
+ * secret with this canonical reference, copied into context, and when
+ * created_at is not NULL the time that version was written (RFC 3339, in
+ * context); NULL when that version is not stored.  No authorization.
+ */
+static bytea *
+kept_ciphertext(const char *canonical, int32 version, char **created_at,
+				MemoryContext context)
+{
+	PsIdentity	identity;
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	bytea	   *ciphertext = NULL;
+
+	values[0] = CStringGetTextDatum(canonical);
+	values[1] = Int32GetDatum(version);
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
+	SPI_connect();
+	ps_query_plan(&plan_version,
+				  "SELECT s.ciphertext, " RFC3339("s.updated_at")
+				  "  FROM provsecret.ai_provider_secret s"
+				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
+				  "   AND s.value_version OPERATOR(pg_catalog.=) $2"
+				  " UNION ALL "
+				  "SELECT v.ciphertext, " RFC3339("v.created_at")
+				  "  FROM provsecret.ai_provider_secret s"
+				  "  JOIN provsecret.ai_provider_secret_version v"
+				  "    ON v.secret_id OPERATOR(pg_catalog.=) s.id"
+				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
+				  "   AND v.value_version OPERATOR(pg_catalog.=) $2",
+				  2, argtypes);
+	ps_query_run(plan_version, values, NULL, false, 1);
+	if (SPI_processed > 0)
+	{
+		ciphertext = ps_query_bytea_copy(0, 1, context);
+		if (created_at)
+		{
+			char	   *t = ps_query_text(0, 2);
+
+			*created_at = MemoryContextStrdup(context, t ? t : "");
+		}
+	}
+	SPI_finish();
+	ps_identity_leave(&identity);
+	return ciphertext;
 }
 
 PG_FUNCTION_INFO_V1(ps_versions);
@@ -52,8 +110,8 @@ ps_versions(PG_FUNCTION_ARGS)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1];
 
-	managed_reference(reference, PS_PERM_DESCRIBE, &ref, canonical,
-						 sizeof(canonical));
+	(void) managed_reference(reference, PS_PERM_DESCRIBE, &ref, canonical,
+							sizeof(canonical));
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = CStringGetTextDatum(canonical);
 
@@ -99,9 +157,6 @@ ps_rollback(PG_FUNCTION_ARGS)
 	int32		version;
 	PsReference ref;
 	char		canonical[PS_REFERENCE_MAX + 1];
-	PsIdentity	identity;
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2];
 	bytea	   *ciphertext;
 	PsSealBinding binding;
 	char	   *plaintext;
@@ -114,33 +169,15 @@ ps_rollback(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("value_version must not be null")));
 	version = PG_GETARG_INT32(1);
-	managed_reference(reference, PS_PERM_WRITE, &ref, canonical,
-						 sizeof(canonical));
+	(void) managed_reference(reference, PS_PERM_WRITE, &ref, canonical,
+							sizeof(canonical));
 
-	values[0] = CStringGetTextDatum(canonical);
-	values[1] = Int32GetDatum(version);
-	ps_identity_enter(PS_ACT_SERVICE, &identity);
-	SPI_connect();
-	ps_query_plan(&plan_version,
-				  "SELECT s.ciphertext FROM provsecret.ai_provider_secret s"
-				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
-				  "   AND s.value_version OPERATOR(pg_catalog.=) $2"
-				  " UNION ALL "
-				  "SELECT v.ciphertext FROM provsecret.ai_provider_secret s"
-				  "  JOIN provsecret.ai_provider_secret_version v"
-				  "    ON v.secret_id OPERATOR(pg_catalog.=) s.id"
-				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
-				  "   AND v.value_version OPERATOR(pg_catalog.=) $2",
-				  2, argtypes);
-	ps_query_run(plan_version, values, NULL, false, 1);
-	if (SPI_processed == 0)
+	ciphertext = kept_ciphertext(canonical, version, NULL, caller_context);
+	if (ciphertext == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("version %d of secret %s is not kept", version, canonical),
 				 errhint("provsecret.versions() lists the kept versions.")));
-	ciphertext = ps_query_bytea_copy(0, 1, caller_context);
-	SPI_finish();
-	ps_identity_leave(&identity);
 
 	binding.reference = canonical;
 	binding.scope = ps_scope_name(ref.scope);
@@ -157,4 +194,49 @@ ps_rollback(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	PG_RETURN_INT32(result.value_version);
+}
+
+char *
+ps_secret_resolve_version(const char *reference, int32 version, Size *len,
+						  char **created_at)
+{
+	PsReference ref;
+	PsTenant	tenant;
+	char		canonical[PS_REFERENCE_MAX + 1];
+	bytea	   *ciphertext;
+	PsSealBinding binding;
+	char	   *plaintext;
+	MemoryContext caller_context = CurrentMemoryContext;
+
+	tenant = managed_reference(reference, PS_PERM_READ, &ref, canonical,
+							   sizeof(canonical));
+	/* no root key, no reveal (55000 with its hint), as ps_secret_resolve */
+	(void) ps_keyring_current();
+
+	/* read checked first: only a reader learns which versions are kept */
+	ciphertext = version > 0 ?
+		kept_ciphertext(canonical, version, created_at, caller_context) : NULL;
+	if (ciphertext == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("version %d of secret %s is not kept", version, canonical)));
+
+	binding.reference = canonical;
+	binding.scope = ps_scope_name(ref.scope);
+	binding.value_version = version;
+	plaintext = ps_secret_open(&binding, ciphertext, len, caller_context);
+
+	/* fail closed: no event, no value */
+	PG_TRY();
+	{
+		ps_secret_audit("secret.revealed", canonical, &tenant, version, true);
+	}
+	PG_CATCH();
+	{
+		sodium_memzero(plaintext, *len);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	ps_redact_taint();
+	return plaintext;
 }

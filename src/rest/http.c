@@ -114,8 +114,8 @@ vault_request(PsHttpRequest *req, const char *url, const char *method,
 													MHD_HEADER_KIND, "X-Vault-Token");
 
 	req->vault = true;
-	ps_vault_match(url, method, ps_vault_mount,
-				   list != NULL && strcmp(list, "true") == 0, &req->vault_match);
+	ps_vault_match(url, method, ps_vault_mount, ps_vault_parse_bool(list),
+				   &req->vault_match);
 	if (version != NULL && !ps_vault_parse_version(version, &req->vault_version))
 		req->vault_version = -1;
 	if (token != NULL && token[0] != '\0')

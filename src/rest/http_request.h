@@ -65,7 +65,7 @@ typedef struct PsHttpRequest
 	/* the Vault dialect (vault_routes.c), when it claimed the path */
 	bool		vault;
 	PsVaultMatch vault_match;
-	int			vault_version;	/* ?version=N, 0 when absent, -1 malformed */
+	int			vault_version;	/* ?version=N, 0 when absent or 0, -1 malformed */
 	bool		vault_raw_token;	/* authorization is X-Vault-Token's value */
 	PsVaultWrite vault_write;	/* parsed write body; root freed at the end */
 	const char *vault_jwt;		/* login body's jwt, points into vault_write.root */

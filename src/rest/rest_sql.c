@@ -14,6 +14,7 @@
 static SPIPlanPtr plan_secret = NULL;
 static SPIPlanPtr plan_company = NULL;
 static SPIPlanPtr plan_project = NULL;
+static SPIPlanPtr plan_versions = NULL;
 
 static SPIPlanPtr
 keep_plan(SPIPlanPtr *plan, const char *query)
@@ -110,6 +111,40 @@ ps_rest_sql_list(bool company, const char *owner)
 
 		fill(m, SPI_tuptable->vals[i], SPI_tuptable->tupdesc, cxt);
 		/* SPI_finish frees its own context: keep the list in the caller's */
+		old = MemoryContextSwitchTo(cxt);
+		result = lappend(result, m);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return result;
+}
+
+List *
+ps_rest_sql_versions(const char *reference)
+{
+	Datum		args[1] = {CStringGetTextDatum(reference)};
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *result = NIL;
+	SPIPlanPtr	plan;
+
+	SPI_connect();
+	plan = keep_plan(&plan_versions,
+					 "SELECT value_version, pg_catalog.to_char(created_at AT TIME ZONE 'UTC', "
+					 "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM provsecret.versions($1)");
+	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("could not list secret versions")));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		PsSecretMeta *m = MemoryContextAllocZero(cxt, sizeof(PsSecretMeta));
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *version = SPI_getvalue(tup, desc, 1);
+		MemoryContext old;
+
+		m->value_version = version ? pg_strtoint32(version) : 0;
+		m->updated_at = copy_column(tup, desc, 2, cxt);
 		old = MemoryContextSwitchTo(cxt);
 		result = lappend(result, m);
 		MemoryContextSwitchTo(old);

@@ -24,4 +24,11 @@ extern bool ps_rest_sql_secret(const char *reference, PsSecretMeta *out);
 /* Visible secrets of a company or project, sorted by name (PsSecretMeta *). */
 extern List *ps_rest_sql_list(bool company, const char *owner);
 
+/*
+ * The current and kept versions of a managed secret (provsecret.versions(),
+ * which checks describe), newest first: PsSecretMeta * with value_version
+ * and updated_at (the time that version was written) only.
+ */
+extern List *ps_rest_sql_versions(const char *reference);
+
 #endif

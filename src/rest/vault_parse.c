@@ -53,15 +53,45 @@ ps_vault_mount_reserved(const char *name)
 	return false;
 }
 
+/* Does p start with the segment name, followed by '/' or its end? */
+static bool
+segment_is(const char *p, const char *name)
+{
+	size_t		n = strlen(name);
+
+	return strncmp(p, name, n) == 0 && (p[n] == '/' || p[n] == '\0');
+}
+
 /* Does path start with "/v1/<first>" followed by '/' or its end? */
 static bool
 first_is(const char *path, const char *first)
 {
-	size_t		n = strlen(first);
+	return strncmp(path, "/v1/", 4) == 0 && segment_is(path + 4, first);
+}
 
-	if (strncmp(path, "/v1/", 4) != 0 || strncmp(path + 4, first, n) != 0)
+/*
+ * "/v1/<x>/data/..." or "/v1/<x>/metadata/..." with <x> no native name: a
+ * KV v2 path under a mount that is not provsecret.vault_mount, which a Vault
+ * client should get Vault's 404 for, not the native one.
+ */
+static bool
+kv_shaped(const char *path)
+{
+	const char *first;
+	const char *slash;
+	char		name[PS_REST_SEGMENT_MAX + 1];
+
+	if (strncmp(path, "/v1/", 4) != 0)
 		return false;
-	return path[4 + n] == '/' || path[4 + n] == '\0';
+	first = path + 4;
+	slash = strchr(first, '/');
+	if (slash == NULL || (size_t) (slash - first) > PS_REST_SEGMENT_MAX)
+		return false;
+	memcpy(name, first, slash - first);
+	name[slash - first] = '\0';
+	if (ps_vault_mount_reserved(name))
+		return false;
+	return segment_is(slash + 1, "data") || segment_is(slash + 1, "metadata");
 }
 
 bool
@@ -70,7 +100,8 @@ ps_vault_claims(const char *path, const char *mount)
 	if (path == NULL)
 		return false;
 	return first_is(path, "sys") || first_is(path, "auth") ||
-		(mount != NULL && !ps_vault_mount_reserved(mount) && first_is(path, mount));
+		(mount != NULL && !ps_vault_mount_reserved(mount) && first_is(path, mount)) ||
+		kv_shaped(path);
 }
 
 static void
@@ -181,6 +212,11 @@ ps_vault_match(const char *path, const char *method, const char *mount,
 			m->route = PS_VAULT_LOOKUP_SELF;
 			(void) method_in(m, 1, PS_VAULT_GET);
 		}
+		else if (n == 3 && strcmp(seg[1], "token") == 0 && strcmp(seg[2], "revoke-self") == 0)
+		{
+			m->route = PS_VAULT_REVOKE_SELF;
+			(void) method_in(m, 2, PS_VAULT_PUT, PS_VAULT_POST);
+		}
 		else if (n == 3 && strcmp(seg[1], "jwt") == 0 && strcmp(seg[2], "login") == 0)
 		{
 			m->route = PS_VAULT_JWT_LOGIN;
@@ -251,6 +287,21 @@ ps_vault_match(const char *path, const char *method, const char *mount,
 }
 
 bool
+ps_vault_parse_bool(const char *text)
+{
+	static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
+
+	if (text == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+	{
+		if (strcmp(text, yes[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
 ps_vault_parse_version(const char *text, int *version)
 {
 	long		v = 0;
@@ -264,9 +315,7 @@ ps_vault_parse_version(const char *text, int *version)
 			return false;
 		v = v * 10 + (*p - '0');
 	}
-	if (v < 1)
-		return false;
-	*version = (int) v;
+	*version = (int) v;			/* 0: the current version, as in Vault */
 	return true;
 }
 

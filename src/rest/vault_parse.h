@@ -16,6 +16,7 @@ typedef enum PsVaultRoute
 	PS_VAULT_NONE = 0,			/* not a Vault path: the native router's */
 	PS_VAULT_HEALTH,			/* GET /v1/sys/health */
 	PS_VAULT_LOOKUP_SELF,		/* GET /v1/auth/token/lookup-self */
+	PS_VAULT_REVOKE_SELF,		/* PUT /v1/auth/token/revoke-self (no effect) */
 	PS_VAULT_JWT_LOGIN,			/* POST /v1/auth/jwt/login */
 	PS_VAULT_DATA,				/* /v1/{mount}/data/{scope}/{tenant}/{name} */
 	PS_VAULT_METADATA,			/* /v1/{mount}/metadata/{scope}/{tenant}/{name} */
@@ -64,7 +65,17 @@ extern void ps_vault_match(const char *path, const char *method,
 /* Is name refused as a mount (a native /v1/ name, empty, or with '/')? */
 extern bool ps_vault_mount_reserved(const char *name);
 
-/* "?version=N": N >= 1 into *version; false for anything else. */
+/*
+ * A query flag as Vault reads it (Go's strconv.ParseBool): "1", "t", "T",
+ * "true", "TRUE", "True" are true (node-vault sends ?list=1); anything else,
+ * or NULL, is false.
+ */
+extern bool ps_vault_parse_bool(const char *text);
+
+/*
+ * "?version=N": N >= 0 into *version (0: the current one, as in Vault);
+ * false for anything else.
+ */
 extern bool ps_vault_parse_version(const char *text, int *version);
 
 typedef struct PsVaultWrite

@@ -3,53 +3,73 @@
  * (docs/vault.md).
  *
  * Nothing here decides access: a request goes path and body checks (pure,
- * vault_parse.c), token (token.c, the verification native REST uses), then
- * the secret API (api/secret.c) or ps_routes_require and the provsecret
- * views, exactly as routes.c does; audit channel "vault" (rest_batch.c).
- * The client's token is never written anywhere: it only goes to the verifier,
- * and back to the client that sent it on login.
+ * vault_parse.c), token (vault_auth.c, with the verification native REST
+ * uses), then the secret API (api/secret.c, api/versions.c) or
+ * ps_routes_require and the provsecret views, exactly as routes.c does;
+ * audit channel "vault" (rest_batch.c).  Answers are shaped by
+ * vault_answer.c.
  */
 #include "postgres.h"
 
 #include <jansson.h>
 
 #include "access/xlog.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "api/secret.h"
+#include "api/versions.h"
 #include "core/principal.h"
 #include "core/provsecret.h"
 #include "core/reference.h"
 #include "rest/rest_health.h"
+#include "rest/rest_parse.h"
 #include "rest/rest_metrics.h"
 #include "rest/rest_sql.h"
 #include "rest/routes.h"
+#include "rest/vault_answer.h"
+#include "rest/vault_auth.h"
 #include "rest/vault_routes.h"
+#include "tenancy/listing_cache.h"
 #include "token/token.h"
+
+/* -D by the Makefile, from provsecret.control's default_version */
+#ifndef PROVSECRET_VERSION
+#error "PROVSECRET_VERSION is not defined: build with the Makefile"
+#endif
 
 #define CAS_MISMATCH "check-and-set parameter did not match the current version"
 
-static void
-answer(PsHttpRequest *req, int status, json_t *doc)
-{
-	char	   *text = json_dumps(doc, JSON_COMPACT);
+/*
+ * The listing cache's route of a Vault list (listing_cache.h), apart from
+ * the native PsRestRoute values: what is kept is the envelope's data,
+ * {"keys":[...]}, since the envelope carries each request's id.
+ */
+#define VAULT_LISTING_ROUTE(company) ((company) ? 1001 : 1000)
 
-	json_decref(doc);
-	if (text == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-						errmsg("could not serialize the response")));
-	ps_http_set_malloced_body(req, status, "application/json", text,
-							  strlen(text));
-}
-
-/* Vault's response envelope around data. */
-static json_t *
-envelope(PsHttpRequest *req, json_t *data)
+/*
+ * A list answered from the kept listings before the request would wait
+ * for a batch, as native listings are (routes.c): only with a token this
+ * process verified before and an answer still current for its principals,
+ * which were allowed to describe the tenant when it was kept.
+ */
+static bool
+answer_kept_listing(PsHttpRequest *req)
 {
-	return json_pack("{s:s, s:s, s:b, s:i, s:o, s:n, s:n, s:n}",
-					 "request_id", req->request_id, "lease_id", "",
-					 "renewable", 0, "lease_duration", 0, "data", data,
-					 "wrap_info", "warnings", "auth");
+	PsVaultMatch *m = &req->vault_match;
+	const char *token = ps_vault_token_or_null(req);
+	List	   *principals;
+	const char *body;
+	size_t		len;
+
+	if (token == NULL || !ps_token_cached_principals(token, &principals))
+		return false;
+	body = ps_listing_lookup(VAULT_LISTING_ROUTE(m->company), m->tenant,
+							 principals, &len);
+	if (body == NULL)
+		return false;
+	ps_vault_answer_data_text(req, body, len);
+	return true;
 }
 
 static bool
@@ -67,10 +87,10 @@ health(PsHttpRequest *req)
 	bool		standby = RecoveryInProgress();
 	int			status = !initialized ? 501 : sealed ? 503 : standby ? 429 : 200;
 
-	answer(req, status,
+	ps_vault_answer(req, status,
 		   json_pack("{s:b, s:b, s:b, s:s, s:s, s:I}",
 					 "initialized", initialized, "sealed", sealed,
-					 "standby", standby, "version", "0.4.0+provsecret",
+					 "standby", standby, "version", PROVSECRET_VERSION "+provsecret",
 					 "cluster_name", "provsecret",
 					 "server_time_utc", (json_int_t) time(NULL)));
 }
@@ -122,6 +142,8 @@ ps_vault_prepare(PsHttpRequest *req)
 		ps_http_set_error(req, 400, "version must be a positive integer");
 		return false;
 	}
+	if (m->route == PS_VAULT_LIST && answer_kept_listing(req))
+		return false;
 	if (m->route == PS_VAULT_DATA &&
 		(m->method == PS_VAULT_PUT || m->method == PS_VAULT_POST))
 	{
@@ -144,79 +166,6 @@ ps_vault_prepare(PsHttpRequest *req)
 		}
 	}
 	return true;
-}
-
-/* The token the client sent: X-Vault-Token as is, or Authorization: Bearer. */
-static const char *
-client_token(PsHttpRequest *req)
-{
-	const char *p = req->authorization;
-
-	if (req->vault_raw_token)
-		return p;
-	if (pg_strncasecmp(p, "Bearer ", 7) != 0)
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						errmsg("permission denied")));
-	p += 7;
-	while (*p == ' ')
-		p++;
-	return p;
-}
-
-/*
- * Verify a token; a rejected one is Vault's 403 "permission denied" (the
- * verifier's message never quotes the token).
- */
-static List *
-verify(const char *token, char **subject)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	List	   *volatile principals = NIL;
-
-	PG_TRY();
-	{
-		principals = ps_token_authenticate(token, subject);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						errmsg("permission denied")));
-	}
-	PG_END_TRY();
-	return principals;
-}
-
-static json_t *
-principal_array(List *principals)
-{
-	json_t	   *a = json_array();
-	ListCell   *lc;
-
-	foreach(lc, principals)
-		json_array_append_new(a, json_string((const char *) lfirst(lc)));
-	return a;
-}
-
-/* Seconds left of a verified token, and its expiry as RFC 3339. */
-static long long
-seconds_left(const char *token, char *expire, size_t size)
-{
-	long long	exp = ps_vault_jwt_exp(token);
-	time_t		t = (time_t) exp;
-	struct tm	tm;
-	long long	left = exp - (long long) time(NULL);
-
-	expire[0] = '\0';
-	if (exp > 0 && gmtime_r(&t, &tm) != NULL)
-		strftime(expire, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return left > 0 ? left : 0;
 }
 
 static char *
@@ -244,51 +193,78 @@ version_metadata(PsSecretMeta *meta, int version)
 					 "deletion_time", "", "destroyed", 0, "version", version);
 }
 
+/* Vault's data.data and data.metadata around a revealed value. */
+static json_t *
+data_doc(const char *value, Size len, PsSecretMeta *meta, int version)
+{
+	return json_pack("{s:{s:s%}, s:o}", "data", "key", value, (size_t) len,
+					 "metadata", version_metadata(meta, version));
+}
+
 static void
 read_data(PsHttpRequest *req)
 {
 	PsVaultMatch *m = &req->vault_match;
 	char	   *ref = reference(m);
 	PsSecretMeta meta;
+	bool		described = false;
 	Size		len = 0;
 	char	   *value;
 	json_t	   *volatile doc = NULL;
 
+	if (req->vault_version > 0)
+		described = ps_rest_sql_secret(ref, &meta);
+
 	/*
-	 * Only the current version's value can be read; an older one (kept for
-	 * rollback) is 404 before any reveal.  The row is visible to describers
-	 * only, so this tells nobody else anything.
+	 * ?version=N other than the current one the caller can see: that version,
+	 * current or kept, through the API (read permission, audited as a reveal
+	 * of version N; 404 when not kept).  The row is visible to describers
+	 * only: a reader without describe always takes this path.
 	 */
-	if (req->vault_version > 0 && ps_rest_sql_secret(ref, &meta) &&
-		meta.value_version != req->vault_version)
-		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
-						errmsg("secret version not found")));
-	value = ps_secret_resolve(ref, &len);
-	PG_TRY();
+	if (req->vault_version > 0 &&
+		!(described && meta.value_version == req->vault_version))
 	{
-		if (!ps_rest_sql_secret(ref, &meta))
-		{
+		char	   *created_at = NULL;
+
+		value = ps_secret_resolve_version(ref, req->vault_version, &len,
+										  &created_at);
+		if (!described)
 			memset(&meta, 0, sizeof(meta));
-			meta.value_version = 0;
+		meta.updated_at = created_at;
+		PG_TRY();
+		{
+			doc = data_doc(value, len, &meta, req->vault_version);
 		}
-		if (req->vault_version > 0 && meta.value_version != 0 &&
-			meta.value_version != req->vault_version)
-			ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
-							errmsg("secret version not found")));
-		doc = json_pack("{s:{s:s%}, s:o}",
-						"data", "key", value, (size_t) len,
-						"metadata", version_metadata(&meta, meta.value_version));
+		PG_FINALLY();
+		{
+			explicit_bzero(value, len);
+		}
+		PG_END_TRY();
 	}
-	PG_FINALLY();
+	else
 	{
-		explicit_bzero(value, len);
+		value = ps_secret_resolve(ref, &len);
+		PG_TRY();
+		{
+			if (!ps_rest_sql_secret(ref, &meta))
+				memset(&meta, 0, sizeof(meta));
+			if (req->vault_version > 0 && meta.value_version != 0 &&
+				meta.value_version != req->vault_version)
+				ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
+								errmsg("secret version not found")));
+			doc = data_doc(value, len, &meta, meta.value_version);
+		}
+		PG_FINALLY();
+		{
+			explicit_bzero(value, len);
+		}
+		PG_END_TRY();
 	}
-	PG_END_TRY();
 	if (doc == NULL)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
 						errmsg("secret value is not valid UTF-8")));
 	ps_rest_metrics_count_reveal();
-	answer(req, 200, envelope(req, doc));
+	ps_vault_answer(req, 200, ps_vault_envelope(req, doc));
 }
 
 static void
@@ -326,7 +302,7 @@ write_data(PsHttpRequest *req)
 	PG_END_TRY();
 	if (!ps_rest_sql_secret(ref, &meta))
 		memset(&meta, 0, sizeof(meta));
-	answer(req, 200, envelope(req, version_metadata(&meta, result.value_version)));
+	ps_vault_answer(req, 200, ps_vault_envelope(req, version_metadata(&meta, result.value_version)));
 }
 
 static void
@@ -338,6 +314,10 @@ read_metadata(PsHttpRequest *req)
 	char		key[16];
 	json_t	   *versions;
 	const char *t;
+	const char *created;
+	int			oldest;
+	List	   *kept;
+	ListCell   *lc;
 
 	ps_routes_require(m->company ? m->tenant : NULL,
 					  m->company ? NULL : m->tenant, PS_PERM_DESCRIBE);
@@ -345,15 +325,34 @@ read_metadata(PsHttpRequest *req)
 		ereport(ERROR, (errcode(ERRCODE_NO_DATA_FOUND),
 						errmsg("secret not found")));
 	t = meta.updated_at ? meta.updated_at : "";
-	snprintf(key, sizeof(key), "%d", meta.value_version);
-	versions = json_pack("{s:{s:s, s:s, s:b}}", key, "created_time", t,
-						 "deletion_time", "", "destroyed", 0);
-	answer(req, 200, envelope(req,
+	versions = json_pack("{}");
+	oldest = meta.value_version;
+	created = t;
+	/* kept versions (managed storage); a bound secret shows its current one */
+	kept = ps_rest_sql_versions(ref);
+	if (kept == NIL)
+		kept = list_make1(&meta);
+	foreach(lc, kept)
+	{
+		PsSecretMeta *v = lfirst(lc);
+		const char *vt = v->updated_at ? v->updated_at : "";
+
+		snprintf(key, sizeof(key), "%d", v->value_version);
+		json_object_set_new(versions, key,
+							json_pack("{s:s, s:s, s:b}", "created_time", vt,
+									  "deletion_time", "", "destroyed", 0));
+		if (v->value_version <= oldest)
+		{
+			oldest = v->value_version;
+			created = vt;
+		}
+	}
+	ps_vault_answer(req, 200, ps_vault_envelope(req,
 							  json_pack("{s:s, s:i, s:i, s:i, s:s, s:o, s:o, s:b, s:s}",
-										"created_time", t,
+										"created_time", created,
 										"current_version", meta.value_version,
-										"max_versions", 0,
-										"oldest_version", meta.value_version,
+										"max_versions", ps_keep_versions + 1,
+										"oldest_version", oldest,
 										"updated_time", t,
 										"custom_metadata", custom_metadata(&meta),
 										"versions", versions,
@@ -362,13 +361,21 @@ read_metadata(PsHttpRequest *req)
 }
 
 static void
-list_keys(PsHttpRequest *req)
+list_keys(PsHttpRequest *req, List *principals)
 {
 	PsVaultMatch *m = &req->vault_match;
 	List	   *rows;
 	ListCell   *lc;
 	json_t	   *keys;
+	json_t	   *doc;
+	char	   *text;
+	uint64		generation;
+	bool		keep;
 
+	/* the generation first, then the snapshot the answer is made from */
+	keep = ps_listing_begin(&generation);
+	if (keep)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	ps_routes_require(m->company ? m->tenant : NULL,
 					  m->company ? NULL : m->tenant, PS_PERM_DESCRIBE);
 	rows = ps_rest_sql_list(m->company, m->tenant);
@@ -378,51 +385,27 @@ list_keys(PsHttpRequest *req)
 	keys = json_array();
 	foreach(lc, rows)
 		json_array_append_new(keys, json_string(((PsSecretMeta *) lfirst(lc))->name));
-	answer(req, 200, envelope(req, json_pack("{s:o}", "keys", keys)));
-}
-
-static void
-lookup_self(PsHttpRequest *req, const char *token, List *principals,
-			const char *subject)
-{
-	char		expire[32];
-	long long	ttl = seconds_left(token, expire, sizeof(expire));
-
-	answer(req, 200, envelope(req,
-							  json_pack("{s:s, s:s, s:o, s:I, s:o, s:b, s:s, s:o}",
-										"accessor", "",
-										"display_name", psprintf("jwt-%s", subject ? subject : ""),
-										"expire_time", expire[0] ? json_string(expire) : json_null(),
-										"ttl", (json_int_t) ttl,
-										"policies", principal_array(principals),
-										"renewable", 0,
-										"type", "service",
-										"meta", json_null())));
-}
-
-static void
-login(PsHttpRequest *req)
-{
-	char	   *subject = NULL;
-	List	   *principals = verify(req->vault_jwt, &subject);
-	char		expire[32];
-	long long	ttl = seconds_left(req->vault_jwt, expire, sizeof(expire));
-	json_t	   *policies = principal_array(principals);
-
-	answer(req, 200,
-		   json_pack("{s:s, s:s, s:b, s:i, s:n, s:n, s:n, s:{s:s, s:s, s:O, s:O, s:I, s:b, s:s}}",
-					 "request_id", req->request_id, "lease_id", "",
-					 "renewable", 0, "lease_duration", 0,
-					 "data", "wrap_info", "warnings",
-					 "auth",
-					 "client_token", req->vault_jwt,
-					 "accessor", "",
-					 "policies", policies,
-					 "token_policies", policies,
-					 "lease_duration", (json_int_t) ttl,
-					 "renewable", 0,
-					 "token_type", "service"));
-	json_decref(policies);
+	doc = json_pack("{s:o}", "keys", keys);
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (text == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("could not serialize the response")));
+	PG_TRY();
+	{
+		ps_vault_answer_data_text(req, text, strlen(text));
+		if (keep)
+		{
+			PopActiveSnapshot();
+			ps_listing_store(VAULT_LISTING_ROUTE(m->company), m->tenant,
+							 principals, generation, text, strlen(text));
+		}
+	}
+	PG_FINALLY();
+	{
+		ps_rest_secure_free(text);
+	}
+	PG_END_TRY();
 }
 
 void
@@ -435,19 +418,29 @@ ps_vault_execute(PsHttpRequest *req)
 
 	if (m->route == PS_VAULT_JWT_LOGIN)
 	{
-		login(req);
+		ps_vault_login(req);
 		return;
 	}
-	token = client_token(req);
-	principals = verify(token, &subject);
+	token = ps_vault_client_token(req);
+	principals = ps_vault_verify(token, &subject);
 	ps_authz_set_token_principals(principals, true);
 	switch (m->route)
 	{
 		case PS_VAULT_LOOKUP_SELF:
-			lookup_self(req, token, principals, subject);
+			ps_vault_lookup_self(req, token, principals, subject);
+			break;
+		case PS_VAULT_REVOKE_SELF:
+
+			/*
+			 * Nothing to revoke: the client token is the caller's own
+			 * access token, valid until its exp (docs/vault.md).  204 so a
+			 * client that revokes when it is done (External Secrets) does
+			 * not report an error.
+			 */
+			ps_http_set_body(req, 204, "application/json", "", 0);
 			break;
 		case PS_VAULT_LIST:
-			list_keys(req);
+			list_keys(req, principals);
 			break;
 		case PS_VAULT_DATA:
 		case PS_VAULT_METADATA:

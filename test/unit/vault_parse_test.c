@@ -82,7 +82,16 @@ main(void)
 	ok(ps_vault_claims("/v1/secret/data/project/a/b", "secret"), "claims the mount");
 	ok(ps_vault_claims("/v1/sys/health", "secret"), "claims sys");
 	ok(ps_vault_claims("/v1/auth/jwt/login", "secret"), "claims auth");
-	ok(!ps_vault_claims("/v1/secrets/data/x", "secret"), "a longer first segment is not the mount");
+	ok(!ps_vault_claims("/v1/secrets/x", "secret"), "a longer first segment is not the mount");
+	ok(ps_vault_claims("/v1/kv/data/project/a/b", "secret") &&
+	   ps_vault_claims("/v1/kv/metadata/project/a/", "secret") &&
+	   ps_vault_claims("/v1/kv/metadata", "secret"),
+	   "a KV v2 path under another mount is the dialect's (its 404)");
+	ok(!ps_vault_claims("/v1/workspaces/data/secrets", "secret") &&
+	   !ps_vault_claims("/v1/companies/metadata/provider-secrets", "secret") &&
+	   !ps_vault_claims("/v1/kv/config", "secret") &&
+	   !ps_vault_claims("/v1/kv/datax/y", "secret"),
+	   "native routes with a tenant named data stay native");
 	ok(!ps_vault_claims("/v1/workspaces/ws/secrets", "secret"), "native routes stay native");
 	ok(!ps_vault_claims("/v1/workspaces/ws/secrets", "workspaces"), "a reserved mount claims nothing");
 	ok(!ps_vault_claims("/healthz", "secret"), "/healthz is native");
@@ -124,15 +133,28 @@ main(void)
 	match("/v1/sys/health", "POST", false, 405, 0, NULL, NULL);
 	match("/v1/sys/seal", "PUT", false, 404, 0, NULL, NULL);
 	match("/v1/auth/token/lookup-self", "GET", false, 0, PS_VAULT_LOOKUP_SELF, NULL, NULL);
+	match("/v1/auth/token/revoke-self", "PUT", false, 0, PS_VAULT_REVOKE_SELF, NULL, NULL);
+	match("/v1/auth/token/revoke-self", "POST", false, 0, PS_VAULT_REVOKE_SELF, NULL, NULL);
+	match("/v1/auth/token/revoke-self", "GET", false, 405, 0, NULL, NULL);
+	match("/v1/secret/undelete/project/ws1/K", "POST", false, 404, 0, NULL, NULL);
+	match("/v1/secret/destroy/project/ws1/K", "PUT", false, 404, 0, NULL, NULL);
 	match("/v1/auth/jwt/login", "POST", false, 0, PS_VAULT_JWT_LOGIN, NULL, NULL);
 	match("/v1/auth/jwt/login", "PUT", false, 0, PS_VAULT_JWT_LOGIN, NULL, NULL);
 	match("/v1/auth/jwt/login", "GET", false, 405, 0, NULL, NULL);
 	match("/v1/auth/userpass/login/x", "POST", false, 404, 0, NULL, NULL);
 	match("/v1/other/data/project/ws1/K", "GET", false, 404, 0, NULL, NULL);
 
+	/* ?list= */
+	ok(ps_vault_parse_bool("true") && ps_vault_parse_bool("1") &&
+	   ps_vault_parse_bool("t") && ps_vault_parse_bool("TRUE"), "list flags");
+	ok(!ps_vault_parse_bool(NULL) && !ps_vault_parse_bool("") &&
+	   !ps_vault_parse_bool("false") && !ps_vault_parse_bool("0") &&
+	   !ps_vault_parse_bool("yes"), "not list flags");
+
 	/* ?version */
 	ok(ps_vault_parse_version("3", &v) && v == 3, "version=3");
-	ok(!ps_vault_parse_version("0", &v) && !ps_vault_parse_version("-1", &v) &&
+	ok(ps_vault_parse_version("0", &v) && v == 0, "version=0 is the current one");
+	ok(!ps_vault_parse_version("-1", &v) &&
 	   !ps_vault_parse_version("x", &v) && !ps_vault_parse_version("", &v) &&
 	   !ps_vault_parse_version("1234567890", &v), "bad versions refused");
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A real Vault client (Debian's python3-hvac) against provsecret's Vault
-KV v2 dialect.  Called by test/node/tests/96_vault.test.mjs with
+KV v2 dialect.  Called by test/node/tests/99_vault_clients.test.mjs with
 VAULT_ADDR, PS_VAULT_JWT (an access token), PS_VAULT_TENANT; prints one line
 per check ("ok name" / "not ok name: why") and never a value or token."""
 import hashlib
@@ -61,15 +61,20 @@ check("read metadata version", r["data"]["metadata"]["version"] == 2)
 r = kv.read_secret_version(path=path, version=2)
 check("read version=2 (the current one)",
       digest(r["data"]["data"]["key"]) == digest(v2))
+r = kv.read_secret_version(path=path, version=1)
+check("read version=1 (kept)", digest(r["data"]["data"]["key"]) == digest(v1))
+check("read version=1 metadata version", r["data"]["metadata"]["version"] == 1)
 try:
-    kv.read_secret_version(path=path, version=1)
-    check("read of a version no longer current is 404", False, "answered")
+    kv.read_secret_version(path=path, version=7)
+    check("read of a version never written is 404", False, "answered")
 except hvac.exceptions.InvalidPath:
-    check("read of a version no longer current is 404", True)
+    check("read of a version never written is 404", True)
 lst = kv.list_secrets(path="project/%s" % tenant)
 check("list shows the key", "HVAC_KEY" in lst["data"]["keys"])
 md = kv.read_secret_metadata(path=path)
 check("metadata current_version", md["data"]["current_version"] == 2)
+check("metadata lists the kept versions",
+      sorted(md["data"]["versions"]) == ["1", "2"], str(sorted(md["data"]["versions"])))
 kv.delete_metadata_and_all_versions(path=path)
 kv.delete_metadata_and_all_versions(path=path)  # idempotent
 try:

@@ -3,7 +3,8 @@
 // actor on four tenants (own company, another company, a company-less
 // project, a project not yet registered), from ONE spec, test/authz/matrix.spec.
 // Each case asserts allow/deny (SQLSTATE 42501 / HTTP 403, 401 without a
-// token) and the audit events it left (action, outcome, principal, channel),
+// token; 403 for every refusal of the Vault dialect) and the audit events it
+// left (action, outcome, principal, channel),
 // read from audit_log as provsecret_auditor.  A function, relation or route
 // without a row fails the coverage tests.  Values are canaries; the test
 // never prints a resolved value (calls wrap resolve() in length()).
@@ -39,12 +40,12 @@ function parseAudit(text) {
 }
 
 export function parseSpec(text) {
-  const spec = { sql: { actors: [], rows: [] }, rest: { actors: [], rows: [] }, ui: { actors: [], rows: [] }, internal: new Map() };
+  const spec = { sql: { actors: [], rows: [] }, rest: { actors: [], rows: [] }, ui: { actors: [], rows: [] }, vault: { actors: [], rows: [] }, internal: new Map() };
   let section = null;
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\s+$/, '');
     if (line === '' || line.startsWith('#')) continue;
-    let m = /^\[(sql|rest|ui)\]\s+(.*)$/.exec(line);
+    let m = /^\[(sql|rest|ui|vault)\]\s+(.*)$/.exec(line);
     if (m) {
       section = m[1];
       spec[section].actors = m[2].trim().split(/\s+/);
@@ -269,7 +270,7 @@ after(() => {
 let counter = 0;
 /* The fixture is restored (authz_matrix.reset()) only after a case that may have changed it. */
 let dirty = true;
-const READ_ONLY = /^(resolve\.external-tok|view\.|table\..*\.read$|resolve(\.|$)|versions|authenticate|has_permission|current_principal|root_key_role|verify_audit_chain|audit_worker_state|healthz|readyz|metrics|openapi|ws\.list|ws\.get|co\.list|co\.get|pr\.list|pr\.get)/;
+const READ_ONLY = /^(resolve\.external-tok|view\.|table\..*\.read$|resolve(\.|$)|versions|authenticate|has_permission|current_principal|root_key_role|verify_audit_chain|audit_worker_state|healthz|readyz|metrics|openapi|ws\.list|ws\.get|co\.list|co\.get|pr\.list|pr\.get|vault\.(read|list|meta\.get|health|lookup|login|revoke))/;
 function resetSql(row) {
   const need = dirty || Boolean(row.prep);
   dirty = false;
@@ -304,11 +305,12 @@ function auditSpec(text) {
 }
 
 /* Problems with the events left, [] when they match. */
-function checkAudit(field, events, principal, channel, tenant) {
+function checkAudit(field, events, principal, channel, tenant, actor) {
   const problems = [];
-  // "spec;F=other": another expectation on one tenant
+  // "spec;F=other": another expectation on one tenant (or one actor: "anon=...")
   const [base, ...overrides] = field.split(';');
-  const override = overrides.map((o) => o.split('=')).find(([t]) => t === tenant);
+  const override = overrides.map((o) => o.split('=')).find(([t]) => t === tenant)
+    ?? overrides.map((o) => o.split('=')).find(([t]) => t === actor);
   const spec = auditSpec(override ? override[1] : base);
   const shown = events.map((e) => `${e.action}:${e.outcome}:${e.principal}:${e.channel}`).join(' ') || 'no event';
   if (spec === '*') return problems;
@@ -378,7 +380,13 @@ ${AUDIT_QUERY}`;
   return problems;
 }
 
-async function runRestCase(row, actor, tenant, want) {
+/*
+ * A REST case; vault: a row of the [vault] section (the Vault dialect, docs/vault.md):
+ * every refusal is 403 (anonymous too), events are on channel vault, and an
+ * anonymous caller's events (login) name "anonymous".  {T} in a body is the
+ * actor's token ("not-a-token" for anon).
+ */
+async function runRestCase(row, actor, tenant, want, vault = false) {
   const i = ++counter;
   const prep = row.prep ? `${subst(row.prep, tenant, i)};` : '';
   const a = await psql(`${resetSql(row)}
@@ -386,15 +394,17 @@ ${prep}
 SELECT '@@MARK ' || last_value FROM provsecret.audit_event_id_seq;`);
   const marker = /@@MARK (\d+)/.exec(a.out)?.[1];
   if (!marker) { dirty = true; return [`fixture failed: ${a.out}`]; }
-  const body = row.body ? JSON.parse(subst(row.body, tenant, i)) : undefined;
+  const body = row.body ? JSON.parse(subst(row.body, tenant, i).replaceAll('{T}', tokens[actor] ?? 'not-a-token')) : undefined;
   const r = await api(row.method, subst(row.path, tenant, i), { tok: tokens[actor], body });
   const { out } = await psql(`\\set marker ${marker}\n${AUDIT_QUERY}`);
   const events = parseEvents(out);
   const problems = [];
-  const denyStatus = actor === 'anon' ? 401 : 403;
+  const denyStatus = actor === 'anon' && !vault ? 401 : 403;
   const allowed = (r.status >= 200 && r.status < 300) || r.status === 404;
   touched(row, allowed);
-  const code = r.json?.error?.code ?? '';
+  const code = r.json?.error?.code ?? (r.json?.errors ? JSON.stringify(r.json.errors) : '');
+  if (vault && !(r.status === 204 || r.json)) problems.push(`a JSON body expected, got ${r.text.slice(0, 80)}`);
+  if (vault && r.status >= 400 && !Array.isArray(r.json?.errors)) problems.push(`Vault's {"errors":[...]} expected, got ${r.text.slice(0, 80)}`);
   if (want === '+' && !allowed) problems.push(`allow expected, got HTTP ${r.status} ${code}`);
   else if (want === '+' && row.okCodes) {
     const expect = row.okCodes[row.okCodes.length === 1 ? 0 : TENANTS.indexOf(tenant)];
@@ -402,7 +412,12 @@ SELECT '@@MARK ' || last_value FROM provsecret.audit_event_id_seq;`);
   }
   if (want === '-' && r.status !== denyStatus) problems.push(`HTTP ${denyStatus} expected, got ${r.status} ${code}`);
   if (!problems.length && actor !== 'anon') {
-    problems.push(...checkAudit(want === '+' ? row.audit.ok : row.audit.deny, events, `user:${REST_TOKENS[actor].sub}`, 'rest', tenant));
+    problems.push(...checkAudit(want === '+' ? row.audit.ok : row.audit.deny, events, `user:${REST_TOKENS[actor].sub}`, vault ? 'vault' : 'rest', tenant, actor));
+  } else if (!problems.length && vault) {
+    // anonymous: nothing recorded unless the row says so (";anon=...")
+    const field = row.audit[want === '+' ? 'ok' : 'deny'];
+    const anon = field.split(';').slice(1).find((o) => o.startsWith('anon='));
+    problems.push(...checkAudit(anon ? `none;${anon}` : 'none', events, 'anonymous', 'vault', tenant, actor));
   }
   return problems;
 }
@@ -505,6 +520,32 @@ test('settings pages without a session (the anon column), and changes from anoth
   }
 });
 
+/*
+ * Every route of the Vault dialect (src/rest/vault_parse.c: each route and
+ * the methods it takes), as "METHOD template" with the default mount.
+ */
+const VAULT_ROUTES = [
+  'GET /v1/secret/data/project/{project}/{name}', 'PUT /v1/secret/data/project/{project}/{name}',
+  'POST /v1/secret/data/project/{project}/{name}', 'DELETE /v1/secret/data/project/{project}/{name}',
+  'GET /v1/secret/data/company/{company}/{name}', 'PUT /v1/secret/data/company/{company}/{name}',
+  'POST /v1/secret/data/company/{company}/{name}', 'DELETE /v1/secret/data/company/{company}/{name}',
+  'GET /v1/secret/metadata/project/{project}/{name}', 'DELETE /v1/secret/metadata/project/{project}/{name}',
+  'GET /v1/secret/metadata/company/{company}/{name}', 'DELETE /v1/secret/metadata/company/{company}/{name}',
+  'LIST /v1/secret/metadata/project/{project}/', 'GET /v1/secret/metadata/project/{project}?list=true',
+  'LIST /v1/secret/metadata/company/{company}/', 'GET /v1/secret/metadata/company/{company}?list=true',
+  'GET /v1/secret/data/project/{project}/{name}?version={version}',
+  'GET /v1/sys/health', 'GET /v1/auth/token/lookup-self',
+  'PUT /v1/auth/token/revoke-self', 'POST /v1/auth/token/revoke-self',
+  'POST /v1/auth/jwt/login', 'PUT /v1/auth/jwt/login',
+];
+
+test('coverage: every route of the Vault dialect has a row', () => {
+  const have = new Set(spec.vault.rows.map((r) => `${r.method} ${r.route}`));
+  assert.deepEqual(VAULT_ROUTES.filter((r) => !have.has(r)), [], 'Vault routes without a matrix row');
+  assert.deepEqual(spec.vault.rows.filter((r) => !VAULT_ROUTES.includes(`${r.method} ${r.route}`)).map((r) => r.name), [],
+    'rows naming no Vault route');
+});
+
 /* Table and sequence rows, generated for every one the extension owns. */
 function relationRows() {
   const rows = [];
@@ -533,7 +574,7 @@ function relationRows() {
 
 /* ---------------------------------------------------------------- the matrix */
 
-test('SQL matrix', { skip: process.env.MX_ONLY === 'rest' }, async (t) => {
+test('SQL matrix', { skip: ['rest', 'vault'].includes(process.env.MX_ONLY) }, async (t) => {
   const rows = [...spec.sql.rows.filter((r) => !/^table\./.test(r.name)), ...relationRows()];
   for (const row of rows) {
     await t.test(row.name, async (tr) => {
@@ -552,7 +593,7 @@ test('SQL matrix', { skip: process.env.MX_ONLY === 'rest' }, async (t) => {
   }
 });
 
-test('REST matrix', { skip: process.env.MX_ONLY === 'sql' }, async (t) => {
+test('REST matrix', { skip: ['sql', 'vault'].includes(process.env.MX_ONLY) }, async (t) => {
   for (const row of spec.rest.rows) {
     await t.test(row.name, async (tr) => {
       for (const [ai, actor] of spec.rest.actors.entries()) {
@@ -560,6 +601,24 @@ test('REST matrix', { skip: process.env.MX_ONLY === 'sql' }, async (t) => {
           const problems = [];
           for (const c of cases(row.cells[ai])) {
             for (const p of await runRestCase(row, actor, c.tenant, c.want)) {
+              problems.push(`${row.name} ${actor}${c.tenant ? ` ${TENANT_NAMES[c.tenant]}` : ''}: ${p}`);
+            }
+          }
+          assert.deepEqual(problems, []);
+        });
+      }
+    });
+  }
+});
+
+test('Vault matrix', { skip: ['sql', 'rest'].includes(process.env.MX_ONLY) }, async (t) => {
+  for (const row of spec.vault.rows) {
+    await t.test(row.name, async (tr) => {
+      for (const [ai, actor] of spec.vault.actors.entries()) {
+        await tr.test(actor, async () => {
+          const problems = [];
+          for (const c of cases(row.cells[ai])) {
+            for (const p of await runRestCase(row, actor, c.tenant, c.want, true)) {
               problems.push(`${row.name} ${actor}${c.tenant ? ` ${TENANT_NAMES[c.tenant]}` : ''}: ${p}`);
             }
           }
