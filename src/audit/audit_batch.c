@@ -28,6 +28,7 @@
 #include "audit/audit_chain.h"
 #include "audit/audit_key.h"
 #include "audit/audit_partition.h"
+#include "audit/audit_sequences.h"
 
 /* Company names are shorter than this (audit_queue.h). */
 #define CHAIN_NAME_LEN PS_AUDIT_NAME_LEN
@@ -82,6 +83,7 @@ static int32 chain_epoch = 0;	/* 0: not read */
 static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr head_plan = NULL;
 static SPIPlanPtr heads_write_plan = NULL;
+static SPIPlanPtr pending_plan = NULL;
 static bool plans_legacy = false;
 static Oid	id_sequence = InvalidOid;
 
@@ -111,8 +113,11 @@ ps_audit_batch_reset(bool plans_too)
 		SPI_freeplan(head_plan);
 	if (heads_write_plan != NULL)
 		SPI_freeplan(heads_write_plan);
-	insert_plan = head_plan = heads_write_plan = NULL;
+	if (pending_plan != NULL)
+		SPI_freeplan(pending_plan);
+	insert_plan = head_plan = heads_write_plan = pending_plan = NULL;
 	id_sequence = InvalidOid;
+	ps_audit_forget_id_sequence_plan();
 }
 
 static SPIPlanPtr
@@ -493,12 +498,14 @@ ps_audit_batch_move_pending(PsAuditBatch *batch)
 	PG_TRY();
 	{
 		/* taken: the id is already an event's (the sequence was set back) */
-		if (SPI_execute("WITH moved AS (DELETE FROM provsecret.audit_pending RETURNING *) "
-						"SELECT at, action, reference, company, project, principal, channel, "
-						"client_addr, request_id, value_version, outcome, count, detail, id, "
-						"EXISTS (SELECT 1 FROM provsecret.audit_event e "
-						"        WHERE e.id OPERATOR(pg_catalog.=) moved.id) AS taken "
-						"FROM moved ORDER BY id", false, 0) != SPI_OK_SELECT)
+		if (pending_plan == NULL)
+			pending_plan = keep_plan("WITH moved AS (DELETE FROM provsecret.audit_pending RETURNING *) "
+									 "SELECT at, action, reference, company, project, principal, channel, "
+									 "client_addr, request_id, value_version, outcome, count, detail, id, "
+									 "EXISTS (SELECT 1 FROM provsecret.audit_event e "
+									 "        WHERE e.id OPERATOR(pg_catalog.=) moved.id) AS taken "
+									 "FROM moved ORDER BY id", 0, NULL);
+		if (SPI_execute_plan(pending_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg_internal("provsecret audit: reading pending events failed")));

@@ -29,6 +29,8 @@
 /* How long retention waits for the lock that drops a partition. */
 #define RETAIN_LOCK_TIMEOUT "2s"
 
+static SPIPlanPtr checkpoint_plan = NULL;
+
 typedef struct RetainRun
 {
 	TimestampTz cutoff;
@@ -82,10 +84,13 @@ previous_checkpoint(const char *chain, const PsAuditKeyEpoch *epochs, int nepoch
 	unsigned char mac[PS_AUDIT_HASH_LEN];
 	int			i;
 
-	if (SPI_execute_with_args("SELECT through_seq, last_hash, dropped, kept_before, mac, key_epoch "
-							  "FROM provsecret.audit_checkpoint WHERE chain OPERATOR(pg_catalog.=) $1 "
-							  "ORDER BY through_seq DESC, id DESC LIMIT 1",
-							  1, &type, &arg, NULL, true, 1) != SPI_OK_SELECT)
+	/* Planned once per run (freed with the run's SPI connection). */
+	if (checkpoint_plan == NULL)
+		checkpoint_plan = SPI_prepare("SELECT through_seq, last_hash, dropped, kept_before, mac, key_epoch "
+									  "FROM provsecret.audit_checkpoint WHERE chain OPERATOR(pg_catalog.=) $1 "
+									  "ORDER BY through_seq DESC, id DESC LIMIT 1", 1, &type);
+	if (checkpoint_plan == NULL ||
+		SPI_execute_plan(checkpoint_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("provsecret audit: reading checkpoints failed")));
@@ -115,6 +120,29 @@ forged:
 	return false;
 }
 
+/* Events of the chain before position through kept in newer partitions. */
+static int64
+count_kept(const char *chain, int64 through, TimestampTz boundary)
+{
+	Oid			types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Datum		args[3];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(chain);
+	args[1] = Int64GetDatum(through);
+	args[2] = TimestampTzGetDatum(boundary);
+	if (SPI_execute_with_args(chain[0] == '\0'
+							  ? "SELECT pg_catalog.count(*) FROM provsecret.audit_event WHERE company IS NULL "
+							  "AND $1 OPERATOR(pg_catalog.=) '' AND chain_seq OPERATOR(pg_catalog.<) $2 AND at OPERATOR(pg_catalog.>=) $3"
+							  : "SELECT pg_catalog.count(*) FROM provsecret.audit_event WHERE company COLLATE \"C\" OPERATOR(pg_catalog.=) $1 "
+							  "AND chain_seq OPERATOR(pg_catalog.<) $2 AND at OPERATOR(pg_catalog.>=) $3",
+							  3, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("provsecret audit: counting kept events failed")));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 static void
 retain_keyed(unsigned char *key, void *arg)
 {
@@ -131,9 +159,12 @@ retain_keyed(unsigned char *key, void *arg)
 	uint64		ngroups;
 	int32		epoch = 0;
 	char	   *saved_timeout;
+	TimestampTz boundary;
+	SPIPlanPtr	insert = NULL;
 
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
+	checkpoint_plan = NULL;
 	SPI_execute("LOCK TABLE provsecret.audit_checkpoint IN EXCLUSIVE MODE", false, 0);
 	months = partitions_to_drop(run->cutoff, &nmonths);
 	epochs = ps_audit_key_epochs(&nepochs);
@@ -142,11 +173,28 @@ retain_keyed(unsigned char *key, void *arg)
 	last = months[0];
 	for (int i = 1; i < nmonths; i++)
 		last = Max(last, months[i]);
-	/* Rows of the dropped partitions, per chain: at before the boundary. */
-	args[0] = TimestampTzGetDatum(ps_audit_month_start(last + 1));
-	if (SPI_execute_with_args("SELECT coalesce(company, ''), pg_catalog.max(chain_seq), pg_catalog.count(*) "
-							  "FROM provsecret.audit_event WHERE at OPERATOR(pg_catalog.<) $1 "
-							  "GROUP BY company ORDER BY 1",
+	/*
+	 * Per chain with events in the partitions to drop (at before the
+	 * boundary): its newest dropped position, that row's hash, how many go,
+	 * how many of its older events stay in newer partitions, and its newest
+	 * checkpoint so far; one statement, probing each chain's index range.
+	 */
+	boundary = ps_audit_month_start(last + 1);
+	args[0] = TimestampTzGetDatum(boundary);
+	if (SPI_execute_with_args("SELECT coalesce(g.company, ''), g.through, g.n, "
+							  "  CASE WHEN g.company IS NULL "
+							  "   THEN (SELECT e.hash FROM provsecret.audit_event e WHERE e.company IS NULL "
+							  "         AND e.chain_seq OPERATOR(pg_catalog.=) g.through AND e.at OPERATOR(pg_catalog.<) $1 LIMIT 1) "
+							  "   ELSE (SELECT e.hash FROM provsecret.audit_event e WHERE e.company COLLATE \"C\" OPERATOR(pg_catalog.=) g.company "
+							  "         AND e.chain_seq OPERATOR(pg_catalog.=) g.through AND e.at OPERATOR(pg_catalog.<) $1 LIMIT 1) END, "
+							  "  CASE WHEN g.company IS NULL "
+							  "   THEN (SELECT pg_catalog.count(*) FROM provsecret.audit_event k WHERE k.company IS NULL "
+							  "         AND k.chain_seq OPERATOR(pg_catalog.<) g.through AND k.at OPERATOR(pg_catalog.>=) $1) "
+							  "   ELSE (SELECT pg_catalog.count(*) FROM provsecret.audit_event k WHERE k.company COLLATE \"C\" OPERATOR(pg_catalog.=) g.company "
+							  "         AND k.chain_seq OPERATOR(pg_catalog.<) g.through AND k.at OPERATOR(pg_catalog.>=) $1) END "
+							  "FROM (SELECT company, pg_catalog.max(chain_seq) AS through, pg_catalog.count(*) AS n "
+							  "        FROM provsecret.audit_event WHERE at OPERATOR(pg_catalog.<) $1 GROUP BY company) g "
+							  "ORDER BY 1",
 							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -158,69 +206,59 @@ retain_keyed(unsigned char *key, void *arg)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the audit events have no chain key")));
 	if (nepochs > 0)
-		epoch = epochs[nepochs - 1].epoch;
-	for (uint64 g = 0; g < ngroups; g++)
 	{
-		char	   *chain = SPI_getvalue(groups->vals[g], groups->tupdesc, 1);
-		bool		isnull;
-		int64		through = DatumGetInt64(SPI_getbinval(groups->vals[g], groups->tupdesc, 2, &isnull));
-		int64		count = DatumGetInt64(SPI_getbinval(groups->vals[g], groups->tupdesc, 3, &isnull));
-		int64		old_through;
-		int64		kept_before;
-		unsigned char hash[PS_AUDIT_HASH_LEN];
-		unsigned char mac[PS_AUDIT_HASH_LEN];
-		bool		from_old = false;
-
-		if (previous_checkpoint(chain, epochs, nepochs, key, &old_through, hash) &&
-			old_through >= through)
-		{
-			/* Only events kept at the last cut are dropped now. */
-			through = old_through;
-			from_old = true;
-		}
-		args[1] = CStringGetTextDatum(chain);
-		args[2] = Int64GetDatum(through);
-		if (SPI_execute_with_args(chain[0] == '\0'
-								  ? "SELECT (SELECT hash FROM provsecret.audit_event WHERE company IS NULL "
-								  "          AND chain_seq OPERATOR(pg_catalog.=) $3 AND $2 OPERATOR(pg_catalog.=) '' LIMIT 1), "
-								  "       (SELECT pg_catalog.count(*) FROM provsecret.audit_event WHERE company IS NULL "
-								  "          AND chain_seq OPERATOR(pg_catalog.<) $3 AND at OPERATOR(pg_catalog.>=) $1)"
-								  : "SELECT (SELECT hash FROM provsecret.audit_event WHERE company COLLATE \"C\" OPERATOR(pg_catalog.=) $2 "
-								  "          AND chain_seq OPERATOR(pg_catalog.=) $3 LIMIT 1), "
-								  "       (SELECT pg_catalog.count(*) FROM provsecret.audit_event WHERE company COLLATE \"C\" OPERATOR(pg_catalog.=) $2 "
-								  "          AND chain_seq OPERATOR(pg_catalog.<) $3 AND at OPERATOR(pg_catalog.>=) $1)",
-								  3, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		epoch = epochs[nepochs - 1].epoch;
+		types[0] = BYTEAOID;
+		insert = SPI_prepare(psprintf("INSERT INTO provsecret.audit_checkpoint "
+									  "(chain, through_seq, last_hash, dropped, kept_before, retained_by, mac, key_epoch) "
+									  "VALUES ($2, $3, $4, $5, $6, session_user, $1, %d)", epoch),
+							 6, types);
+		if (insert == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg_internal("provsecret audit: reading a chain's cut failed")));
-		kept_before = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		if (!from_old)
-		{
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+					 errmsg_internal("provsecret audit: preparing the checkpoint insert failed")));
+	}
+	for (uint64 g = 0; g < ngroups; g++)
+	{
+		HeapTuple	t = groups->vals[g];
+		TupleDesc	d = groups->tupdesc;
+		char	   *chain = SPI_getvalue(t, d, 1);
+		bool		isnull;
+		int64		through = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+		int64		count = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
+		Datum		h = SPI_getbinval(t, d, 4, &isnull);
+		int64		kept_before = DatumGetInt64(SPI_getbinval(t, d, 5, &isnull));
+		int64		old_through;
+		unsigned char hash[PS_AUDIT_HASH_LEN];
+		unsigned char old_hash[PS_AUDIT_HASH_LEN];
+		unsigned char mac[PS_AUDIT_HASH_LEN];
 
-			if (isnull || VARSIZE_ANY_EXHDR(DatumGetByteaPP(d)) != PS_AUDIT_HASH_LEN)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("audit chain \"%s\" position %lld has a malformed hash",
-								chain, (long long) through)));
-			memcpy(hash, VARDATA_ANY(DatumGetByteaPP(d)), PS_AUDIT_HASH_LEN);
+		if (isnull || VARSIZE_ANY_EXHDR(DatumGetByteaPP(h)) != PS_AUDIT_HASH_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("audit chain \"%s\" position %lld has a malformed hash",
+							chain, (long long) through)));
+		memcpy(hash, VARDATA_ANY(DatumGetByteaPP(h)), PS_AUDIT_HASH_LEN);
+		if (previous_checkpoint(chain, epochs, nepochs, key, &old_through, old_hash) &&
+			old_through >= through)
+		{
+			/* Only events kept at the last cut go now: the cut stays. */
+			through = old_through;
+			memcpy(hash, old_hash, PS_AUDIT_HASH_LEN);
+			kept_before = count_kept(chain, through, boundary);
 		}
 		ps_audit_key_unwrap_epoch(&epochs[nepochs - 1], key);
 		ps_audit_checkpoint_mac(key, chain, through, hash, count, kept_before, mac);
+		args[0] = ps_audit_hash_datum(mac);
+		args[1] = CStringGetTextDatum(chain);
+		args[2] = Int64GetDatum(through);
 		args[3] = ps_audit_hash_datum(hash);
 		args[4] = Int64GetDatum(count);
 		args[5] = Int64GetDatum(kept_before);
-		args[0] = ps_audit_hash_datum(mac);
-		types[0] = BYTEAOID;
-		if (SPI_execute_with_args(psprintf("INSERT INTO provsecret.audit_checkpoint "
-										   "(chain, through_seq, last_hash, dropped, kept_before, retained_by, mac, key_epoch) "
-										   "VALUES ($2, $3, $4, $5, $6, session_user, $1, %d)", epoch),
-								  6, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		if (SPI_execute_plan(insert, args, NULL, false, 0) != SPI_OK_INSERT)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg_internal("provsecret audit: writing a checkpoint failed")));
-		types[0] = TIMESTAMPTZOID;
-		args[0] = TimestampTzGetDatum(ps_audit_month_start(last + 1));
 		run->dropped += count;
 		run->chains++;
 	}
@@ -241,6 +279,7 @@ retain_keyed(unsigned char *key, void *arg)
 						 quote_literal_cstr(saved_timeout)), false, 0);
 done:
 	SPI_finish();
+	checkpoint_plan = NULL;
 	ps_identity_leave(&identity);
 }
 

@@ -50,6 +50,7 @@ typedef struct VerifyRun
 	int64		total;			/* rows checked so far */
 	int64		next_progress;
 	bool		record;			/* may write verified points */
+	SPIPlanPtr	rows_plan[2];	/* a company's rows; the global chain's */
 } VerifyRun;
 
 /* One chain's verification. */
@@ -256,13 +257,26 @@ walk_rows(VerifyRun *run, unsigned char *key, const char *chain, int64 from,
 	memcpy(prev, res->last_hash, PS_AUDIT_HASH_LEN);
 	args[0] = CStringGetTextDatum(chain);
 	args[1] = Int64GetDatum(from);
-	cursor = SPI_cursor_open_with_args(NULL,
-									   chain[0] == '\0'
+	/*
+	 * Planned once per run: planning a query over every partition for each
+	 * chain cost more than walking it.
+	 */
+	if (run->rows_plan[chain[0] == '\0'] == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(chain[0] == '\0'
 									   ? ROW_COLUMNS "WHERE company IS NULL AND $1 OPERATOR(pg_catalog.=) '' "
 									   "AND chain_seq OPERATOR(pg_catalog.>=) $2 ORDER BY chain_seq"
 									   : ROW_COLUMNS "WHERE company COLLATE \"C\" OPERATOR(pg_catalog.=) $1 "
 									   "AND chain_seq OPERATOR(pg_catalog.>=) $2 ORDER BY company COLLATE \"C\", chain_seq",
-									   2, types, args, NULL, true, 0);
+									   2, types);
+
+		if (plan == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("provsecret audit: preparing the chain walk failed")));
+		run->rows_plan[chain[0] == '\0'] = plan;
+	}
+	cursor = SPI_cursor_open(NULL, run->rows_plan[chain[0] == '\0'], args, NULL, true);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "audit verify rows",
 								   ALLOCSET_DEFAULT_SIZES);
 	for (;;)

@@ -54,6 +54,7 @@ int			ps_audit_summary_interval_ms = 10000;
 static volatile sig_atomic_t got_sigterm = false;
 
 static Oid	chain_extension = InvalidOid;
+static int64 id_high_water = 0; /* the highest event id this worker wrote */
 
 static void
 handle_sigterm(SIGNAL_ARGS)
@@ -106,9 +107,12 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 
 			pgstat_report_activity(STATE_RUNNING, "writing audit events");
 			if (ext != chain_extension)
+			{
 				ps_audit_batch_reset(true); /* extension re-created */
+				id_high_water = 0;
+			}
 			chain_extension = ext;
-			ps_audit_repair_id_sequence();
+			ps_audit_repair_id_sequence(id_high_water);
 			batch = ps_audit_batch_begin(ps_audit_schema_is_legacy());
 			/* Committed changes first: they happened before this round. */
 			if (with_pending)
@@ -127,6 +131,7 @@ write_batch(PsAuditRecord *queued, int nqueued, PsAuditRecord *summed,
 			*written = appended;
 			*head_seq = legacy_seq;
 			*head_id = last_id;
+			id_high_water = Max(id_high_water, last_id);
 		}
 		else
 		{
