@@ -182,17 +182,16 @@ retain_keyed(unsigned char *key, void *arg)
 	boundary = ps_audit_month_start(last + 1);
 	args[0] = TimestampTzGetDatum(boundary);
 	if (SPI_execute_with_args("SELECT coalesce(g.company, ''), g.through, g.n, "
-							  "  CASE WHEN g.company IS NULL "
-							  "   THEN (SELECT e.hash FROM provsecret.audit_event e WHERE e.company IS NULL "
-							  "         AND e.chain_seq OPERATOR(pg_catalog.=) g.through AND e.at OPERATOR(pg_catalog.<) $1 LIMIT 1) "
-							  "   ELSE (SELECT e.hash FROM provsecret.audit_event e WHERE e.company COLLATE \"C\" OPERATOR(pg_catalog.=) g.company "
-							  "         AND e.chain_seq OPERATOR(pg_catalog.=) g.through AND e.at OPERATOR(pg_catalog.<) $1 LIMIT 1) END, "
+							  "  pg_catalog.decode(pg_catalog.substr(g.top, 20), 'hex'), "
 							  "  CASE WHEN g.company IS NULL "
 							  "   THEN (SELECT pg_catalog.count(*) FROM provsecret.audit_event k WHERE k.company IS NULL "
 							  "         AND k.chain_seq OPERATOR(pg_catalog.<) g.through AND k.at OPERATOR(pg_catalog.>=) $1) "
 							  "   ELSE (SELECT pg_catalog.count(*) FROM provsecret.audit_event k WHERE k.company COLLATE \"C\" OPERATOR(pg_catalog.=) g.company "
 							  "         AND k.chain_seq OPERATOR(pg_catalog.<) g.through AND k.at OPERATOR(pg_catalog.>=) $1) END "
-							  "FROM (SELECT company, pg_catalog.max(chain_seq) AS through, pg_catalog.count(*) AS n "
+							  /* the newest row's hash in the same pass: max of position||hash */
+							  "FROM (SELECT company, pg_catalog.max(chain_seq) AS through, pg_catalog.count(*) AS n, "
+							  "             pg_catalog.max(pg_catalog.lpad(chain_seq::pg_catalog.text, 19, '0') "
+							  "                 OPERATOR(pg_catalog.||) pg_catalog.encode(hash, 'hex') COLLATE \"C\") AS top "
 							  "        FROM provsecret.audit_event WHERE at OPERATOR(pg_catalog.<) $1 GROUP BY company) g "
 							  "ORDER BY 1",
 							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
