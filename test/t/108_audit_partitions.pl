@@ -170,10 +170,10 @@ like($err, qr/permission denied/, 'nor may an auditor drop partitions');
 	connstr => $node->connstr('postgres') . ' user=aud');
 like($err, qr/permission denied/, 'the chain tables are not readable by the auditor');
 
-# The update from the single chain of 0.3.0/0.4.0: every event kept, in
+# The update from the single chain of 0.4.0: every event kept, in
 # the same id order with the same fields, re-chained per company, and the
 # link to the old chain recorded.
-sql(q{DROP EXTENSION provsecret CASCADE; CREATE EXTENSION provsecret VERSION '0.3.0';
+sql(q{DROP EXTENSION provsecret CASCADE; CREATE EXTENSION provsecret VERSION '0.4.0';
       SELECT provsecret.register_project('pa', 'acme');
       SELECT provsecret.register_project('pg', 'globex');});
 seal_secret($node, 'managed:project/pa/K');
