@@ -32,6 +32,7 @@
 #   BENCH_COMPANIES  companies the reveals go to, a secret each (1000)
 #   BENCH_SECONDS    seconds per reveal run (20)
 #   BENCH_CLIENTS    pgbench clients (4)
+#   BENCH_RETAIN_MONTHS  oldest generated months audit_retain drops (half)
 #   BENCH_PORT       port of the throwaway cluster (55459)
 #   PG_BINDIR        binaries (staged .build install if it holds provsecret)
 set -euo pipefail
@@ -181,8 +182,9 @@ echo "# reveals with $present events present ..." >&2
 tps_full=$(reveals)
 read -r inc_full_s inc_full_n < <(incremental)
 
-echo "# retention: the oldest half of the months ..." >&2
-keep=$(( months / 2 ))
+drop_months=${BENCH_RETAIN_MONTHS:-$(( months / 2 ))}
+echo "# retention: the oldest $drop_months months ..." >&2
+keep=$(( months - drop_months ))
 t0=$(now)
 dropped=$(psql_bench -tAc "SELECT provsecret.audit_retain(make_interval(months => $keep) + (now() - date_trunc('month', now())))")
 t1=$(now)
