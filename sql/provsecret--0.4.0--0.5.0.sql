@@ -16,8 +16,8 @@
 -- head of every chain is a row of audit_chain_head, found by its key; each
 -- row names the chain-key epoch that keyed it.  Partitions are created by
 -- the audit worker (this month and the next two, and the month of any
--- event it writes), never by this script's callers, and are not members of
--- the extension, so pg_dump dumps them with their rows.  The existing
+-- event it writes) and, for the events moved below, by this update; they
+-- are not members of the extension, so pg_dump dumps them with their rows.  The existing
 -- single chain is verified, then re-chained per company in id order by
 -- audit_rechain() (C, needs the root key of the newest chain key), which
 -- records where the old chain ended in a checkpoint of every new chain and
