@@ -1,11 +1,13 @@
 /*
  * audit_chain.h: the keyed hash chain over provsecret.audit_event.
  *
- * Rows are chained in chain_seq order (gapless, assigned by the worker):
+ * Each company has its chain (events without a company: the global chain,
+ * named '' in the chain tables); rows are chained in chain_seq order
+ * (gapless within the chain, assigned by the worker):
  * hash(n) = BLAKE2b-256 keyed by the chain key over a domain tag, hash(n-1)
  * and the row's fields (chain_seq and id included) in a length-prefixed
  * canonical encoding, keyed by the chain key of the row's epoch
- * (audit_key.h).
+ * (audit_key.h, the row's key_epoch).
  */
 #ifndef PROVSECRET_AUDIT_CHAIN_H
 #define PROVSECRET_AUDIT_CHAIN_H
@@ -49,25 +51,35 @@ extern void ps_audit_chain_hash(const unsigned char *key,
 								const PsAuditChainRow *row,
 								unsigned char *hash);
 
-/*
- * Verify the whole chain (as the extension owner; the caller authorizes):
- * true when every row is where and what the chain says and no row the
- * worker committed before the call is missing.  *checked: rows walked;
- * *first_bad: the id of the first row that was edited, moved, or follows a
- * removed row (for rows removed from the end, the id of the newest event the
- * worker committed), 0 when none.
- */
-extern bool ps_audit_chain_verify(int64 *checked, int64 *first_bad);
+/* The 0.4.0 checkpoint MAC (audit_legacy.c). */
+extern void ps_audit_checkpoint_mac_v1(const unsigned char *key, int64 through_seq,
+									   const unsigned char *last_hash, int64 dropped,
+									   unsigned char *mac);
 
 /*
- * Drop the oldest events whose time is before cutoff, up to the first newer
- * one, and record a checkpoint carrying the last dropped hash so the chain
- * still verifies (as the extension owner; the caller authorizes).  False
- * when nothing was dropped; else *dropped events up to chain position
- * *through.
+ * MAC of a checkpoint of one chain ('' = the global chain): events up to
+ * through_seq dropped (dropped of them), last_hash continues the chain,
+ * kept_before events before through_seq live on in newer partitions.
  */
-extern bool ps_audit_chain_retain(TimestampTz cutoff, int64 *dropped,
-								  int64 *through);
+extern void ps_audit_checkpoint_mac(const unsigned char *key, const char *chain,
+									int64 through_seq, const unsigned char *last_hash,
+									int64 dropped, int64 kept_before,
+									unsigned char *mac);
+
+/* MAC of a verified point: chain verified through seq, whose hash is hash. */
+extern void ps_audit_verified_mac(const unsigned char *key, const char *chain,
+								  int64 seq, const unsigned char *hash,
+								  unsigned char *mac);
+
+/* A bytea datum equal to a PS_AUDIT_HASH_LEN hash (constant time). */
+extern bool ps_audit_hash_equals(Datum d, bool isnull, const unsigned char *expected);
+
+/* A palloc'd bytea datum of a hash. */
+extern Datum ps_audit_hash_datum(const unsigned char *h);
+
+/* Run fn with a chain-key buffer that is wiped however the call ends. */
+extern void ps_audit_with_key_buffer(void (*fn) (unsigned char *key, void *arg),
+									 void *arg);
 
 /* Allow DELETE on the audit tables for the next statement(s) of this process. */
 extern void ps_audit_allow_delete(bool allow);

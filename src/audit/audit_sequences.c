@@ -17,6 +17,8 @@
 #include "audit/audit_sequences.h"
 #include "core/provsecret.h"
 
+static SPIPlanPtr repair_plan = NULL;
+
 /*
  * Ids come from provsecret.audit_event_id_seq, which a member of
  * pg_write_all_data may setval() (no privilege or trigger stops that): set
@@ -27,22 +29,63 @@
  * always ahead and this only reads two index ends and the sequence.
  */
 void
-ps_audit_repair_id_sequence(void)
+ps_audit_repair_id_sequence(int64 high_water)
 {
-	if (SPI_execute("SELECT pg_catalog.setval('provsecret.audit_event_id_seq'::pg_catalog.regclass, m.id) "
-					"FROM (SELECT pg_catalog.max(u.id) AS id FROM "
-					"       (SELECT pg_catalog.max(id) AS id FROM provsecret.audit_event "
-					"        UNION ALL SELECT pg_catalog.max(id) FROM provsecret.audit_pending) u) m, "
-					"     provsecret.audit_event_id_seq s "
-					"WHERE m.id OPERATOR(pg_catalog.>) s.last_value "
-					"   OR (m.id OPERATOR(pg_catalog.=) s.last_value AND NOT s.is_called)",
-					false, 0) != SPI_OK_SELECT)
+	bool		isnull;
+	int64		last;
+	Datum		pending;
+
+	/*
+	 * The full check reads the newest id of every partition of audit_event,
+	 * which costs more the more partitions there are; it runs only when the
+	 * sequence is behind an id this worker wrote or one waiting in
+	 * audit_pending (both cheap to read), or the worker knows none yet.
+	 */
+	if (high_water > 0)
+	{
+		if (SPI_execute("SELECT s.last_value OPERATOR(pg_catalog.-) (NOT s.is_called)::pg_catalog.int4, "
+						"(SELECT pg_catalog.max(id) FROM provsecret.audit_pending) "
+						"FROM provsecret.audit_event_id_seq s", true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("provsecret audit: reading the event id sequence failed")));
+		last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		pending = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		if (last >= high_water && (isnull || last >= DatumGetInt64(pending)))
+			return;
+	}
+	if (repair_plan == NULL)
+	{
+		repair_plan = SPI_prepare("SELECT pg_catalog.setval('provsecret.audit_event_id_seq'::pg_catalog.regclass, m.id) "
+								  "FROM (SELECT pg_catalog.max(u.id) AS id FROM "
+								  "       (SELECT pg_catalog.max(id) AS id FROM provsecret.audit_event "
+								  "        UNION ALL SELECT pg_catalog.max(id) FROM provsecret.audit_pending) u) m, "
+								  "     provsecret.audit_event_id_seq s "
+								  "WHERE m.id OPERATOR(pg_catalog.>) s.last_value "
+								  "   OR (m.id OPERATOR(pg_catalog.=) s.last_value AND NOT s.is_called)",
+								  0, NULL);
+		if (repair_plan == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("provsecret audit: preparing the event id check failed")));
+		SPI_keepplan(repair_plan);
+	}
+	if (SPI_execute_plan(repair_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("provsecret audit: checking the event id sequence failed")));
 	if (SPI_processed > 0)
 		ereport(WARNING,
 				(errmsg("provsecret audit: the event id sequence had been set back; moved it past the ids in use")));
+}
+
+void
+ps_audit_forget_id_sequence_plan(void)
+{
+	if (repair_plan != NULL)
+		SPI_freeplan(repair_plan);
+	repair_plan = NULL;
 }
 
 /*

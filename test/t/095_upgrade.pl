@@ -22,8 +22,14 @@ plan skip_all => 'no earlier released version to upgrade from' unless @released;
 my $node = ps_node('upgrade', 7);
 ok(ps_start($node, key => random_key()), 'server starts');
 
-# Everything the extension defines, in a canonical text form.
+# Everything the extension defines, in a canonical text form.  The monthly
+# partitions of audit_event are data (the audit worker creates them for
+# the months it writes), not schema: they are left out.
 my $describe = q{
+WITH part AS (  -- partitions, their indexes (the same oid set)
+  SELECT c.oid FROM pg_class c WHERE c.relispartition
+  UNION SELECT x.indexrelid FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid
+   WHERE t.relispartition)
 SELECT string_agg(d, E'\n' ORDER BY d) FROM (
   SELECT 'function ' || p.oid::regprocedure || ' ' || pg_get_functiondef(p.oid)
          || coalesce(' comment ' || obj_description(p.oid, 'pg_proc'), '')
@@ -36,6 +42,7 @@ SELECT string_agg(d, E'\n' ORDER BY d) FROM (
          || coalesce(' comment ' || obj_description(c.oid, 'pg_class'), '')
          || coalesce(' view ' || pg_get_viewdef(c.oid), '')
     FROM pg_class c WHERE c.relnamespace = 'provsecret'::regnamespace
+     AND c.oid NOT IN (SELECT oid FROM part)
   UNION ALL
   SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
          || ' notnull ' || a.attnotnull
@@ -44,19 +51,27 @@ SELECT string_agg(d, E'\n' ORDER BY d) FROM (
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
    WHERE c.relnamespace = 'provsecret'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
+     AND c.oid NOT IN (SELECT oid FROM part)
   UNION ALL
-  SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'provsecret'
+  SELECT 'index ' || indexdef FROM pg_indexes i
+    JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = 'provsecret'::regnamespace
+   WHERE i.schemaname = 'provsecret' AND c.oid NOT IN (SELECT oid FROM part)
   UNION ALL
   SELECT 'constraint ' || conrelid::regclass || ' ' || pg_get_constraintdef(oid)
-    FROM pg_constraint WHERE connamespace = 'provsecret'::regnamespace
+    FROM pg_constraint
+   WHERE connamespace = 'provsecret'::regnamespace
+     AND NOT coalesce((SELECT relispartition FROM pg_class WHERE oid = conrelid), false)
   UNION ALL
   SELECT 'policy ' || tablename || ' ' || policyname || ' ' || cmd || ' '
          || coalesce(qual, '') || ' ' || coalesce(with_check, '')
     FROM pg_policies WHERE schemaname = 'provsecret'
+     AND NOT EXISTS (SELECT 1 FROM pg_class t WHERE t.relnamespace = 'provsecret'::regnamespace
+                       AND t.relname = tablename AND t.relispartition)
   UNION ALL
   SELECT 'trigger ' || pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text
     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
    WHERE c.relnamespace = 'provsecret'::regnamespace AND NOT t.tgisinternal
+     AND NOT c.relispartition
   UNION ALL
   SELECT 'config ' || c.relname || ' ' || coalesce(x.cond, '')
     FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(cfg, cond)
@@ -89,6 +104,10 @@ for my $version (@released)
 		'1,2', "$version: kept versions survive");
 	is(ps_sql($node, q{SELECT count(*) FROM provsecret.grants WHERE target = 'project/up1'}),
 		'1', "$version: grants survive");
+	# The audit chain verifies across the update: every event sealed and
+	# revealed on the old version is in its company's chain now.
+	is(ps_sql($node, q{SELECT bool_and(ok) FROM provsecret.verify_audit_chain()}),
+		't', "$version: every audit chain verifies after the update");
 	my $upgraded = ps_sql($node, $describe);
 	is($upgraded, $fresh, "$version: schema after the update equals a fresh install of $default");
 	ps_sql($node, 'DROP EXTENSION provsecret CASCADE');

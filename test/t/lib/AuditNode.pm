@@ -11,10 +11,15 @@ use PostgreSQL::Test::Utils;
 use ProvsecretTest;
 
 our @EXPORT = qw(audit_node audit_restart reveal_sql seal_sql seal_secret
-  audit_worker_pid wait_for_worker events_for $TEST_VALUE);
+  audit_worker_pid wait_for_worker events_for $TEST_VALUE $VERIFY);
 
 # What every test secret holds.
 our $TEST_VALUE = 'value';
+
+# Every chain verified, in one line: ok|checked|first_bad_id (all chains
+# ok, events checked in all, the smallest bad id).
+our $VERIFY = q{SELECT CASE WHEN bool_and(ok) THEN 't' ELSE 'f' END || '|' || sum(checked) || '|' }
+  . q{|| coalesce(min(first_bad_id)::text, '') FROM provsecret.verify_audit_chain()};
 
 # The root key of each node, for restarts.
 my %root_key;
