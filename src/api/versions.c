@@ -19,13 +19,14 @@
 #include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
-static SPIPlanPtr plan_versions = NULL;
-static SPIPlanPtr plan_version = NULL;
+/* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
+static SPIPlanPtr plan_versions[2];
+static SPIPlanPtr plan_version[2];
 
 /* Parse a managed reference and check perm on its tenant. */
 static void
 managed_reference(const char *reference, PsPermission perm, PsReference *ref,
-				  char *canonical, size_t canonical_len)
+				  char *canonical, size_t canonical_len, char **company)
 {
 	PsTenant	tenant;
 
@@ -38,6 +39,7 @@ managed_reference(const char *reference, PsPermission perm, PsReference *ref,
 	tenant = ps_tenant_of(ref->scope, ref->owner);
 	if (!ps_authz_allows(tenant.company, tenant.project, perm))
 		ps_authz_deny(perm, tenant.company, tenant.project, canonical);
+	*company = ps_tenant_row_company(&tenant);
 }
 
 PG_FUNCTION_INFO_V1(ps_versions);
@@ -49,17 +51,31 @@ ps_versions(PG_FUNCTION_ARGS)
 	PsReference ref;
 	char		canonical[PS_REFERENCE_MAX + 1];
 	PsIdentity	identity;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char	   *company;
+	int			keyed;
 
 	managed_reference(reference, PS_PERM_DESCRIBE, &ref, canonical,
-						 sizeof(canonical));
+						 sizeof(canonical), &company);
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = CStringGetTextDatum(canonical);
+	values[1] = CStringGetTextDatum(company);
 
 	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
-	ps_query_plan(&plan_versions,
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_versions[keyed], keyed ?
+				  "SELECT s.value_version, s.updated_at, s.updated_by"
+				  "  FROM provsecret.ai_provider_secret s"
+				  " WHERE s.company OPERATOR(pg_catalog.=) $2 AND s.reference OPERATOR(pg_catalog.=) $1"
+				  " UNION ALL "
+				  "SELECT v.value_version, v.created_at, v.created_by"
+				  "  FROM provsecret.ai_provider_secret s"
+				  "  JOIN provsecret.ai_provider_secret_version v"
+				  "    ON v.company OPERATOR(pg_catalog.=) s.company AND v.secret_id OPERATOR(pg_catalog.=) s.id"
+				  " WHERE s.company OPERATOR(pg_catalog.=) $2 AND s.reference OPERATOR(pg_catalog.=) $1"
+				  " ORDER BY 1 DESC" :
 				  "SELECT s.value_version, s.updated_at, s.updated_by"
 				  "  FROM provsecret.ai_provider_secret s"
 				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
@@ -70,8 +86,8 @@ ps_versions(PG_FUNCTION_ARGS)
 				  "    ON v.secret_id OPERATOR(pg_catalog.=) s.id"
 				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
 				  " ORDER BY 1 DESC",
-				  1, argtypes);
-	ps_query_run(plan_versions, values, NULL, false, 0);
+				  2, argtypes);
+	ps_query_run(plan_versions[keyed], values, NULL, false, 0);
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{
 		Datum		out[3];
@@ -100,8 +116,10 @@ ps_rollback(PG_FUNCTION_ARGS)
 	PsReference ref;
 	char		canonical[PS_REFERENCE_MAX + 1];
 	PsIdentity	identity;
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2];
+	Oid			argtypes[3] = {TEXTOID, INT4OID, TEXTOID};
+	Datum		values[3];
+	char	   *company;
+	int			keyed;
 	bytea	   *ciphertext;
 	PsSealBinding binding;
 	char	   *plaintext;
@@ -115,13 +133,24 @@ ps_rollback(PG_FUNCTION_ARGS)
 				 errmsg("value_version must not be null")));
 	version = PG_GETARG_INT32(1);
 	managed_reference(reference, PS_PERM_WRITE, &ref, canonical,
-						 sizeof(canonical));
+						 sizeof(canonical), &company);
 
 	values[0] = CStringGetTextDatum(canonical);
 	values[1] = Int32GetDatum(version);
+	values[2] = CStringGetTextDatum(company);
 	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
-	ps_query_plan(&plan_version,
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_version[keyed], keyed ?
+				  "SELECT s.ciphertext FROM provsecret.ai_provider_secret s"
+				  " WHERE s.company OPERATOR(pg_catalog.=) $3 AND s.reference OPERATOR(pg_catalog.=) $1"
+				  "   AND s.value_version OPERATOR(pg_catalog.=) $2"
+				  " UNION ALL "
+				  "SELECT v.ciphertext FROM provsecret.ai_provider_secret s"
+				  "  JOIN provsecret.ai_provider_secret_version v"
+				  "    ON v.company OPERATOR(pg_catalog.=) s.company AND v.secret_id OPERATOR(pg_catalog.=) s.id"
+				  " WHERE s.company OPERATOR(pg_catalog.=) $3 AND s.reference OPERATOR(pg_catalog.=) $1"
+				  "   AND v.value_version OPERATOR(pg_catalog.=) $2" :
 				  "SELECT s.ciphertext FROM provsecret.ai_provider_secret s"
 				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
 				  "   AND s.value_version OPERATOR(pg_catalog.=) $2"
@@ -131,8 +160,8 @@ ps_rollback(PG_FUNCTION_ARGS)
 				  "    ON v.secret_id OPERATOR(pg_catalog.=) s.id"
 				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
 				  "   AND v.value_version OPERATOR(pg_catalog.=) $2",
-				  2, argtypes);
-	ps_query_run(plan_version, values, NULL, false, 1);
+				  3, argtypes);
+	ps_query_run(plan_version[keyed], values, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),

@@ -53,6 +53,9 @@ typedef struct PsProjectEntry
 	char		company[PS_NAME_MAX + 1];
 } PsProjectEntry;
 
+/* projects whose company a backend keeps (bench/scale/README.md) */
+#define PS_PROJECT_CACHE_MAX 1024
+
 static MemoryContext ps_authz_context = NULL;	/* caches */
 
 static HTAB *ps_grants = NULL;
@@ -206,7 +209,13 @@ ps_authz_project_company(const char *project, bool *exists)
 
 	authz_init();
 	AcceptInvalidationMessages();
-	if (ps_projects_stale || ps_projects == NULL)
+	/*
+	 * Bounded, so a backend's memory does not grow with the number of
+	 * projects it has seen: when full, it starts again (a miss is one
+	 * index probe).
+	 */
+	if (ps_projects_stale || ps_projects == NULL ||
+		hash_get_num_entries(ps_projects) >= PS_PROJECT_CACHE_MAX)
 	{
 		HASHCTL		ctl;
 
@@ -246,14 +255,34 @@ ps_authz_project_company(const char *project, bool *exists)
 			company = ps_query_text(0, 1);
 		entry = hash_search(ps_projects, project, HASH_ENTER, &found);
 		entry->exists = row_exists;
-		entry->has_company = company != NULL;
-		if (company != NULL)
+		/* a project without a company: its own is never shown as one */
+		entry->has_company = company != NULL && !ps_company_is_own(company);
+		if (entry->has_company)
 			strlcpy(entry->company, company, sizeof(entry->company));
 		SPI_finish();
 		ps_identity_leave(&identity);
 	}
 	*exists = entry->exists;
 	return entry->has_company ? pstrdup(entry->company) : NULL;
+}
+
+const char *
+ps_event_company(const char *company, const char *project)
+{
+	bool		exists;
+	char	   *project_company;
+
+	if (company != NULL || project == NULL)
+		return company;
+	project_company = ps_authz_project_company(project, &exists);
+	if (project_company == NULL)
+	{
+		char		own[PS_OWN_COMPANY_MAX + 1];
+
+		ps_own_company(project, own, sizeof(own));
+		project_company = pstrdup(own);
+	}
+	return project_company;
 }
 
 /* Roles that hold permissions everywhere, by membership. */
@@ -366,7 +395,7 @@ audit_denial(PsPermission perm, const char *company, const char *project,
 
 	event.action = "access.denied";
 	event.reference = reference;
-	event.company = company;
+	event.company = ps_event_company(company, project);
 	event.project = project;
 	event.outcome = "denied";
 	event.detail = on ? psprintf("%s permission required on %s", ps_permission_name(perm), on) :
