@@ -81,8 +81,6 @@ ALTER TABLE ai_provider_secret DROP CONSTRAINT ai_provider_secret_pkey;
 ALTER TABLE ai_provider_secret DROP CONSTRAINT ai_provider_secret_reference_key;
 ALTER TABLE ai_provider_secret ADD PRIMARY KEY (company, id);
 ALTER TABLE ai_provider_secret ADD UNIQUE (company, reference);
-DROP INDEX ai_provider_secret_project_idx;
-CREATE INDEX ai_provider_secret_project_idx ON ai_provider_secret (company, project, name);
 -- a seal's own row, a rotation's batch and a pruning find rows by id
 CREATE INDEX ai_provider_secret_id_idx ON ai_provider_secret (id);
 ALTER TABLE ai_provider_secret_version ADD PRIMARY KEY (company, secret_id, value_version);
@@ -98,12 +96,19 @@ ALTER TABLE bound_secret ADD PRIMARY KEY (company, project, name);
 ALTER TABLE bound_secret ADD UNIQUE (company, reference);
 
 -- the views show no company for a project without one, as before
+-- Rows of real companies and of projects' own ones in two branches, so a
+-- filter on company reaches the (company, name) index in the first and
+-- prunes the second, whose company is NULL.
 CREATE OR REPLACE VIEW secrets AS
-    SELECT reference, scope,
-           CASE WHEN pg_catalog.left(company, 1) OPERATOR(pg_catalog.=) '~' THEN NULL ELSE company END AS company,
-           project, name, description, value_version,
+    SELECT reference, scope, company, project, name, description, value_version,
            created_at, created_by, updated_at, updated_by
       FROM provsecret.ai_provider_secret
+     WHERE pg_catalog.left(company, 1) OPERATOR(pg_catalog.<>) '~'
+    UNION ALL
+    SELECT reference, scope, NULL, project, name, description, value_version,
+           created_at, created_by, updated_at, updated_by
+      FROM provsecret.ai_provider_secret
+     WHERE pg_catalog.left(company, 1) OPERATOR(pg_catalog.=) '~'
     UNION ALL
     SELECT reference, 'project'::text,
            CASE WHEN pg_catalog.left(company, 1) OPERATOR(pg_catalog.=) '~' THEN NULL ELSE company END,

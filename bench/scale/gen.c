@@ -184,6 +184,16 @@ seal_one(FILE *out, const unsigned char *key, int64 key_id,
 	pfree(ct);
 }
 
+/* access_grant: (company,) principal, scope, target, permission, granted_by */
+static void
+put_grant(FILE *out, bool hidden, const char *company, const char *who,
+		  const char *target, const char *scope, const char *permission)
+{
+	if (hidden)
+		fprintf(out, "%s\t", company);
+	fprintf(out, "%s%s\t%s\t%s\t%s\tdb:bench\n", who, target, scope, target, permission);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -202,6 +212,7 @@ main(int argc, char **argv)
 			   *grants;
 	FILE	   *secrets = stdout;
 	char		company[200];
+	char		own[200];		/* a company-less project's own company */
 	char		project[160];
 	char		tenant[256];
 	int64		company_key = 0;
@@ -238,6 +249,7 @@ main(int argc, char **argv)
 		bytea	   *wrapped;
 
 		snprintf(project, sizeof(project), "%s%ld", prefix, k);
+		snprintf(own, sizeof(own), "~%s", project);
 		snprintf(company, sizeof(company), "c%s%ld", prefix, k / 4);
 		if (k % 4 == 0)
 		{
@@ -251,7 +263,7 @@ main(int argc, char **argv)
 			put_bytea(keys, wrapped);
 			fprintf(keys, "\t%s\n", root->fingerprint);
 			pfree(wrapped);
-			fprintf(grants, "user:admin-%s\tcompany\t%s\tmanage\tdb:bench\n", company, company);
+			put_grant(grants, hidden, company, "user:admin-", company, "company", "manage");
 			seal_one(secrets, key, company_key, "company", company, NULL, "SHARED");
 		}
 		if (in_company)
@@ -264,12 +276,11 @@ main(int argc, char **argv)
 			/* a project of its own: its own data key */
 			key_id = next_key++;
 			snprintf(tenant, sizeof(tenant), "project/%s", project);
-			snprintf(company, sizeof(company), "~%s", project);
-			row_company = hidden ? company : NULL;
+			row_company = hidden ? own : NULL;
 			randombytes_buf(key, PS_KEY_BYTES);
 			wrapped = ps_seal_wrap_key(root, key_id, tenant, key);
 			if (hidden)
-				fprintf(companies, "%s\tdb:bench\n", company);
+				fprintf(companies, "%s\tdb:bench\n", own);
 			fprintf(keys, "%lld\t%s\t%s\t%s\t", (long long) key_id, tenant,
 					row_company ? row_company : "\\N", project);
 			put_bytea(keys, wrapped);
@@ -278,8 +289,8 @@ main(int argc, char **argv)
 		}
 		fprintf(projects, "%s\t%s\tdb:bench\n", project, row_company ? row_company : "\\N");
 		/* a realistic mix: a reader and a writer per project */
-		fprintf(grants, "user:dev-%s\tproject\t%s\tread\tdb:bench\n", project, project);
-		fprintf(grants, "user:ci-%s\tproject\t%s\twrite\tdb:bench\n", project, project);
+		put_grant(grants, hidden, in_company ? company : own, "user:dev-", project, "project", "read");
+		put_grant(grants, hidden, in_company ? company : own, "user:ci-", project, "project", "write");
 		for (long j = 0; j < per_tenant; j++)
 		{
 			char		name[32];

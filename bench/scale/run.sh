@@ -106,7 +106,7 @@ COPY provsecret.company (company, created_by) FROM '$out/company.copy';
 COPY provsecret.project (project, company, created_by) FROM '$out/project.copy';
 COPY provsecret.data_key (id, tenant, company, project, wrapped_key, root_key_fingerprint)
   FROM '$out/data_key.copy';
-COPY provsecret.access_grant (principal, scope, target, permission, granted_by)
+COPY provsecret.access_grant ($([ "$hidden" = 1 ] && echo "company, ")principal, scope, target, permission, granted_by)
   FROM '$out/access_grant.copy';
 SELECT pg_catalog.setval('provsecret.data_key_id_seq', $next_key);
 SQL
