@@ -345,3 +345,10 @@ printf '%-44s %16s %16s %8s %-12s %s\n' "REST worker memory growth kB" - \
 printf '%-44s %16s %16s %8s %-12s %s\n' "backend memory growth kB" - \
 	"$((R[backendmem.large] - R[backendmem.small]))" - "< 5120" \
 	"$(verdict "$(( R[backendmem.large] - R[backendmem.small] < 5120 ))")"
+
+# BENCH_HOLD=N: keep the cluster N more seconds to look at it (psql -h DIR -p PORT)
+if [ -n "${BENCH_HOLD:-}" ]; then
+	bounded BENCH_HOLD 0 0 3600
+	ps_log "holding the cluster for $BENCH_HOLD s: psql -h $tmp -p $pg_port -U postgres"
+	sleep "$BENCH_HOLD"
+fi
