@@ -139,7 +139,8 @@ grant_phase() # PHASE: read for bench_app and user:bench, write for bench_app
 
 rest="http://127.0.0.1:$rest_port"
 for _ in $(seq 1 100); do curl -sf -o /dev/null "$rest/healthz" && break; sleep 0.1; done
-token="$(node "$here/../rest/mint.mjs" "$tmp" bench)"
+# a token lives minutes: mint one per phase (measure)
+mint() { token="$(node "$here/../rest/mint.mjs" "$tmp" bench)"; }
 
 # pgbench ROLE CLIENTS SCRIPT [options]: prints tps
 bench()
@@ -244,6 +245,7 @@ measure()
 	R[grant8c.$phase]="$(bench bench_app 2 "$tmp/grant.pgbench" -C)"
 
 	# REST reveal: the same working set, through the REST worker
+	mint
 	{
 		echo 'local paths = {'
 		for j in 0 1 2 3 4 5 6 7; do
