@@ -5,7 +5,7 @@
 # default), printed side by side with their targets.  README.md beside this
 # file explains the workload and holds the measured figures.
 #
-#   bench/scale/run.sh                          (as root; about 40 min at 10M)
+#   bench/scale/run.sh                          (as root; about 15 min at 10M here)
 #   BENCH_SECRETS=100000 bench/scale/run.sh     (a quick run)
 #   nice -n 10 bench/scale/run.sh               (on a shared machine)
 #
