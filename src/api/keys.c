@@ -38,7 +38,7 @@ ps_keys_audit_event(const char *action, const PsTenant *tenant, int64 count,
 	PsAuditEvent event = {0};
 
 	event.action = action;
-	event.company = tenant ? tenant->company : NULL;
+	event.company = tenant ? ps_event_company(tenant->company, tenant->project) : NULL;
 	event.project = tenant ? tenant->project : NULL;
 	event.outcome = "ok";
 	event.count = count;

@@ -30,12 +30,13 @@
 #include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
-static SPIPlanPtr plan_lock = NULL;
-static SPIPlanPtr plan_insert = NULL;
+/* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
+static SPIPlanPtr plan_lock[2];
+static SPIPlanPtr plan_insert[2];
 static SPIPlanPtr plan_keep_version = NULL;
 static SPIPlanPtr plan_update = NULL;
 static SPIPlanPtr plan_prune = NULL;
-static SPIPlanPtr plan_delete = NULL;
+static SPIPlanPtr plan_delete[2];
 
 /* Reject values over the limit or not valid in the database encoding. */
 static void
@@ -65,17 +66,22 @@ require_managed(const PsReference *ref, const char *operation)
 
 /* Lock the secret row; returns its id or 0 (SPI connected as service). */
 static int64
-lock_secret(const char *reference, int32 *value_version)
+lock_secret(const PsTenant *tenant, const char *reference, int32 *value_version)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(reference)};
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(reference),
+	CStringGetTextDatum(ps_tenant_row_company(tenant))};
 	bool		isnull;
+	int			keyed = ps_schema_keyed();
 
-	ps_query_plan(&plan_lock,
+	ps_query_plan(&plan_lock[keyed], keyed ?
+				  "SELECT id, value_version FROM provsecret.ai_provider_secret"
+				  " WHERE company OPERATOR(pg_catalog.=) $2"
+				  "   AND reference OPERATOR(pg_catalog.=) $1 FOR UPDATE" :
 				  "SELECT id, value_version FROM provsecret.ai_provider_secret"
 				  " WHERE reference OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-				  1, argtypes);
-	ps_query_run(plan_lock, values, NULL, false, 1);
+				  2, argtypes);
+	ps_query_run(plan_lock[keyed], values, NULL, false, 1);
 	if (SPI_processed == 0)
 		return 0;
 	*value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
@@ -90,10 +96,10 @@ insert_secret(const PsReference *ref, const PsTenant *tenant,
 	BYTEAOID, INT8OID, TEXTOID};
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int			keyed;
 
 	values[0] = CStringGetTextDatum(ps_scope_name(ref->scope));
-	values[1] = tenant->company ? CStringGetTextDatum(tenant->company) : (Datum) 0;
-	nulls[1] = tenant->company ? ' ' : 'n';
+	values[1] = CStringGetTextDatum(ps_tenant_row_company(tenant));
 	values[2] = tenant->project ? CStringGetTextDatum(tenant->project) : (Datum) 0;
 	nulls[2] = tenant->project ? ' ' : 'n';
 	values[3] = CStringGetTextDatum(ref->name);
@@ -103,14 +109,20 @@ insert_secret(const PsReference *ref, const PsTenant *tenant,
 	values[6] = Int64GetDatum(data_key_id);
 	values[7] = CStringGetTextDatum(ps_authz_audit_principal());
 
-	ps_query_plan(&plan_insert,
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_insert[keyed], keyed ?
+				  "INSERT INTO provsecret.ai_provider_secret"
+				  " (scope, company, project, name, description, ciphertext,"
+				  "  data_key_id, value_version, created_by, updated_by)"
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)"
+				  " ON CONFLICT (company, reference) DO NOTHING" :
 				  "INSERT INTO provsecret.ai_provider_secret"
 				  " (scope, company, project, name, description, ciphertext,"
 				  "  data_key_id, value_version, created_by, updated_by)"
 				  " VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8)"
 				  " ON CONFLICT (reference) DO NOTHING",
 				  8, argtypes);
-	ps_query_run(plan_insert, values, nulls, false, 0);
+	ps_query_run(plan_insert[keyed], values, nulls, false, 0);
 	return SPI_processed == 1;
 }
 
@@ -255,7 +267,7 @@ ps_secret_seal_checked(const char *reference, const char *value,
 	for (;;)
 	{
 		int32		current_version;
-		int64		id = lock_secret(canonical, &current_version);
+		int64		id = lock_secret(&tenant, canonical, &current_version);
 		PsSealBinding binding = {canonical, scope, 0};
 
 		/* compared under the row lock the write keeps until commit */
@@ -361,9 +373,10 @@ ps_secret_delete(const char *reference)
 	PsTenant	tenant;
 	char		canonical[PS_REFERENCE_MAX + 1];
 	PsIdentity	identity;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
 	bool		deleted;
+	int			keyed;
 	int32		value_version = 0;
 
 	ps_parse_reference_or_error(reference, &ref);
@@ -374,13 +387,18 @@ ps_secret_delete(const char *reference)
 		ps_authz_deny(PS_PERM_DELETE, tenant.company, tenant.project, canonical);
 
 	values[0] = CStringGetTextDatum(canonical);
+	values[1] = CStringGetTextDatum(ps_tenant_row_company(&tenant));
 	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
-	ps_query_plan(&plan_delete,
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_delete[keyed], keyed ?
+				  "DELETE FROM provsecret.ai_provider_secret"
+				  " WHERE company OPERATOR(pg_catalog.=) $2"
+				  "   AND reference OPERATOR(pg_catalog.=) $1 RETURNING value_version" :
 				  "DELETE FROM provsecret.ai_provider_secret"
 				  " WHERE reference OPERATOR(pg_catalog.=) $1 RETURNING value_version",
-				  1, argtypes);
-	ps_query_run(plan_delete, values, NULL, false, 0);
+				  2, argtypes);
+	ps_query_run(plan_delete[keyed], values, NULL, false, 0);
 	deleted = SPI_processed > 0;
 	if (deleted)
 	{

@@ -24,8 +24,9 @@
 #include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
-static SPIPlanPtr plan_versions = NULL;
-static SPIPlanPtr plan_version = NULL;
+/* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
+static SPIPlanPtr plan_versions[2];
+static SPIPlanPtr plan_version[2];
 
 /* Parse a managed reference and check perm on its tenant; returns the tenant. */
 static PsTenant
@@ -57,19 +58,33 @@ managed_reference(const char *reference, PsPermission perm, PsReference *ref,
  * context); NULL when that version is not stored.  No authorization.
  */
 static bytea *
-kept_ciphertext(const char *canonical, int32 version, char **created_at,
-				MemoryContext context)
+kept_ciphertext(const char *canonical, const char *company, int32 version,
+				char **created_at, MemoryContext context)
 {
 	PsIdentity	identity;
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2];
+	Oid			argtypes[3] = {TEXTOID, INT4OID, TEXTOID};
+	Datum		values[3];
 	bytea	   *ciphertext = NULL;
+	int			keyed;
 
 	values[0] = CStringGetTextDatum(canonical);
 	values[1] = Int32GetDatum(version);
+	values[2] = CStringGetTextDatum(company);
 	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
-	ps_query_plan(&plan_version,
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_version[keyed], keyed ?
+				  "SELECT s.ciphertext, " RFC3339("s.updated_at")
+				  "  FROM provsecret.ai_provider_secret s"
+				  " WHERE s.company OPERATOR(pg_catalog.=) $3 AND s.reference OPERATOR(pg_catalog.=) $1"
+				  "   AND s.value_version OPERATOR(pg_catalog.=) $2"
+				  " UNION ALL "
+				  "SELECT v.ciphertext, " RFC3339("v.created_at")
+				  "  FROM provsecret.ai_provider_secret s"
+				  "  JOIN provsecret.ai_provider_secret_version v"
+				  "    ON v.company OPERATOR(pg_catalog.=) s.company AND v.secret_id OPERATOR(pg_catalog.=) s.id"
+				  " WHERE s.company OPERATOR(pg_catalog.=) $3 AND s.reference OPERATOR(pg_catalog.=) $1"
+				  "   AND v.value_version OPERATOR(pg_catalog.=) $2" :
 				  "SELECT s.ciphertext, " RFC3339("s.updated_at")
 				  "  FROM provsecret.ai_provider_secret s"
 				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
@@ -81,8 +96,8 @@ kept_ciphertext(const char *canonical, int32 version, char **created_at,
 				  "    ON v.secret_id OPERATOR(pg_catalog.=) s.id"
 				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
 				  "   AND v.value_version OPERATOR(pg_catalog.=) $2",
-				  2, argtypes);
-	ps_query_run(plan_version, values, NULL, false, 1);
+				  3, argtypes);
+	ps_query_run(plan_version[keyed], values, NULL, false, 1);
 	if (SPI_processed > 0)
 	{
 		ciphertext = ps_query_bytea_copy(0, 1, context);
@@ -107,17 +122,33 @@ ps_versions(PG_FUNCTION_ARGS)
 	PsReference ref;
 	char		canonical[PS_REFERENCE_MAX + 1];
 	PsIdentity	identity;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	PsTenant	tenant;
+	char	   *company;
+	int			keyed;
 
-	(void) managed_reference(reference, PS_PERM_DESCRIBE, &ref, canonical,
-							sizeof(canonical));
+	tenant = managed_reference(reference, PS_PERM_DESCRIBE, &ref, canonical,
+							   sizeof(canonical));
+	company = ps_tenant_row_company(&tenant);
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = CStringGetTextDatum(canonical);
+	values[1] = CStringGetTextDatum(company);
 
 	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
-	ps_query_plan(&plan_versions,
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_versions[keyed], keyed ?
+				  "SELECT s.value_version, s.updated_at, s.updated_by"
+				  "  FROM provsecret.ai_provider_secret s"
+				  " WHERE s.company OPERATOR(pg_catalog.=) $2 AND s.reference OPERATOR(pg_catalog.=) $1"
+				  " UNION ALL "
+				  "SELECT v.value_version, v.created_at, v.created_by"
+				  "  FROM provsecret.ai_provider_secret s"
+				  "  JOIN provsecret.ai_provider_secret_version v"
+				  "    ON v.company OPERATOR(pg_catalog.=) s.company AND v.secret_id OPERATOR(pg_catalog.=) s.id"
+				  " WHERE s.company OPERATOR(pg_catalog.=) $2 AND s.reference OPERATOR(pg_catalog.=) $1"
+				  " ORDER BY 1 DESC" :
 				  "SELECT s.value_version, s.updated_at, s.updated_by"
 				  "  FROM provsecret.ai_provider_secret s"
 				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
@@ -128,8 +159,8 @@ ps_versions(PG_FUNCTION_ARGS)
 				  "    ON v.secret_id OPERATOR(pg_catalog.=) s.id"
 				  " WHERE s.reference OPERATOR(pg_catalog.=) $1"
 				  " ORDER BY 1 DESC",
-				  1, argtypes);
-	ps_query_run(plan_versions, values, NULL, false, 0);
+				  2, argtypes);
+	ps_query_run(plan_versions[keyed], values, NULL, false, 0);
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{
 		Datum		out[3];
@@ -157,6 +188,7 @@ ps_rollback(PG_FUNCTION_ARGS)
 	int32		version;
 	PsReference ref;
 	char		canonical[PS_REFERENCE_MAX + 1];
+	PsTenant	tenant;
 	bytea	   *ciphertext;
 	PsSealBinding binding;
 	char	   *plaintext;
@@ -169,10 +201,11 @@ ps_rollback(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("value_version must not be null")));
 	version = PG_GETARG_INT32(1);
-	(void) managed_reference(reference, PS_PERM_WRITE, &ref, canonical,
-							sizeof(canonical));
+	tenant = managed_reference(reference, PS_PERM_WRITE, &ref, canonical,
+							   sizeof(canonical));
 
-	ciphertext = kept_ciphertext(canonical, version, NULL, caller_context);
+	ciphertext = kept_ciphertext(canonical, ps_tenant_row_company(&tenant),
+								 version, NULL, caller_context);
 	if (ciphertext == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -215,7 +248,8 @@ ps_secret_resolve_version(const char *reference, int32 version, Size *len,
 
 	/* read checked first: only a reader learns which versions are kept */
 	ciphertext = version > 0 ?
-		kept_ciphertext(canonical, version, created_at, caller_context) : NULL;
+		kept_ciphertext(canonical, ps_tenant_row_company(&tenant), version,
+						created_at, caller_context) : NULL;
 	if (ciphertext == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),

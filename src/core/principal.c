@@ -22,6 +22,7 @@ static MemoryContext ps_principal_context = NULL;	/* db:<role> */
 static MemoryContext ps_token_context = NULL;	/* this transaction's token */
 static List *ps_token_principals = NIL;
 static bool ps_token_only = false;
+static uint64 ps_principals_epoch = 0;	/* moves whenever the set may change */
 
 /* "db:<role>" of the caller, kept (see current_db_principal) */
 static Oid	db_principal_role = InvalidOid;
@@ -38,6 +39,7 @@ principal_xact_callback(XactEvent event, void *arg)
 			MemoryContextReset(ps_token_context);
 		ps_token_principals = NIL;
 		ps_token_only = false;
+		ps_principals_epoch++;
 	}
 }
 
@@ -76,6 +78,13 @@ ps_authz_set_token_principals(List *principals, bool token_only)
 		ps_token_principals = lappend(ps_token_principals, pstrdup(lfirst(lc)));
 	MemoryContextSwitchTo(old);
 	ps_token_only = token_only;
+	ps_principals_epoch++;
+}
+
+uint64
+ps_principal_epoch(void)
+{
+	return ps_principals_epoch;
 }
 
 bool

@@ -34,6 +34,12 @@ extern const char *ps_authz_audit_principal(void);
 extern bool ps_principal_token_only(void);
 
 /*
+ * A number that changes whenever the token principals or token_only may
+ * have changed (the db: principal follows the caller, compared apart).
+ */
+extern uint64 ps_principal_epoch(void);
+
+/*
  * The principals that count now, as a List of palloc'd C strings and as one
  * cache key (*key, palloc'd: each principal followed by a newline).
  */

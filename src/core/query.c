@@ -3,8 +3,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
 #include "core/provsecret.h"
@@ -56,6 +58,19 @@ ps_query_run_latest(SPIPlanPtr plan, Datum *values, const char *nulls,
 {
 	return checked(SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
 										InvalidSnapshot, false, true, count));
+}
+
+/* Two catalog cache probes: cheap enough to ask on every statement. */
+int
+ps_schema_keyed(void)
+{
+	Oid			namespace = get_namespace_oid("provsecret", true);
+	Oid			relid;
+
+	if (!OidIsValid(namespace))
+		return 1;
+	relid = get_relname_relid("access_grant", namespace);
+	return OidIsValid(relid) && get_attnum(relid, "company") != InvalidAttrNumber;
 }
 
 char *

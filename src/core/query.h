@@ -31,6 +31,13 @@ extern int	ps_query_run(SPIPlanPtr plan, Datum *values, const char *nulls,
 extern int	ps_query_run_latest(SPIPlanPtr plan, Datum *values,
 								const char *nulls, long count);
 
+/*
+ * Whether the installed schema keys tenant rows by company (0.5.0 on), or
+ * is an earlier one the new library must still serve until ALTER EXTENSION
+ * provsecret UPDATE: 1 or 0, to index a statement's two kept plans.
+ */
+extern int	ps_schema_keyed(void);
+
 /* Text helpers for result rows of the last statement. */
 extern char *ps_query_text(int row, int col);	/* NULL for SQL NULL */
 extern Datum ps_query_datum(int row, int col, bool *isnull);

@@ -220,6 +220,18 @@ ps_scope_name(PsScope scope)
 	return scope == PS_SCOPE_COMPANY ? "company" : "project";
 }
 
+void
+ps_own_company(const char *project, char *buf, size_t buflen)
+{
+	snprintf(buf, buflen, "%c%s", PS_OWN_COMPANY_PREFIX, project);
+}
+
+bool
+ps_company_is_own(const char *company)
+{
+	return company != NULL && company[0] == PS_OWN_COMPANY_PREFIX;
+}
+
 /*
  * Concatenate parts into buf, truncating as snprintf would.  resolve
  * formats every reference it is given: this is a tenth of snprintf's cost.

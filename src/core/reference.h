@@ -68,4 +68,15 @@ extern void ps_reference_format(const PsReference *ref, char *buf, size_t buflen
 
 extern const char *ps_scope_name(PsScope scope);
 
+/*
+ * The company every tenant row of a project without one carries:
+ * "~<project>".  No company name can start with '~', so it is never named,
+ * granted or shown (docs/DESIGN.md, "Running on Citus").  buf holds
+ * PS_OWN_COMPANY_MAX + 1 bytes.
+ */
+#define PS_OWN_COMPANY_PREFIX '~'
+#define PS_OWN_COMPANY_MAX (1 + PS_NAME_MAX)
+extern void ps_own_company(const char *project, char *buf, size_t buflen);
+extern bool ps_company_is_own(const char *company);
+
 #endif

@@ -18,6 +18,7 @@
 
 #include "core/identity.h"
 #include "core/provsecret.h"
+#include "core/reference.h"
 #include "core/query.h"
 #include "crypto/datakey.h"
 #include "crypto/keyring.h"
@@ -49,7 +50,8 @@ static Oid	ps_data_key_relid = InvalidOid;
 
 static SPIPlanPtr plan_active = NULL;
 static SPIPlanPtr plan_by_id = NULL;
-static SPIPlanPtr plan_insert = NULL;
+/* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
+static SPIPlanPtr plan_insert[2];
 static SPIPlanPtr plan_nextval = NULL;
 static SPIPlanPtr plan_in_progress = NULL;
 
@@ -201,6 +203,7 @@ ps_datakey_active(const char *tenant, const char *company, const char *project,
 		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 		bool		isnull;
 		PsCachedKey *slot;
+		int			keyed;
 
 		ps_query_plan(&plan_nextval,
 					  "SELECT pg_catalog.nextval('provsecret.data_key_id_seq'::pg_catalog.regclass)",
@@ -213,19 +216,32 @@ ps_datakey_active(const char *tenant, const char *company, const char *project,
 
 		values[0] = Int64GetDatum(id);
 		values[1] = CStringGetTextDatum(tenant);
-		values[2] = company ? CStringGetTextDatum(company) : (Datum) 0;
-		nulls[2] = company ? ' ' : 'n';
+		if (company != NULL)
+			values[2] = CStringGetTextDatum(company);
+		else
+		{
+			/* a project without a company: its own (tenancy/tenant.h) */
+			char		own[PS_OWN_COMPANY_MAX + 1];
+
+			ps_own_company(project, own, sizeof(own));
+			values[2] = CStringGetTextDatum(own);
+		}
 		values[3] = project && !company ? CStringGetTextDatum(project) : (Datum) 0;
 		nulls[3] = project && !company ? ' ' : 'n';
 		values[4] = PointerGetDatum(ps_seal_wrap_key(root, id, tenant, slot->key));
 		values[5] = CStringGetTextDatum(root->fingerprint);
-		ps_query_plan(&plan_insert,
+		keyed = ps_schema_keyed();
+		ps_query_plan(&plan_insert[keyed], keyed ?
+					  "INSERT INTO provsecret.data_key"
+					  " (id, tenant, company, project, wrapped_key, root_key_fingerprint)"
+					  " VALUES ($1, $2, $3, $4, $5, $6)"
+					  " ON CONFLICT (company, tenant) WHERE retired_at IS NULL DO NOTHING" :
 					  "INSERT INTO provsecret.data_key"
 					  " (id, tenant, company, project, wrapped_key, root_key_fingerprint)"
 					  " VALUES ($1, $2, $3, $4, $5, $6)"
 					  " ON CONFLICT (tenant) WHERE retired_at IS NULL DO NOTHING",
 					  6, argtypes);
-		ps_query_run(plan_insert, values, nulls, false, 0);
+		ps_query_run(plan_insert[keyed], values, nulls, false, 0);
 		if (SPI_processed == 1)
 		{
 			slot->used = true;

@@ -32,14 +32,16 @@
 #include "external/resolver.h"
 #include "external/resolver_kinds.h"
 #include "external/resolver_metrics.h"
+#include "store/secret_fetch.h"
 #include "tenancy/authz.h"
+#include "tenancy/tenant.h"
 
 static SPIPlanPtr plan_binding = NULL;
-static SPIPlanPtr plan_managed = NULL;
 static SPIPlanPtr plan_meta = NULL;
-static SPIPlanPtr plan_upsert = NULL;
+/* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
+static SPIPlanPtr plan_upsert[2];
 static SPIPlanPtr plan_forget = NULL;
-static SPIPlanPtr plan_bind = NULL;
+static SPIPlanPtr plan_bind[2];
 static SPIPlanPtr plan_others = NULL;
 static SPIPlanPtr plan_unbind = NULL;
 static SPIPlanPtr plan_forget_all = NULL;
@@ -213,10 +215,10 @@ meta_upsert(const PsReference *ref, const PsTenant *tenant, const char *resolver
 	PsIdentity	identity;
 	bool		isnull;
 	int32		version;
+	int			keyed;
 
 	values[0] = CStringGetTextDatum(ref->owner);
-	values[1] = tenant->company ? CStringGetTextDatum(tenant->company) : (Datum) 0;
-	nulls[1] = tenant->company ? ' ' : 'n';
+	values[1] = CStringGetTextDatum(ps_tenant_row_company(tenant));
 	values[2] = CStringGetTextDatum(ref->name);
 	values[3] = CStringGetTextDatum(resolver);
 	values[4] = description ? CStringGetTextDatum(description) : (Datum) 0;
@@ -225,7 +227,18 @@ meta_upsert(const PsReference *ref, const PsTenant *tenant, const char *resolver
 
 	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
-	ps_query_plan(&plan_upsert,
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_upsert[keyed], keyed ?
+				  "INSERT INTO provsecret.bound_secret AS s"
+				  " (project, company, name, resolver, description, value_version,"
+				  "  created_by, updated_by)"
+				  " VALUES ($1, $2, $3, $4, $5, 1, $6, $6)"
+				  " ON CONFLICT (company, project, name) DO UPDATE"
+				  "   SET value_version = s.value_version OPERATOR(pg_catalog.+) 1,"
+				  "       resolver = EXCLUDED.resolver,"
+				  "       description = COALESCE(EXCLUDED.description, s.description),"
+				  "       updated_at = pg_catalog.now(), updated_by = EXCLUDED.updated_by"
+				  " RETURNING value_version" :
 				  "INSERT INTO provsecret.bound_secret AS s"
 				  " (project, company, name, resolver, description, value_version,"
 				  "  created_by, updated_by)"
@@ -237,7 +250,7 @@ meta_upsert(const PsReference *ref, const PsTenant *tenant, const char *resolver
 				  "       updated_at = pg_catalog.now(), updated_by = EXCLUDED.updated_by"
 				  " RETURNING value_version",
 				  6, argtypes);
-	ps_query_run(plan_upsert, values, nulls, false, 1);
+	ps_query_run(plan_upsert[keyed], values, nulls, false, 1);
 	version = DatumGetInt32(ps_query_datum(0, 1, &isnull));
 	SPI_finish();
 	ps_identity_leave(&identity);
@@ -258,10 +271,8 @@ ps_binding_seal(const PsReference *ref, const char *canonical,
 
 	if (!binding_of(ref->owner, &r))
 		return false;
-	if (owner_lookup(&plan_managed,
-					 "SELECT 1 FROM provsecret.ai_provider_secret"
-					 " WHERE reference OPERATOR(pg_catalog.=) $1",
-					 canonical) != NULL)
+	if (ps_secret_fetch(ps_tenant_row_company(tenant), canonical, &version,
+						CurrentMemoryContext) != NULL)
 		return false;			/* sealed before the binding: stays managed */
 
 	/* metadata first (see the top of the file): the backend is the last step */
@@ -355,7 +366,7 @@ audit_binding(const char *action, const PsTenant *tenant, const char *detail)
 	PsAuditEvent event = {0};
 
 	event.action = action;
-	event.company = tenant->company;
+	event.company = ps_event_company(tenant->company, tenant->project);
 	event.project = tenant->project;
 	event.outcome = "ok";
 	event.detail = detail;
@@ -420,6 +431,7 @@ ps_bind_workspace(PG_FUNCTION_ARGS)
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	PsIdentity	identity;
 	char	   *others;
+	int			keyed;
 
 	if (!ps_name_is_valid(name, strlen(name)))
 		ereport(ERROR,
@@ -445,20 +457,25 @@ ps_bind_workspace(PG_FUNCTION_ARGS)
 	ps_tenant_ensure_registered(&tenant);
 
 	values[0] = CStringGetTextDatum(project);
-	values[1] = tenant.company ? CStringGetTextDatum(tenant.company) : (Datum) 0;
-	nulls[1] = tenant.company ? ' ' : 'n';
+	values[1] = CStringGetTextDatum(ps_tenant_row_company(&tenant));
 	values[2] = CStringGetTextDatum(r.name);
 	values[3] = CStringGetTextDatum(ps_authz_audit_principal());
 	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
-	ps_query_plan(&plan_bind,
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_bind[keyed], keyed ?
+				  "INSERT INTO provsecret.workspace_binding AS b"
+				  " (project, company, resolver, bound_by)"
+				  " VALUES ($1, $2, $3, $4)"
+				  " ON CONFLICT (company, project) DO UPDATE SET resolver = EXCLUDED.resolver,"
+				  "   bound_at = pg_catalog.now(), bound_by = EXCLUDED.bound_by" :
 				  "INSERT INTO provsecret.workspace_binding AS b"
 				  " (project, company, resolver, bound_by)"
 				  " VALUES ($1, $2, $3, $4)"
 				  " ON CONFLICT (project) DO UPDATE SET resolver = EXCLUDED.resolver,"
 				  "   bound_at = pg_catalog.now(), bound_by = EXCLUDED.bound_by",
 				  4, argtypes);
-	ps_query_run(plan_bind, values, nulls, false, 0);
+	ps_query_run(plan_bind[keyed], values, nulls, false, 0);
 	SPI_finish();
 	ps_identity_leave(&identity);
 	audit_binding("workspace.bound", &tenant, psprintf("resolver %s", r.name));

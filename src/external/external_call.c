@@ -11,6 +11,7 @@
 #include "external/external_call.h"
 #include "external/external_guard.h"
 #include "external/resolver_kinds.h"
+#include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
 /* Count the call's outcome on /metrics, then audit it durably. */
@@ -24,7 +25,7 @@ ps_external_audit_counted(const PsExternalCall *call, const char *outcome,
 
 	event.action = call->action ? call->action : "secret.revealed";
 	event.reference = call->reference;
-	event.company = call->tenant.company;
+	event.company = ps_event_company(call->tenant.company, call->tenant.project);
 	event.project = call->tenant.project;
 	event.value_version = call->value_version;
 	event.outcome = outcome;
@@ -44,7 +45,7 @@ ps_external_audit_use(const PsExternalCall *call, const char *outcome,
 
 	event.action = "secret.used";
 	event.reference = r->auth_reference;
-	event.company = owner.company;
+	event.company = ps_event_company(owner.company, owner.project);
 	event.project = owner.project;
 	event.outcome = outcome;
 	event.detail = psprintf("resolver %s: %s%s%s", r->name, what,

@@ -188,7 +188,7 @@ audit_resolver(const char *action, const ResolverSpec *spec, const char *what)
 	PsAuditEvent event = {0};
 
 	event.action = action;
-	event.company = spec->tenant.company;
+	event.company = ps_event_company(spec->tenant.company, spec->tenant.project);
 	event.project = spec->tenant.project;
 	event.outcome = "ok";
 	event.detail = psprintf("resolver %s %s", spec->name, what);
@@ -250,6 +250,8 @@ fetch_resolver(const char *name, bool lock, PsResolver *out, MemoryContext conte
 	out->name = MemoryContextStrdup(context, name);
 	out->scope = strcmp(ps_query_text(0, 1), "company") == 0 ? PS_SCOPE_COMPANY : PS_SCOPE_PROJECT;
 	out->company = text_in(2, context);
+	if (ps_company_is_own(out->company))
+		out->company = NULL;	/* a project's own: no company */
 	out->project = text_in(3, context);
 	out->owner = out->scope == PS_SCOPE_COMPANY ? out->company : out->project;
 	if (!ps_resolver_kind_parse(ps_query_text(0, 4), &out->kind))
@@ -294,8 +296,7 @@ write_resolver(const ResolverSpec *spec, bool insert)
 
 	values[0] = CStringGetTextDatum(spec->name);
 	values[1] = CStringGetTextDatum(ps_scope_name(spec->target.scope));
-	values[2] = spec->tenant.company ? CStringGetTextDatum(spec->tenant.company) : (Datum) 0;
-	nulls[2] = spec->tenant.company ? ' ' : 'n';
+	values[2] = CStringGetTextDatum(ps_tenant_row_company(&spec->tenant));
 	values[3] = spec->tenant.project ? CStringGetTextDatum(spec->tenant.project) : (Datum) 0;
 	nulls[3] = spec->tenant.project ? ' ' : 'n';
 	values[4] = CStringGetTextDatum(ps_resolver_kind_name(spec->kind));

@@ -1,5 +1,11 @@
 /*
- * rest_sql.c: metadata reads of the REST routes, through SPI on the views.
+ * rest_sql.c: metadata reads of the REST routes, through SPI.
+ *
+ * They read the tables the secrets view unions, as provsecret_service (so
+ * row-level security decides what is visible, as through the view), with
+ * the tenant's company in the filter: one company's rows, by the indexes
+ * that lead with company.  The view's company column hides a project's own
+ * company and so cannot be used in an index condition.
  */
 #include "postgres.h"
 
@@ -7,23 +13,28 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "core/identity.h"
 #include "core/provsecret.h"
+#include "core/query.h"
 #include "rest/rest_sql.h"
+#include "tenancy/tenant.h"
 
 /* Plans kept for the worker's life: a request must not parse SQL. */
-static SPIPlanPtr plan_secret = NULL;
-static SPIPlanPtr plan_company = NULL;
-static SPIPlanPtr plan_project = NULL;
+/* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
+static SPIPlanPtr plan_secret[2];
+static SPIPlanPtr plan_company[2];
+static SPIPlanPtr plan_project[2];
 static SPIPlanPtr plan_versions = NULL;
 
+/* Every query takes text parameters: $1 reference or owner, $2 company. */
 static SPIPlanPtr
-keep_plan(SPIPlanPtr *plan, const char *query)
+keep_plan(SPIPlanPtr *plan, const char *query, int nargs)
 {
-	Oid			argtypes[1] = {TEXTOID};
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(query, 1, argtypes);
+		SPIPlanPtr	p = SPI_prepare(query, nargs, argtypes);
 
 		if (p == NULL)
 			ereport(ERROR,
@@ -58,19 +69,40 @@ fill(PsSecretMeta *m, HeapTuple tup, TupleDesc desc, MemoryContext cxt)
 	m->updated_at = copy_column(tup, desc, 5, cxt);
 }
 
+#define META_COLUMNS "name, reference, description, value_version, updated_at"
+
 bool
 ps_rest_sql_secret(const char *reference, PsSecretMeta *out)
 {
-	Datum		args[1] = {CStringGetTextDatum(reference)};
+	PsReference ref;
+	PsTenant	tenant;
+	Datum		args[2];
 	MemoryContext cxt = CurrentMemoryContext;
+	PsIdentity	identity;
 	bool		found;
+	int			keyed;
 	SPIPlanPtr	plan;
 
 	memset(out, 0, sizeof(*out));
+	ps_parse_reference_or_error(reference, &ref);
+	tenant = ps_tenant_of(ref.scope, ref.owner);
+	args[0] = CStringGetTextDatum(reference);
+	args[1] = CStringGetTextDatum(ps_tenant_row_company(&tenant));
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
-	plan = keep_plan(&plan_secret,
-					 "SELECT name, reference, description, value_version, " UPDATED_AT " "
-					 "FROM provsecret.secrets WHERE reference OPERATOR(pg_catalog.=) $1");
+	keyed = ps_schema_keyed();
+	plan = !keyed ?
+		keep_plan(&plan_secret[0],
+				  "SELECT name, reference, description, value_version, " UPDATED_AT " "
+				  "FROM provsecret.secrets WHERE reference OPERATOR(pg_catalog.=) $1", 2) :
+		keep_plan(&plan_secret[1],
+					 "SELECT name, reference, description, value_version, " UPDATED_AT " FROM ("
+					 " SELECT " META_COLUMNS " FROM provsecret.ai_provider_secret"
+					 "  WHERE company OPERATOR(pg_catalog.=) $2 AND reference OPERATOR(pg_catalog.=) $1"
+					 " UNION ALL"
+					 " SELECT " META_COLUMNS " FROM provsecret.bound_secret"
+					 "  WHERE company OPERATOR(pg_catalog.=) $2 AND reference OPERATOR(pg_catalog.=) $1) s",
+					 2);
 	if (SPI_execute_plan(plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -79,27 +111,50 @@ ps_rest_sql_secret(const char *reference, PsSecretMeta *out)
 	if (found)
 		fill(out, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, cxt);
 	SPI_finish();
+	ps_identity_leave(&identity);
 	return found;
 }
 
 List *
 ps_rest_sql_list(bool company, const char *owner)
 {
-	Datum		args[1] = {CStringGetTextDatum(owner)};
+	PsTenant	tenant = ps_tenant_of(company ? PS_SCOPE_COMPANY : PS_SCOPE_PROJECT, owner);
+	Datum		args[2] = {CStringGetTextDatum(owner),
+	CStringGetTextDatum(ps_tenant_row_company(&tenant))};
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *result = NIL;
+	PsIdentity	identity;
+	int			keyed;
 	SPIPlanPtr	plan;
 
+	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
-	plan = company ?
-		keep_plan(&plan_company,
+	keyed = ps_schema_keyed();
+	if (!keyed)
+		plan = company ?
+			keep_plan(&plan_company[0],
+					  "SELECT name, reference, description, value_version, " UPDATED_AT " "
+					  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'company' "
+					  "AND company OPERATOR(pg_catalog.=) $1 ORDER BY name COLLATE \"C\"", 2) :
+			keep_plan(&plan_project[0],
+					  "SELECT name, reference, description, value_version, " UPDATED_AT " "
+					  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'project' "
+					  "AND project OPERATOR(pg_catalog.=) $1 ORDER BY name COLLATE \"C\"", 2);
+	else
+		plan = company ?
+		keep_plan(&plan_company[1],
 				  "SELECT name, reference, description, value_version, " UPDATED_AT " "
-				  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'company' "
-				  "AND company OPERATOR(pg_catalog.=) $1 ORDER BY name COLLATE \"C\"") :
-		keep_plan(&plan_project,
-				  "SELECT name, reference, description, value_version, " UPDATED_AT " "
-				  "FROM provsecret.secrets WHERE scope OPERATOR(pg_catalog.=) 'project' "
-				  "AND project OPERATOR(pg_catalog.=) $1 ORDER BY name COLLATE \"C\"");
+				  "FROM provsecret.ai_provider_secret WHERE company OPERATOR(pg_catalog.=) $1 "
+				  "AND scope OPERATOR(pg_catalog.=) 'company' ORDER BY name COLLATE \"C\"", 2) :
+		keep_plan(&plan_project[1],
+				  "SELECT name, reference, description, value_version, " UPDATED_AT " FROM ("
+				  " SELECT " META_COLUMNS " FROM provsecret.ai_provider_secret"
+				  "  WHERE company OPERATOR(pg_catalog.=) $2 AND scope OPERATOR(pg_catalog.=) 'project'"
+				  "    AND project OPERATOR(pg_catalog.=) $1"
+				  " UNION ALL"
+				  " SELECT " META_COLUMNS " FROM provsecret.bound_secret"
+				  "  WHERE company OPERATOR(pg_catalog.=) $2 AND project OPERATOR(pg_catalog.=) $1) s"
+				  " ORDER BY name COLLATE \"C\"", 2);
 	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -116,6 +171,7 @@ ps_rest_sql_list(bool company, const char *owner)
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
+	ps_identity_leave(&identity);
 	return result;
 }
 
@@ -130,7 +186,7 @@ ps_rest_sql_versions(const char *reference)
 	SPI_connect();
 	plan = keep_plan(&plan_versions,
 					 "SELECT value_version, pg_catalog.to_char(created_at AT TIME ZONE 'UTC', "
-					 "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM provsecret.versions($1)");
+					 "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM provsecret.versions($1)", 1);
 	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),

@@ -1,6 +1,7 @@
 /*
- * rest_sql.h: metadata the REST routes read through the provsecret views
- * (row-level security applies; the tables are never read directly).
+ * rest_sql.h: metadata the REST routes read, as provsecret_service so
+ * row-level security applies (the rows the secrets view would show), from
+ * one company's rows.
  */
 #ifndef PROVSECRET_REST_SQL_H
 #define PROVSECRET_REST_SQL_H

@@ -25,6 +25,7 @@
 #include "rest/rest_sql.h"
 #include "rest/routes.h"
 #include "tenancy/authz.h"
+#include "tenancy/tenant.h"
 #include "tenancy/listing_cache.h"
 #include "token/token.h"
 
@@ -320,7 +321,7 @@ ps_routes_require(const char *company, const char *project, PsPermission perm)
 		PsAuditEvent ev = {0};
 
 		ev.action = "access.denied";
-		ev.company = company;
+		ev.company = ps_event_company(company, project);
 		ev.project = project;
 		ev.outcome = "denied";
 		ev.count = 1;

@@ -37,7 +37,9 @@
 #include "store/secret_fetch.h"
 
 #define PS_SECRET_TABLE "ai_provider_secret"
-#define PS_SECRET_REFERENCE_INDEX "ai_provider_secret_reference_key"
+#define PS_SECRET_REFERENCE_INDEX "ai_provider_secret_company_reference_key"
+/* before 0.5.0's upgrade script has run: the index of reference alone */
+#define PS_SECRET_LEGACY_INDEX "ai_provider_secret_reference_key"
 
 /*
  * The table's and index's OIDs and three column numbers, looked up once
@@ -49,6 +51,7 @@ typedef struct SecretTable
 {
 	Oid			relid;
 	Oid			indexid;
+	bool		keyed;			/* indexid leads with company */
 	AttrNumber	reference_attnum;
 	AttrNumber	ciphertext_attnum;
 	AttrNumber	version_attnum;
@@ -101,6 +104,9 @@ secret_table_get(void)
 	namespace = get_namespace_oid("provsecret", false);
 	found.relid = get_relname_relid(PS_SECRET_TABLE, namespace);
 	found.indexid = get_relname_relid(PS_SECRET_REFERENCE_INDEX, namespace);
+	found.keyed = OidIsValid(found.indexid);
+	if (!found.keyed)
+		found.indexid = get_relname_relid(PS_SECRET_LEGACY_INDEX, namespace);
 	if (!OidIsValid(found.relid) || !OidIsValid(found.indexid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -182,21 +188,35 @@ remember_slot(TidSlot *set, uint32 tag, const TupleTableSlot *slot)
 		((const BufferHeapTupleTableSlot *) slot)->buffer : InvalidBuffer;
 }
 
-/* The index probe: true and the tuple in slot when the reference exists. */
+/*
+ * The index probe of (company, reference), one company's rows (of reference
+ * alone on a schema not yet updated to 0.5.0): true and the tuple in slot
+ * when the reference exists.
+ */
 static bool
 fetch_by_index(Relation rel, const SecretTable *table, Snapshot snapshot,
-			   const char *canonical, TupleTableSlot *slot)
+			   const char *company, const char *canonical, TupleTableSlot *slot)
 {
 	Relation	index = index_open(table->indexid, AccessShareLock);
-	ScanKeyData key;
+	ScanKeyData key[2];
 	IndexScanDesc scan;
 	bool		found;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ,
+	int			nkeys = 0;
+
+	if (table->keyed)
+	{
+		ScanKeyInit(&key[nkeys], 1, BTEqualStrategyNumber, F_TEXTEQ,
+					CStringGetTextDatum(company));
+		key[nkeys].sk_collation = index->rd_indcollation[0];
+		nkeys++;
+	}
+	ScanKeyInit(&key[nkeys], nkeys + 1, BTEqualStrategyNumber, F_TEXTEQ,
 				CStringGetTextDatum(canonical));
-	key.sk_collation = index->rd_indcollation[0];
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
+	key[nkeys].sk_collation = index->rd_indcollation[nkeys];
+	nkeys++;
+	scan = index_beginscan(rel, index, snapshot, nkeys, 0);
+	index_rescan(scan, key, nkeys, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	index_close(index, NoLock);
@@ -204,8 +224,8 @@ fetch_by_index(Relation rel, const SecretTable *table, Snapshot snapshot,
 }
 
 bytea *
-ps_secret_fetch(const char *canonical, int32 *value_version,
-				MemoryContext context)
+ps_secret_fetch(const char *company, const char *canonical,
+				int32 *value_version, MemoryContext context)
 {
 	SecretTable table = *secret_table_get();
 	size_t		canonical_len = strlen(canonical);
@@ -235,7 +255,7 @@ ps_secret_fetch(const char *canonical, int32 *value_version,
 	if ((remembered != NULL &&
 		 fetch_remembered(rel, &table, snapshot, remembered, canonical,
 						  canonical_len, slot)) ||
-		fetch_by_index(rel, &table, snapshot, canonical, slot))
+		fetch_by_index(rel, &table, snapshot, company, canonical, slot))
 	{
 		bool		isnull;
 		Datum		ciphertext = slot_getattr(slot, table.ciphertext_attnum, &isnull);

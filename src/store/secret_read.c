@@ -17,6 +17,7 @@
 #include "store/secret_fetch.h"
 #include "store/secret_read.h"
 #include "tenancy/authz.h"
+#include "tenancy/tenant.h"
 
 void
 ps_secret_audit(const char *action, const char *reference, const PsTenant *tenant,
@@ -26,7 +27,7 @@ ps_secret_audit(const char *action, const char *reference, const PsTenant *tenan
 
 	event.action = action;
 	event.reference = reference;
-	event.company = tenant ? tenant->company : NULL;
+	event.company = tenant ? ps_event_company(tenant->company, tenant->project) : NULL;
 	event.project = tenant ? tenant->project : NULL;
 	event.value_version = value_version;
 	event.outcome = "ok";
@@ -122,9 +123,12 @@ ps_secret_open_managed(const PsReference *ref, const char *canonical, Size *len,
 {
 	bytea	   *ciphertext;
 	PsSealBinding binding;
+	PsTenant	tenant;
 	MemoryContext caller_context = CurrentMemoryContext;
 
-	ciphertext = ps_secret_fetch(canonical, value_version, caller_context);
+	tenant = ps_tenant_of(ref->scope, ref->owner);
+	ciphertext = ps_secret_fetch(ps_tenant_row_company(&tenant), canonical,
+								 value_version, caller_context);
 	if (ciphertext == NULL)
 		return NULL;
 

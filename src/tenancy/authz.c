@@ -53,6 +53,9 @@ typedef struct PsProjectEntry
 	char		company[PS_NAME_MAX + 1];
 } PsProjectEntry;
 
+/* projects whose company a backend keeps (bench/scale/README.md) */
+#define PS_PROJECT_CACHE_MAX 1024
+
 static MemoryContext ps_authz_context = NULL;	/* caches */
 
 static HTAB *ps_grants = NULL;
@@ -110,9 +113,13 @@ implied(int granted)
 	return mask;
 }
 
+/* moves whenever grants or projects may have changed */
+static uint64 ps_authz_epoch = 0;
+
 static void
 authz_relcache_callback(Datum arg, Oid relid)
 {
+	ps_authz_epoch++;
 	if (relid == InvalidOid || relid == ps_grant_relid)
 		ps_grants_stale = true;
 	if (relid == InvalidOid || relid == ps_project_relid)
@@ -206,7 +213,13 @@ ps_authz_project_company(const char *project, bool *exists)
 
 	authz_init();
 	AcceptInvalidationMessages();
-	if (ps_projects_stale || ps_projects == NULL)
+	/*
+	 * Bounded, so a backend's memory does not grow with the number of
+	 * projects it has seen: when full, it starts again (a miss is one
+	 * index probe).
+	 */
+	if (ps_projects_stale || ps_projects == NULL ||
+		hash_get_num_entries(ps_projects) >= PS_PROJECT_CACHE_MAX)
 	{
 		HASHCTL		ctl;
 
@@ -246,14 +259,34 @@ ps_authz_project_company(const char *project, bool *exists)
 			company = ps_query_text(0, 1);
 		entry = hash_search(ps_projects, project, HASH_ENTER, &found);
 		entry->exists = row_exists;
-		entry->has_company = company != NULL;
-		if (company != NULL)
+		/* a project without a company: its own is never shown as one */
+		entry->has_company = company != NULL && !ps_company_is_own(company);
+		if (entry->has_company)
 			strlcpy(entry->company, company, sizeof(entry->company));
 		SPI_finish();
 		ps_identity_leave(&identity);
 	}
 	*exists = entry->exists;
 	return entry->has_company ? pstrdup(entry->company) : NULL;
+}
+
+const char *
+ps_event_company(const char *company, const char *project)
+{
+	bool		exists;
+	char	   *project_company;
+
+	if (company != NULL || project == NULL)
+		return company;
+	project_company = ps_authz_project_company(project, &exists);
+	if (project_company == NULL)
+	{
+		char		own[PS_OWN_COMPANY_MAX + 1];
+
+		ps_own_company(project, own, sizeof(own));
+		project_company = pstrdup(own);
+	}
+	return project_company;
 }
 
 /* Roles that hold permissions everywhere, by membership. */
@@ -366,7 +399,7 @@ audit_denial(PsPermission perm, const char *company, const char *project,
 
 	event.action = "access.denied";
 	event.reference = reference;
-	event.company = company;
+	event.company = ps_event_company(company, project);
 	event.project = project;
 	event.outcome = "denied";
 	event.detail = on ? psprintf("%s permission required on %s", ps_permission_name(perm), on) :
@@ -424,24 +457,114 @@ ps_authz_deny(PsPermission perm, const char *company, const char *project,
 					ps_permission_name(perm))));
 }
 
+/*
+ * The last answer of one has_permission call site (fn_extra, so it lives
+ * for one execution of one statement): a policy asks the same question for
+ * every row of a project's listing, and 10,000 rows asked it 10,000 times
+ * (bench/scale/README.md).  Reused only for the same arguments, caller and
+ * principals, and while no invalidation of grants or projects arrived.
+ */
+typedef struct PsPermissionMemo
+{
+	bool		valid;
+	Oid			caller;
+	uint64		principals_epoch;
+	uint64		authz_epoch;
+	bool		has_company;
+	bool		has_project;
+	char		company[PS_OWN_COMPANY_MAX + 1];
+	char		project[PS_NAME_MAX + 1];
+	char		perm[16];
+	bool		result;
+} PsPermissionMemo;
+
+/* Does a text argument equal the memo's string (false if it cannot be kept)? */
+static bool
+memo_arg_matches(FunctionCallInfo fcinfo, int argno, bool has, const char *kept)
+{
+	text	   *t;
+	Size		len;
+
+	if (PG_ARGISNULL(argno))
+		return !has;
+	if (!has)
+		return false;
+	t = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(t);
+	return strlen(kept) == len && memcmp(VARDATA_ANY(t), kept, len) == 0;
+}
+
+static bool
+memo_arg_keep(FunctionCallInfo fcinfo, int argno, bool *has, char *buf, Size size)
+{
+	text	   *t;
+	Size		len;
+
+	*has = !PG_ARGISNULL(argno);
+	if (!*has)
+		return true;
+	t = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (len >= size)
+		return false;
+	memcpy(buf, VARDATA_ANY(t), len);
+	buf[len] = '\0';
+	return true;
+}
+
 /* SQL: has_permission(company, project, permission), used by RLS policies. */
 PG_FUNCTION_INFO_V1(ps_has_permission);
 Datum
 ps_has_permission(PG_FUNCTION_ARGS)
 {
-	char	   *company = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *project = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PsPermissionMemo *memo = (PsPermissionMemo *) fcinfo->flinfo->fn_extra;
+	char	   *company;
+	char	   *project;
 	PsPermission perm;
+	bool		result;
 
 	if (PG_ARGISNULL(2))
 		PG_RETURN_BOOL(false);
+
+	/* a revoke committed meanwhile moves the epoch here */
+	AcceptInvalidationMessages();
+	if (memo != NULL && memo->valid &&
+		memo->caller == ps_identity_caller() &&
+		memo->principals_epoch == ps_principal_epoch() &&
+		memo->authz_epoch == ps_authz_epoch &&
+		memo_arg_matches(fcinfo, 0, memo->has_company, memo->company) &&
+		memo_arg_matches(fcinfo, 1, memo->has_project, memo->project) &&
+		memo_arg_matches(fcinfo, 2, true, memo->perm))
+		PG_RETURN_BOOL(memo->result);
+
+	company = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	project = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	perm = ps_permission_from_name(text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	if (perm == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown permission"),
 				 errhint("Permissions are describe, read, write, delete and manage.")));
-	PG_RETURN_BOOL(ps_authz_allows(company, project, perm));
+	result = ps_authz_allows(company, project, perm);
+
+	if (memo == NULL)
+		memo = fcinfo->flinfo->fn_extra =
+			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PsPermissionMemo));
+	memo->valid = false;
+	if (memo_arg_keep(fcinfo, 0, &memo->has_company, memo->company, sizeof(memo->company)) &&
+		memo_arg_keep(fcinfo, 1, &memo->has_project, memo->project, sizeof(memo->project)))
+	{
+		bool		has_perm;
+
+		(void) memo_arg_keep(fcinfo, 2, &has_perm, memo->perm, sizeof(memo->perm));
+		memo->caller = ps_identity_caller();
+		/* read after the check, which may itself have reloaded caches */
+		memo->principals_epoch = ps_principal_epoch();
+		memo->authz_epoch = ps_authz_epoch;
+		memo->result = result;
+		memo->valid = true;
+	}
+	PG_RETURN_BOOL(result);
 }
 
 /* Trigger: tell every backend's caches that grants or projects changed. */

@@ -67,4 +67,11 @@ extern void ps_authz_deny_resolver(PsPermission perm, const char *resolver,
 								   const char *company, const char *project,
 								   const char *reference);
 
+/*
+ * The company an audit event names: the one given, else the project's (its
+ * own "~<project>" when it has none), so a project's events are chained
+ * with its company's; NULL when neither is known (env:, global events).
+ */
+extern const char *ps_event_company(const char *company, const char *project);
+
 #endif

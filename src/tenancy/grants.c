@@ -19,8 +19,9 @@
 
 #define PS_PRINCIPAL_MAX 256
 
-static SPIPlanPtr plan_grant = NULL;
-static SPIPlanPtr plan_revoke = NULL;
+/* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
+static SPIPlanPtr plan_grant[2];
+static SPIPlanPtr plan_revoke[2];
 
 static const char *const ps_principal_kinds[] = {"db:", "user:", "client:", "role:", "group:"};
 
@@ -145,7 +146,9 @@ change_grants(FunctionCallInfo fcinfo, bool granting)
 	List	   *perms;
 	ListCell   *lc;
 	PsIdentity	identity;
-	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	char	   *company;		/* the company the grant row carries */
+	int			keyed;
 	StringInfoData detail;
 	PsAuditEvent event = {0};
 
@@ -162,6 +165,7 @@ change_grants(FunctionCallInfo fcinfo, bool granting)
 			ps_authz_deny_env(PS_PERM_MANAGE, env_name, NULL);
 		scope = "env";
 		owner = env_name;
+		company = "~";			/* env grants belong to no tenant */
 	}
 	else
 	{
@@ -172,33 +176,46 @@ change_grants(FunctionCallInfo fcinfo, bool granting)
 			ps_tenant_ensure_registered(&tenant);
 		scope = ps_scope_name(target.scope);
 		owner = target.owner;
+		company = ps_tenant_row_company(&tenant);
 	}
 
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
+	keyed = ps_schema_keyed();
 	if (granting)
-		ps_query_plan(&plan_grant,
+		ps_query_plan(&plan_grant[keyed], keyed ?
+					  "INSERT INTO provsecret.access_grant"
+					  " (company, principal, scope, target, permission, granted_by)"
+					  " VALUES ($5, $1, $2, $3, $4, provsecret.current_principal())"
+					  " ON CONFLICT DO NOTHING" :
 					  "INSERT INTO provsecret.access_grant"
 					  " (principal, scope, target, permission, granted_by)"
 					  " VALUES ($1, $2, $3, $4, provsecret.current_principal())"
 					  " ON CONFLICT DO NOTHING",
-					  4, argtypes);
+					  keyed ? 5 : 4, argtypes);
 	else
-		ps_query_plan(&plan_revoke,
+		ps_query_plan(&plan_revoke[keyed], keyed ?
+					  "DELETE FROM provsecret.access_grant"
+					  " WHERE company OPERATOR(pg_catalog.=) $5"
+					  "   AND principal OPERATOR(pg_catalog.=) $1"
+					  "   AND scope OPERATOR(pg_catalog.=) $2"
+					  "   AND target OPERATOR(pg_catalog.=) $3"
+					  "   AND permission OPERATOR(pg_catalog.=) $4" :
 					  "DELETE FROM provsecret.access_grant"
 					  " WHERE principal OPERATOR(pg_catalog.=) $1"
 					  "   AND scope OPERATOR(pg_catalog.=) $2"
 					  "   AND target OPERATOR(pg_catalog.=) $3"
 					  "   AND permission OPERATOR(pg_catalog.=) $4",
-					  4, argtypes);
+					  keyed ? 5 : 4, argtypes);
 	foreach(lc, perms)
 	{
-		Datum		values[4] = {CStringGetTextDatum(principal),
+		Datum		values[5] = {CStringGetTextDatum(principal),
 			CStringGetTextDatum(scope),
 			CStringGetTextDatum(owner),
-		CStringGetTextDatum(lfirst(lc))};
+			CStringGetTextDatum(lfirst(lc)),
+		CStringGetTextDatum(company)};
 
-		ps_query_run(granting ? plan_grant : plan_revoke, values, NULL, false, 0);
+		ps_query_run(granting ? plan_grant[keyed] : plan_revoke[keyed], values, NULL, false, 0);
 	}
 	SPI_finish();
 	ps_identity_leave(&identity);
@@ -213,7 +230,7 @@ change_grants(FunctionCallInfo fcinfo, bool granting)
 		event.reference = psprintf("env:%s", env_name);
 	}
 	event.action = "grant.changed";
-	event.company = tenant.company;
+	event.company = ps_event_company(tenant.company, tenant.project);
 	event.project = tenant.project;
 	event.outcome = "ok";
 	event.detail = detail.data;

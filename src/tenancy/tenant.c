@@ -19,8 +19,8 @@
 
 static SPIPlanPtr plan_insert_company = NULL;
 static SPIPlanPtr plan_insert_project = NULL;
-static SPIPlanPtr plan_attach_project = NULL;
-static SPIPlanPtr plan_attach_secrets = NULL;
+/* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
+static SPIPlanPtr plan_attach_project[2];
 static SPIPlanPtr plan_project_in_use = NULL;
 
 /*
@@ -112,6 +112,23 @@ ps_tenant_of(PsScope scope, const char *owner)
 }
 
 char *
+ps_row_company(const char *company, const char *project)
+{
+	char		own[PS_OWN_COMPANY_MAX + 1];
+
+	if (company != NULL)
+		return pstrdup(company);
+	ps_own_company(project, own, sizeof(own));
+	return pstrdup(own);
+}
+
+char *
+ps_tenant_row_company(const PsTenant *tenant)
+{
+	return ps_row_company(tenant->company, tenant->project);
+}
+
+char *
 ps_tenant_key_owner(const PsTenant *tenant)
 {
 	if (tenant->company != NULL)
@@ -134,20 +151,23 @@ insert_company(const char *company)
 	ps_query_run(plan_insert_company, values, NULL, false, 0);
 }
 
+/* A project without a company gets its own, "~<project>" (never shown). */
 static void
 insert_project(const char *project, const char *company)
 {
+	char	   *row_company = ps_row_company(company, project);
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3] = {CStringGetTextDatum(project),
-		company ? CStringGetTextDatum(company) : (Datum) 0,
+		CStringGetTextDatum(row_company),
 	CStringGetTextDatum(ps_authz_audit_principal())};
-	char		nulls[3] = {' ', company ? ' ' : 'n', ' '};
 
+	if (company == NULL)
+		insert_company(row_company);
 	ps_query_plan(&plan_insert_project,
 				  "INSERT INTO provsecret.project (project, company, created_by) VALUES ($1, $2, $3)"
 				  " ON CONFLICT (project) DO NOTHING",
 				  3, argtypes);
-	ps_query_run(plan_insert_project, values, nulls, false, 0);
+	ps_query_run(plan_insert_project, values, NULL, false, 0);
 }
 
 void
@@ -173,7 +193,7 @@ audit_registry(const char *company, const char *project, const char *detail)
 	PsAuditEvent event = {0};
 
 	event.action = "tenant.registered";
-	event.company = company;
+	event.company = ps_event_company(company, project);
 	event.project = project;
 	event.outcome = "ok";
 	event.detail = detail;
@@ -237,6 +257,56 @@ project_in_use(const char *project)
 	SPI_finish();
 	ps_identity_leave(&identity);
 	return in_use;
+}
+
+/*
+ * The project's rows leave its own company for the one it joins: the
+ * project, its secrets (their versions follow by ON UPDATE CASCADE), data
+ * keys, grants, binding, bound secrets and resolvers; its own company row
+ * goes.  With the newest snapshot: rows committed while we waited for the
+ * tenant lock move too.  (SPI connected, acting as owner.)
+ */
+static void
+move_project_rows(const char *project, const char *company)
+{
+	char		own[PS_OWN_COMPANY_MAX + 1];
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	int			keyed;
+
+	ps_own_company(project, own, sizeof(own));
+	values[0] = CStringGetTextDatum(project);
+	values[1] = CStringGetTextDatum(company);
+	values[2] = CStringGetTextDatum(own);
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_attach_project[keyed], keyed ?
+				  "WITH s AS (UPDATE provsecret.ai_provider_secret SET company = $2"
+				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
+				  "     k AS (UPDATE provsecret.data_key SET company = $2"
+				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
+				  "     g AS (UPDATE provsecret.access_grant SET company = $2"
+				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
+				  "     w AS (UPDATE provsecret.workspace_binding SET company = $2"
+				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
+				  "     b AS (UPDATE provsecret.bound_secret SET company = $2"
+				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
+				  "     r AS (UPDATE provsecret.resolver SET company = $2"
+				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
+				  "     p AS (UPDATE provsecret.project SET company = $2"
+				  "            WHERE project OPERATOR(pg_catalog.=) $1"
+				  "              AND company OPERATOR(pg_catalog.=) $3 RETURNING 1)"
+				  " DELETE FROM provsecret.company WHERE company OPERATOR(pg_catalog.=) $3" :
+				  "WITH s AS (UPDATE provsecret.ai_provider_secret SET company = $2"
+				  "            WHERE scope OPERATOR(pg_catalog.=) 'project'"
+				  "              AND project OPERATOR(pg_catalog.=) $1 RETURNING 1),"
+				  "     v AS (UPDATE provsecret.ai_provider_secret_version SET company = $2"
+				  "            WHERE project OPERATOR(pg_catalog.=) $1 RETURNING 1),"
+				  "     p AS (UPDATE provsecret.project SET company = $2"
+				  "            WHERE project OPERATOR(pg_catalog.=) $1"
+				  "              AND (company IS NULL OR company OPERATOR(pg_catalog.=) $3) RETURNING 1)"
+				  " DELETE FROM provsecret.company WHERE company OPERATOR(pg_catalog.=) $3",
+				  3, argtypes);
+	ps_query_run_latest(plan_attach_project[keyed], values, NULL, 0);
 }
 
 /*
@@ -309,8 +379,6 @@ ps_register_project(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		Oid			argtypes[2] = {TEXTOID, TEXTOID};
-		Datum		values[2] = {CStringGetTextDatum(project), CStringGetTextDatum(company)};
 		char	   *key_owner = psprintf("project/%s", project);
 
 		/*
@@ -325,21 +393,9 @@ ps_register_project(PG_FUNCTION_ARGS)
 					 errmsg("project %s is in the middle of a data-key rotation", project),
 					 errhint("Call provsecret.rotate_data_key('%s', batch) until it returns 0, then register the project in the company.",
 							 key_owner)));
-		ps_query_plan(&plan_attach_project,
-					  "UPDATE provsecret.project SET company = $2"
-					  " WHERE project OPERATOR(pg_catalog.=) $1 AND company IS NULL",
-					  2, argtypes);
-		ps_query_run_latest(plan_attach_project, values, NULL, 0);
-		ps_query_plan(&plan_attach_secrets,
-					  "WITH s AS (UPDATE provsecret.ai_provider_secret SET company = $2"
-					  "   WHERE scope OPERATOR(pg_catalog.=) 'project'"
-					  "     AND project OPERATOR(pg_catalog.=) $1 RETURNING 1)"
-					  " UPDATE provsecret.ai_provider_secret_version SET company = $2"
-					  "  WHERE project OPERATOR(pg_catalog.=) $1",
-					  2, argtypes);
-		/* with the newest snapshot: secrets committed while we waited */
-		ps_query_run_latest(plan_attach_secrets, values, NULL, 0);
 	}
+	if (company != NULL)
+		move_project_rows(project, company);
 	SPI_finish();
 	ps_identity_leave(&identity);
 	audit_registry(company, project,

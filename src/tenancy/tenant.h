@@ -21,6 +21,15 @@ typedef struct PsTenant
 
 extern PsTenant ps_tenant_of(PsScope scope, const char *owner);
 
+/*
+ * The company the tenant's rows carry: its company, or the project's own
+ * "~<project>" (palloc'd).  Every query of a tenant's rows filters on it.
+ */
+extern char *ps_row_company(const char *company, const char *project);
+extern char *ps_tenant_row_company(const PsTenant *tenant);
+
+
+
 /* "company/<c>" or "project/<p>": whose data key seals this tenant's secrets */
 extern char *ps_tenant_key_owner(const PsTenant *tenant);
 

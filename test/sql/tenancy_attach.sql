@@ -27,7 +27,7 @@ SELECT is(pg_temp.sqlstate_of('SELECT provsecret.resolve($1)', 'managed:project/
 SELECT lives_ok($$SELECT provsecret.register_project('ta_fresh', 'ta_evil')$$, 'manage on a company still creates a new project in it');
 SELECT lives_ok($$SELECT provsecret.register_project('ta_fresh', 'ta_evil')$$, 'and registering it there again is harmless');
 RESET ROLE;
-SELECT is((SELECT company FROM provsecret.project WHERE project = 'ta_victim'), NULL::text, 'the victim''s project has no company still');
+SELECT is((SELECT company FROM provsecret.project WHERE project = 'ta_victim'), '~ta_victim', 'the victim''s project has no company still (its own, ~ta_victim)');
 SELECT ok(EXISTS (SELECT FROM provsecret.audit_log
                    WHERE action = 'access.denied' AND project = 'ta_victim'
                      AND principal = 'db:pst_ta_mallory' AND outcome = 'denied'),

@@ -91,6 +91,10 @@ for my $version (@released)
 	  SELECT provsecret.seal('managed:project/up1/OPENAI_API_KEY', 'upgrade-value-2');
 	  SELECT provsecret.seal('managed:company/upco/anthropic', 'upgrade-value-3');
 	  SELECT provsecret.grant('db:postgres', 'project/up1', ARRAY['read']);
+	  SELECT provsecret.register_project('solo');
+	  SELECT provsecret.seal('managed:project/solo/OPENAI_API_KEY', 'upgrade-solo-1');
+	  SELECT provsecret.seal('managed:project/solo/OPENAI_API_KEY', 'upgrade-solo-2');
+	  SELECT provsecret.grant('db:postgres', 'project/solo', ARRAY['read']);
 	  SELECT provsecret.resolve('managed:company/upco/anthropic');});
 
 	ps_sql($node, 'ALTER EXTENSION provsecret UPDATE');
@@ -108,6 +112,35 @@ for my $version (@released)
 	# revealed on the old version is in its company's chain now.
 	is(ps_sql($node, q{SELECT bool_and(ok) FROM provsecret.verify_audit_chain()}),
 		't', "$version: every audit chain verifies after the update");
+	# a project without a company: its rows move to a company of its own,
+	# which no view shows, and what was sealed before still resolves
+	is(ps_sql($node, 'SELECT ' . resolves_to('managed:project/solo/OPENAI_API_KEY', 'upgrade-solo-2')),
+		't', "$version: a company-less project's secret sealed before the update resolves");
+	is(ps_sql($node, q{SELECT string_agg(value_version::text, ',' ORDER BY value_version)
+	                     FROM provsecret.versions('managed:project/solo/OPENAI_API_KEY')}),
+		'1,2', "$version: its kept versions survive");
+	is(ps_sql($node, q{SELECT (SELECT company FROM provsecret.project WHERE project = 'solo')
+	                     || ',' || (SELECT count(*) FROM provsecret.ai_provider_secret WHERE company = '~solo')
+	                     || ',' || (SELECT count(*) FROM provsecret.ai_provider_secret_version WHERE company = '~solo')
+	                     || ',' || (SELECT count(*) FROM provsecret.access_grant WHERE company = '~solo')
+	                     || ',' || (SELECT count(*) FROM provsecret.data_key WHERE company = '~solo')}),
+		'~solo,1,1,1,1', "$version: its rows carry its own company");
+	is(ps_sql($node, q{SELECT count(*) FILTER (WHERE company IS NULL) || ',' || count(*)
+	                     FROM provsecret.secrets WHERE project = 'solo'}),
+		'1,1', "$version: the secrets view shows no company for it");
+	is(ps_sql($node, q{SELECT count(*) FROM provsecret.ai_provider_secret WHERE company IS NULL}),
+		'0', "$version: no secret is left without a company");
+	# attaching it later moves its rows to the company, and it still resolves
+	ps_sql($node, q{SELECT provsecret.register_project('solo', 'upco')});
+	is(ps_sql($node, q{SELECT (SELECT company FROM provsecret.project WHERE project = 'solo')
+	                     || ',' || (SELECT count(*) FROM provsecret.ai_provider_secret WHERE company = 'upco' AND project = 'solo')
+	                     || ',' || (SELECT count(*) FROM provsecret.ai_provider_secret_version WHERE company = 'upco')
+	                     || ',' || (SELECT count(*) FROM provsecret.company WHERE company = '~solo')}),
+		'upco,1,2,0', "$version: attached to a company, its rows move there");
+	is(ps_sql($node, 'SELECT ' . resolves_to('managed:project/solo/OPENAI_API_KEY', 'upgrade-solo-2')),
+		't', "$version: and its secret still resolves");
+	is(ps_sql($node, q{SELECT bool_and(ok) FROM provsecret.verify_audit_chain()}),
+		't', "$version: every audit chain still verifies after the attach");
 	my $upgraded = ps_sql($node, $describe);
 	is($upgraded, $fresh, "$version: schema after the update equals a fresh install of $default");
 	ps_sql($node, 'DROP EXTENSION provsecret CASCADE');
