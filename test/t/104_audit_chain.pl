@@ -117,7 +117,8 @@ is($node->safe_psql('postgres', "SELECT provsecret.audit_retain('300 days')"),
 is($node->safe_psql('postgres',
 		"SELECT coalesce(chain, 'NULL') || '|' || through_seq || '|' || dropped || '|' || kept_before "
 		  . "FROM provsecret.audit_checkpoint WHERE retained_by <> 'update to 0.5.0'"),
-	'|15|3|12', 'checkpoint: the global chain cut at its newest dropped event, its 12 older ones kept');
+	'|4|3|1', 'checkpoint: the global chain cut at its newest dropped event, its one older event '
+	  . '(the refused verification) kept; p1, company-less, chains under its own company');
 $node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM provsecret.audit_event WHERE action = 'audit.retained'")
   or die 'retention event not chained';
