@@ -3,7 +3,8 @@
 #
 # When test/node/package.json exists: npm ci (npm install without a lock
 # file), then
-#   - test/node/run.sh, when present, called with no arguments: it starts
+#   - test/node/run.sh, when present, called with no arguments (or the
+#     test files that words other than "node" select): it starts
 #     what the tests need (a cluster with the REST worker), runs node --test,
 #     stops everything and exits with the tests' status;
 #   - otherwise `node --test --test-reporter=tap` in test/node.
@@ -15,9 +16,18 @@
 
 ps_suite_node()
 {
-	local dir="$PS_ROOT/test/node"
+	local dir="$PS_ROOT/test/node" files=() f
 	[ -f "$dir/package.json" ] || return 0
-	ps_selected "$dir/node.js" || return 0
+	# Words other than "node" pick test files by name; 00_extension, which
+	# installs the extension, always runs first.
+	if ! ps_selected "$dir/node.js"; then
+		for f in "$dir"/tests/*.test.mjs; do
+			ps_selected "$f" && files+=("$f")
+		done
+		[ ${#files[@]} -gt 0 ] || return 0
+		[ "${files[0]}" = "$dir/tests/00_extension.test.mjs" ] ||
+			files=("$dir/tests/00_extension.test.mjs" "${files[@]}")
+	fi
 
 	local out="$PS_BUILD/test-output/node"
 	rm -rf "$out"
@@ -32,7 +42,8 @@ ps_suite_node()
 	fi
 
 	local cmd=(node --test --test-reporter=tap) rc=0
-	[ -f "$dir/run.sh" ] && cmd=(bash "$dir/run.sh")
+	[ -f "$dir/run.sh" ] && cmd=(bash "$dir/run.sh" "${files[@]}")
+	[ -f "$dir/run.sh" ] || cmd+=("${files[@]}")
 	# free ports, so a cluster left by another run cannot take the suite's
 	local PS_PGPORT="${PS_PGPORT:-$(ps_free_port 55460 55560)}"
 	local PS_REST_PORT="${PS_REST_PORT:-$(ps_free_port 18760 18860)}"
