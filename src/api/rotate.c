@@ -33,10 +33,15 @@
 
 static SPIPlanPtr plan_active_latest = NULL;
 static SPIPlanPtr plan_retire = NULL;
-static SPIPlanPtr plan_pending = NULL;
-static SPIPlanPtr plan_reseal_secret = NULL;
-static SPIPlanPtr plan_reseal_version = NULL;
-static SPIPlanPtr plan_drop_retired = NULL;
+/*
+ * [ps_schema_keyed()]: before 0.5.0's update, and after it, when every
+ * statement also names the tenant's company, so that on Citus each one
+ * reaches that company's shards only and joins on the distribution column.
+ */
+static SPIPlanPtr plan_pending[2];
+static SPIPlanPtr plan_reseal_secret[2];
+static SPIPlanPtr plan_reseal_version[2];
+static SPIPlanPtr plan_drop_retired[2];
 
 typedef struct PsRotation
 {
@@ -72,21 +77,44 @@ reseal(const PsSealBinding *binding, const bytea *ciphertext, int64 new_key_id)
  * retired key; returns how many.  SPI connected.
  */
 static int64
-reseal_pending(Datum tenant, int64 new_id, int64 limit)
+reseal_pending(Datum tenant, Datum company, int64 new_id, int64 limit)
 {
-	Oid			argtypes[2] = {TEXTOID, INT8OID};
-	Datum		values[2] = {tenant, Int64GetDatum(limit)};
-	char		nulls[3] = {' ', limit > 0 ? ' ' : 'n', '\0'};
+	Oid			argtypes[3] = {TEXTOID, INT8OID, TEXTOID};
+	Datum		values[3] = {tenant, Int64GetDatum(limit), company};
+	char		nulls[4] = {' ', limit > 0 ? ' ' : 'n', ' ', '\0'};
 	uint64		rows;
 	SPITupleTable *pending;
 	int64		done = 0;
+	int			keyed = ps_schema_keyed();
 
 	/*
 	 * Newest committed rows even under REPEATABLE READ, so the call that
 	 * finds none may destroy the key; an update that then misses its row
 	 * is a serialization failure below rather than a lost secret.
 	 */
-	ps_query_plan(&plan_pending,
+	ps_query_plan(&plan_pending[keyed], keyed ?
+				  "SELECT * FROM ("
+				  " SELECT s.id, s.reference, s.scope, s.value_version, s.ciphertext,"
+				  "        false, s.data_key_id"
+				  "   FROM provsecret.data_key k"
+				  "   JOIN provsecret.ai_provider_secret s"
+				  "     ON s.company OPERATOR(pg_catalog.=) k.company"
+				  "    AND s.data_key_id OPERATOR(pg_catalog.=) k.id"
+				  "  WHERE k.company OPERATOR(pg_catalog.=) $3"
+				  "    AND k.tenant OPERATOR(pg_catalog.=) $1 AND k.retired_at IS NOT NULL"
+				  " UNION ALL"
+				  " SELECT s.id, s.reference, s.scope, v.value_version, v.ciphertext,"
+				  "        true, v.data_key_id"
+				  "   FROM provsecret.data_key k"
+				  "   JOIN provsecret.ai_provider_secret_version v"
+				  "     ON v.company OPERATOR(pg_catalog.=) k.company"
+				  "    AND v.data_key_id OPERATOR(pg_catalog.=) k.id"
+				  "   JOIN provsecret.ai_provider_secret s"
+				  "     ON s.company OPERATOR(pg_catalog.=) v.company"
+				  "    AND s.id OPERATOR(pg_catalog.=) v.secret_id"
+				  "  WHERE k.company OPERATOR(pg_catalog.=) $3"
+				  "    AND k.tenant OPERATOR(pg_catalog.=) $1 AND k.retired_at IS NOT NULL"
+				  ") pending LIMIT $2" :
 				  "SELECT * FROM ("
 				  " SELECT s.id, s.reference, s.scope, s.value_version, s.ciphertext,"
 				  "        false, s.data_key_id"
@@ -104,8 +132,8 @@ reseal_pending(Datum tenant, int64 new_id, int64 limit)
 				  "     ON s.id OPERATOR(pg_catalog.=) v.secret_id"
 				  "  WHERE k.tenant OPERATOR(pg_catalog.=) $1 AND k.retired_at IS NOT NULL"
 				  ") pending LIMIT $2",
-				  2, argtypes);
-	ps_query_run_latest(plan_pending, values, nulls, 0);
+				  3, argtypes);
+	ps_query_run_latest(plan_pending[keyed], values, nulls, 0);
 	rows = SPI_processed;
 	pending = SPI_tuptable;
 	for (uint64 row = 0; row < rows; row++)
@@ -114,8 +142,8 @@ reseal_pending(Datum tenant, int64 new_id, int64 limit)
 		HeapTuple	tuple = pending->vals[row];
 		TupleDesc	desc = pending->tupdesc;
 		PsSealBinding binding;
-		Datum		upd[5];
-		Oid			upd_types[5] = {INT8OID, INT8OID, BYTEAOID, INT4OID, INT8OID};
+		Datum		upd[6];
+		Oid			upd_types[6] = {INT8OID, INT8OID, BYTEAOID, INT4OID, INT8OID, TEXTOID};
 		bool		kept = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
 
 		binding.reference = SPI_getvalue(tuple, desc, 2);
@@ -128,27 +156,40 @@ reseal_pending(Datum tenant, int64 new_id, int64 limit)
 										   new_id));
 		upd[3] = Int32GetDatum(binding.value_version);
 		upd[4] = SPI_getbinval(tuple, desc, 7, &isnull);
+		upd[5] = company;
 		if (kept)
 		{
-			ps_query_plan(&plan_reseal_version,
+			ps_query_plan(&plan_reseal_version[keyed], keyed ?
+						  "UPDATE provsecret.ai_provider_secret_version"
+						  "   SET data_key_id = $2, ciphertext = $3"
+						  " WHERE company OPERATOR(pg_catalog.=) $6"
+						  "   AND secret_id OPERATOR(pg_catalog.=) $1"
+						  "   AND value_version OPERATOR(pg_catalog.=) $4"
+						  "   AND data_key_id OPERATOR(pg_catalog.=) $5" :
 						  "UPDATE provsecret.ai_provider_secret_version"
 						  "   SET data_key_id = $2, ciphertext = $3"
 						  " WHERE secret_id OPERATOR(pg_catalog.=) $1"
 						  "   AND value_version OPERATOR(pg_catalog.=) $4"
 						  "   AND data_key_id OPERATOR(pg_catalog.=) $5",
-						  5, upd_types);
-			ps_query_run(plan_reseal_version, upd, NULL, false, 0);
+						  6, upd_types);
+			ps_query_run(plan_reseal_version[keyed], upd, NULL, false, 0);
 		}
 		else
 		{
-			ps_query_plan(&plan_reseal_secret,
+			ps_query_plan(&plan_reseal_secret[keyed], keyed ?
+						  "UPDATE provsecret.ai_provider_secret"
+						  "   SET data_key_id = $2, ciphertext = $3"
+						  " WHERE company OPERATOR(pg_catalog.=) $6"
+						  "   AND id OPERATOR(pg_catalog.=) $1"
+						  "   AND value_version OPERATOR(pg_catalog.=) $4"
+						  "   AND data_key_id OPERATOR(pg_catalog.=) $5" :
 						  "UPDATE provsecret.ai_provider_secret"
 						  "   SET data_key_id = $2, ciphertext = $3"
 						  " WHERE id OPERATOR(pg_catalog.=) $1"
 						  "   AND value_version OPERATOR(pg_catalog.=) $4"
 						  "   AND data_key_id OPERATOR(pg_catalog.=) $5",
-						  5, upd_types);
-			ps_query_run(plan_reseal_secret, upd, NULL, false, 0);
+						  6, upd_types);
+			ps_query_run(plan_reseal_secret[keyed], upd, NULL, false, 0);
 		}
 		if (SPI_processed == 1)
 			done++;
@@ -175,6 +216,7 @@ rotate_tenant(const PsTenant *tenant, const char *key_owner, int64 limit,
 	PsIdentity	identity;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		owner = CStringGetTextDatum(key_owner);
+	Datum		company = CStringGetTextDatum(ps_tenant_row_company(tenant));
 	const unsigned char *unused;
 
 	/* waits for the tenant's uncommitted seals and for other rotations */
@@ -212,19 +254,32 @@ rotate_tenant(const PsTenant *tenant, const char *key_owner, int64 limit,
 	/* created by the start above (or, for a tenant without one, now) */
 	r.new_key_id = ps_datakey_active(key_owner, tenant->company, tenant->project, &unused);
 
-	r.done = reseal_pending(owner, r.new_key_id, limit);
+	r.done = reseal_pending(owner, company, r.new_key_id, limit);
 	if (r.done == 0 || finish_always)
 	{
 		/* a retired key still used (a race lost under REPEATABLE READ) stays */
-		ps_query_plan(&plan_drop_retired,
+		Oid			drop_types[2] = {TEXTOID, TEXTOID};
+		Datum		drop_values[2] = {owner, company};
+		int			keyed = ps_schema_keyed();
+
+		ps_query_plan(&plan_drop_retired[keyed], keyed ?
+					  "DELETE FROM provsecret.data_key k"
+					  " WHERE k.company OPERATOR(pg_catalog.=) $2"
+					  "   AND k.tenant OPERATOR(pg_catalog.=) $1 AND k.retired_at IS NOT NULL"
+					  "   AND NOT EXISTS (SELECT 1 FROM provsecret.ai_provider_secret s"
+					  "                    WHERE s.company OPERATOR(pg_catalog.=) k.company"
+					  "                      AND s.data_key_id OPERATOR(pg_catalog.=) k.id)"
+					  "   AND NOT EXISTS (SELECT 1 FROM provsecret.ai_provider_secret_version v"
+					  "                    WHERE v.company OPERATOR(pg_catalog.=) k.company"
+					  "                      AND v.data_key_id OPERATOR(pg_catalog.=) k.id)" :
 					  "DELETE FROM provsecret.data_key k"
 					  " WHERE k.tenant OPERATOR(pg_catalog.=) $1 AND k.retired_at IS NOT NULL"
 					  "   AND NOT EXISTS (SELECT 1 FROM provsecret.ai_provider_secret s"
 					  "                    WHERE s.data_key_id OPERATOR(pg_catalog.=) k.id)"
 					  "   AND NOT EXISTS (SELECT 1 FROM provsecret.ai_provider_secret_version v"
 					  "                    WHERE v.data_key_id OPERATOR(pg_catalog.=) k.id)",
-					  1, argtypes);
-		ps_query_run(plan_drop_retired, &owner, NULL, false, 0);
+					  2, drop_types);
+		ps_query_run(plan_drop_retired[keyed], drop_values, NULL, false, 0);
 		if (ps_datakey_retired_keys(key_owner) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

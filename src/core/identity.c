@@ -16,6 +16,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_namespace.h"
 
+#include "core/distributed.h"
 #include "core/identity.h"
 #include "core/provsecret.h"
 
@@ -160,6 +161,16 @@ ps_identity_enter(PsActingRole role, PsIdentity *save)
 	Oid			target;
 
 	identity_register_callbacks();
+
+	/*
+	 * Under Citus, row-level security runs on the worker nodes, in sessions
+	 * that know neither the caller nor its principals: provsecret_service
+	 * would see no rows there.  The owner (a superuser: the extension needs
+	 * one to be created) passes those policies; the caller's permission is
+	 * checked here, by ps_authz_allows(), before any statement runs.
+	 */
+	if (role == PS_ACT_SERVICE && ps_tables_distributed())
+		role = PS_ACT_OWNER;
 	target = role == PS_ACT_OWNER ? owner_oid()
 		: get_role_oid(PS_SERVICE_ROLE, false);
 

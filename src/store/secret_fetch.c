@@ -33,7 +33,10 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "core/distributed.h"
+#include "core/identity.h"
 #include "core/provsecret.h"
+#include "core/query.h"
 #include "store/secret_fetch.h"
 
 #define PS_SECRET_TABLE "ai_provider_secret"
@@ -223,11 +226,48 @@ fetch_by_index(Relation rel, const SecretTable *table, Snapshot snapshot,
 	return found;
 }
 
+/*
+ * On a Citus coordinator the table here is an empty shell (its rows are in
+ * the workers' shards, and rows it held before it was distributed are still
+ * on disk, no longer current): ask through the planner, which routes the
+ * probe of (company, reference) to the one shard of that company.
+ */
+static bytea *
+fetch_distributed(const char *company, const char *canonical,
+				  int32 *value_version, MemoryContext context)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	PsIdentity	identity;
+	bytea	   *result = NULL;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(company);
+	values[1] = CStringGetTextDatum(canonical);
+	ps_identity_enter(PS_ACT_OWNER, &identity);
+	SPI_connect();
+	ps_query_plan(&plan,
+				  "SELECT ciphertext, value_version FROM provsecret.ai_provider_secret"
+				  " WHERE company OPERATOR(pg_catalog.=) $1"
+				  "   AND reference OPERATOR(pg_catalog.=) $2",
+				  2, argtypes);
+	ps_query_run(plan, values, NULL, false, 1);
+	if (SPI_processed > 0)
+	{
+		result = ps_query_bytea_copy(0, 1, context);
+		*value_version = DatumGetInt32(ps_query_datum(0, 2, &isnull));
+	}
+	SPI_finish();
+	ps_identity_leave(&identity);
+	return result;
+}
+
 bytea *
 ps_secret_fetch(const char *company, const char *canonical,
 				int32 *value_version, MemoryContext context)
 {
-	SecretTable table = *secret_table_get();
+	SecretTable table;
 	size_t		canonical_len = strlen(canonical);
 	uint64		reference_hash;
 	uint32		tag;
@@ -238,6 +278,9 @@ ps_secret_fetch(const char *company, const char *canonical,
 	TupleTableSlot *slot;
 	bytea	   *result = NULL;
 
+	if (ps_tables_distributed())
+		return fetch_distributed(company, canonical, value_version, context);
+	table = *secret_table_get();
 	reference_hash = hash_bytes_extended((const unsigned char *) canonical,
 										 canonical_len, 0);
 	set = tid_slots[reference_hash % TID_SETS];
