@@ -4,7 +4,7 @@
  * _PG_init and the one shared-memory hook chain: each part gets its turn to
  * define its GUCs (the core's first: core/settings.c), the root keys are
  * loaded while the postmaster still owns its environment, and the parts
- * register their shared memory (through the chain below) and workers.
+ * register their shared memory (through the chain below), hooks and workers.
  */
 #include "postgres.h"
 
@@ -97,6 +97,7 @@ _PG_init(void)
 	shmem_request_hook = shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;
+	ps_listing_install_hook();
 	ps_audit_register_worker();
 	ps_outbound_register();
 

@@ -13,6 +13,30 @@
  * the move comes later and retires G.  Either way an answer kept under G
  * is served only while it is true, and any request sent after a writer's
  * commit was acknowledged sees the new generation.
+ *
+ * Two-phase commit.  PREPARE TRANSACTION makes nothing visible, so it
+ * moves nothing: the writer's mark is dropped when it prepares.  COMMIT
+ * PREPARED, in whichever session runs it, passes through the utility hook
+ * below.  FinishPreparedTransaction writes the commit, takes the
+ * transaction out of the proc array (its rows become visible) and sends the
+ * invalidation messages kept with it, then returns; the hook then moves the
+ * generation on, and only after that does the client hear the command
+ * completed.  That is the writer's order above, so the same argument holds.
+ * PostgreSQL keeps every pending invalidation of a transaction in its
+ * two-phase state at PREPARE, the grants caches' relcache invalidations
+ * among them, and sends them at COMMIT PREPARED; nothing of ours needs to
+ * travel with it.  Any COMMIT PREPARED retires every kept answer: it is
+ * rare, and a spare move only costs a recomputation.
+ *
+ * No other path commits a prepared transaction while answers are kept.  A
+ * prepared transaction survives a restart as prepared and is committed by
+ * a later COMMIT PREPARED statement.  The startup process replays COMMIT
+ * PREPARED records only during recovery, and the REST workers start when
+ * recovery ends, with nothing kept.  The logical replication apply worker
+ * (subscriptions with two_phase) calls FinishPreparedTransaction itself,
+ * but it runs with session_replication_role = replica, so its changes fire
+ * none of our triggers at all and are bounded by PS_LISTING_MAX_AGE_S like
+ * any write that fires none.
  */
 #include "postgres.h"
 
@@ -23,6 +47,7 @@
 #include "fmgr.h"
 #include "port/atomics.h"
 #include "storage/shmem.h"
+#include "tcop/utility.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -53,6 +78,7 @@ typedef struct ListingEntry
 static ListingShared *shared = NULL;
 static bool xact_changed = false;
 static bool callback_registered = false;
+static ProcessUtility_hook_type prev_process_utility = NULL;
 
 static HTAB *entries = NULL;
 static MemoryContext listing_cxt = NULL;
@@ -83,24 +109,21 @@ listing_release_callback(ResourceReleasePhase phase, bool isCommit,
 	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel || !xact_changed)
 		return;
 	xact_changed = false;
-	/* an abort changed nothing others can see (prepare is refused above) */
+	/* an abort changed nothing others can see */
 	if (isCommit && shared != NULL)
 		pg_atomic_fetch_add_u64(&shared->generation, 1);
 }
 
 /*
- * COMMIT PREPARED would make the change visible later, in a session that
- * runs no callback of ours, and kept listings would not learn of it: such a
- * transaction may not be prepared (as PostgreSQL refuses for temporary
- * tables).
+ * A prepared transaction releases its resources as if it committed, but
+ * nothing is visible before COMMIT PREPARED, which moves the generation
+ * itself (listing_process_utility).
  */
 static void
 listing_xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_PRE_PREPARE && xact_changed)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot PREPARE a transaction that changed provsecret secrets, bindings, grants or projects")));
+	if (event == XACT_EVENT_PREPARE)
+		xact_changed = false;
 }
 
 void
@@ -113,6 +136,45 @@ ps_listing_changed(void)
 		callback_registered = true;
 	}
 	xact_changed = true;
+}
+
+/*
+ * After COMMIT PREPARED, or after it failed (a failure may come once the
+ * commit is done), retire every kept answer; see the file's header.
+ */
+static void
+listing_process_utility(PlannedStmt *pstmt, const char *queryString,
+						bool readOnlyTree, ProcessUtilityContext context,
+						ParamListInfo params, QueryEnvironment *queryEnv,
+						DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	bool		commit_prepared;
+
+	commit_prepared = IsA(stmt, TransactionStmt) &&
+		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED;
+	PG_TRY();
+	{
+		if (prev_process_utility)
+			prev_process_utility(pstmt, queryString, readOnlyTree, context,
+								 params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (commit_prepared && shared != NULL)
+			pg_atomic_fetch_add_u64(&shared->generation, 1);
+	}
+	PG_END_TRY();
+}
+
+void
+ps_listing_install_hook(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = listing_process_utility;
 }
 
 bool

@@ -10,8 +10,8 @@
  * used only while the counter still shows that generation, and never for
  * longer than PS_LISTING_MAX_AGE_S (a write that fired no trigger, such as
  * one made with session_replication_role = replica, or DROP EXTENSION, is
- * seen by then).  A transaction that changed listed metadata cannot be
- * prepared for two-phase commit.
+ * seen by then).  A prepared transaction moves the counter when COMMIT
+ * PREPARED completes, through a utility hook (ps_listing_install_hook).
  */
 #ifndef PROVSECRET_LISTING_CACHE_H
 #define PROVSECRET_LISTING_CACHE_H
@@ -24,6 +24,9 @@
 
 extern void ps_listing_shmem_request(void);
 extern void ps_listing_shmem_startup(void);
+
+/* From _PG_init: the ProcessUtility_hook that sees COMMIT PREPARED. */
+extern void ps_listing_install_hook(void);
 
 /* A trigger or a C write path changed listed metadata in this transaction. */
 extern void ps_listing_changed(void);
