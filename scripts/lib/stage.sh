@@ -44,6 +44,16 @@ ps_stage()
 		cp -a "$PS_SYS_PGSHARE" "$PS_STAGE$(dirname "$PS_SYS_PGSHARE")/"
 		printf '%s\n' "$want" >"$PS_BUILD/root.stamp"
 	fi
+	# Citus, when the system PostgreSQL has it (not in Debian's archive:
+	# scripts/build-citus), for the optional test 150; copied each time, so
+	# one installed after the copy above is found too.
+	local citus
+	for citus in "$PS_SYS_PGLIB"/lib/citus*; do
+		[ -e "$citus" ] && cp -a "$citus" "$PS_STAGE$PS_SYS_PGLIB/lib/"
+	done
+	for citus in "$PS_SYS_PGSHARE"/extension/citus*; do
+		[ -e "$citus" ] && cp -a "$citus" "$PS_STAGE$PS_SYS_PGSHARE/extension/"
+	done
 	# Files of an earlier build must not linger (a removed upgrade script).
 	rm -f "$PS_STAGE$PS_SYS_PGSHARE"/extension/provsecret[.-]* \
 		"$PS_STAGE$PS_SYS_PGLIB"/lib/provsecret.so

@@ -31,13 +31,13 @@
 #include "crypto/seal.h"
 #include "tenancy/tenant.h"
 
-static SPIPlanPtr plan_active_latest = NULL;
-static SPIPlanPtr plan_retire = NULL;
 /*
  * [ps_schema_keyed()]: before 0.5.0's update, and after it, when every
  * statement also names the tenant's company, so that on Citus each one
  * reaches that company's shards only and joins on the distribution column.
  */
+static SPIPlanPtr plan_active_latest[2];
+static SPIPlanPtr plan_retire[2];
 static SPIPlanPtr plan_pending[2];
 static SPIPlanPtr plan_reseal_secret[2];
 static SPIPlanPtr plan_reseal_version[2];
@@ -53,15 +53,17 @@ typedef struct PsRotation
 
 /* Re-encrypt one ciphertext from its data key to the tenant's new one. */
 static bytea *
-reseal(const PsSealBinding *binding, const bytea *ciphertext, int64 new_key_id)
+reseal(const PsSealBinding *binding, const char *company, const bytea *ciphertext,
+	   int64 new_key_id)
 {
 	Size		len;
-	char	   *plaintext = ps_secret_open(binding, ciphertext, &len, CurrentMemoryContext);
+	char	   *plaintext = ps_secret_open(binding, company, ciphertext, &len,
+										   CurrentMemoryContext);
 	bytea	   *volatile result = NULL;
 
 	PG_TRY();
 	{
-		result = ps_seal_encrypt(ps_datakey_by_id(new_key_id), new_key_id,
+		result = ps_seal_encrypt(ps_datakey_by_id(new_key_id, company), new_key_id,
 								 binding, plaintext, len);
 	}
 	PG_FINALLY();
@@ -151,7 +153,7 @@ reseal_pending(Datum tenant, Datum company, int64 new_id, int64 limit)
 		binding.value_version = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
 		upd[0] = SPI_getbinval(tuple, desc, 1, &isnull);
 		upd[1] = Int64GetDatum(new_id);
-		upd[2] = PointerGetDatum(reseal(&binding,
+		upd[2] = PointerGetDatum(reseal(&binding, TextDatumGetCString(company),
 										   DatumGetByteaPP(SPI_getbinval(tuple, desc, 5, &isnull)),
 										   new_id));
 		upd[3] = Int32GetDatum(binding.value_version);
@@ -214,34 +216,43 @@ rotate_tenant(const PsTenant *tenant, const char *key_owner, int64 limit,
 {
 	PsRotation	r = {0};
 	PsIdentity	identity;
-	Oid			argtypes[1] = {TEXTOID};
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		owner = CStringGetTextDatum(key_owner);
 	Datum		company = CStringGetTextDatum(ps_tenant_row_company(tenant));
+	Datum		values[2] = {owner, company};
+	int			keyed;
 	const unsigned char *unused;
 
 	/* waits for the tenant's uncommitted seals and for other rotations */
 	ps_datakey_lock_tenant(key_owner, ExclusiveLock);
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
+	keyed = ps_schema_keyed();
 
 	if (ps_datakey_retired_keys(key_owner) == 0)
 	{
-		ps_query_plan(&plan_retire,
+		ps_query_plan(&plan_retire[keyed], keyed ?
+					  "UPDATE provsecret.data_key SET retired_at = pg_catalog.now()"
+					  " WHERE company OPERATOR(pg_catalog.=) $2"
+					  "   AND tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL" :
 					  "UPDATE provsecret.data_key SET retired_at = pg_catalog.now()"
 					  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
-					  1, argtypes);
-		ps_query_run(plan_retire, &owner, NULL, false, 0);
+					  2, argtypes);
+		ps_query_run(plan_retire[keyed], values, NULL, false, 0);
 		/*
 		 * Under REPEATABLE READ a key created after our snapshot is not
 		 * retired by the UPDATE above: we would "rotate" onto that very key.
 		 */
 		if (SPI_processed == 0 && IsolationUsesXactSnapshot())
 		{
-			ps_query_plan(&plan_active_latest,
+			ps_query_plan(&plan_active_latest[keyed], keyed ?
+						  "SELECT 1 FROM provsecret.data_key"
+						  " WHERE company OPERATOR(pg_catalog.=) $2"
+						  "   AND tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL" :
 						  "SELECT 1 FROM provsecret.data_key"
 						  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
-						  1, argtypes);
-			ps_query_run_latest(plan_active_latest, &owner, NULL, 1);
+						  2, argtypes);
+			ps_query_run_latest(plan_active_latest[keyed], values, NULL, 1);
 			if (SPI_processed > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -258,10 +269,6 @@ rotate_tenant(const PsTenant *tenant, const char *key_owner, int64 limit,
 	if (r.done == 0 || finish_always)
 	{
 		/* a retired key still used (a race lost under REPEATABLE READ) stays */
-		Oid			drop_types[2] = {TEXTOID, TEXTOID};
-		Datum		drop_values[2] = {owner, company};
-		int			keyed = ps_schema_keyed();
-
 		ps_query_plan(&plan_drop_retired[keyed], keyed ?
 					  "DELETE FROM provsecret.data_key k"
 					  " WHERE k.company OPERATOR(pg_catalog.=) $2"
@@ -278,8 +285,8 @@ rotate_tenant(const PsTenant *tenant, const char *key_owner, int64 limit,
 					  "                    WHERE s.data_key_id OPERATOR(pg_catalog.=) k.id)"
 					  "   AND NOT EXISTS (SELECT 1 FROM provsecret.ai_provider_secret_version v"
 					  "                    WHERE v.data_key_id OPERATOR(pg_catalog.=) k.id)",
-					  2, drop_types);
-		ps_query_run(plan_drop_retired[keyed], drop_values, NULL, false, 0);
+					  2, argtypes);
+		ps_query_run(plan_drop_retired[keyed], values, NULL, false, 0);
 		if (ps_datakey_retired_keys(key_owner) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

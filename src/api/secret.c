@@ -33,9 +33,9 @@
 /* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
 static SPIPlanPtr plan_lock[2];
 static SPIPlanPtr plan_insert[2];
-static SPIPlanPtr plan_keep_version = NULL;
-static SPIPlanPtr plan_update = NULL;
-static SPIPlanPtr plan_prune = NULL;
+static SPIPlanPtr plan_keep_version[2];
+static SPIPlanPtr plan_update[2];
+static SPIPlanPtr plan_prune[2];
 static SPIPlanPtr plan_delete[2];
 
 /* Reject values over the limit or not valid in the database encoding. */
@@ -126,13 +126,19 @@ insert_secret(const PsReference *ref, const PsTenant *tenant,
 	return SPI_processed == 1;
 }
 
+/*
+ * Keep the current version, write the new one, prune beyond keep_versions.
+ * Every statement names the secret's company ($7) once the schema is keyed
+ * by it: on Citus each reaches that company's shard only.
+ */
 static void
-rotate_secret(int64 id, int32 new_version, bytea *ciphertext,
-			  int64 data_key_id, const char *description)
+rotate_secret(int64 id, const char *company, int32 new_version,
+			  bytea *ciphertext, int64 data_key_id, const char *description)
 {
-	Oid			argtypes[6] = {INT8OID, INT4OID, BYTEAOID, INT8OID, TEXTOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[7] = {INT8OID, INT4OID, BYTEAOID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int			keyed = ps_schema_keyed();
 
 	values[0] = Int64GetDatum(id);
 	values[1] = Int32GetDatum(new_version);
@@ -141,8 +147,16 @@ rotate_secret(int64 id, int32 new_version, bytea *ciphertext,
 	values[4] = description ? CStringGetTextDatum(description) : (Datum) 0;
 	nulls[4] = description ? ' ' : 'n';
 	values[5] = CStringGetTextDatum(ps_authz_audit_principal());
+	values[6] = CStringGetTextDatum(company);
 
-	ps_query_plan(&plan_keep_version,
+	ps_query_plan(&plan_keep_version[keyed], keyed ?
+				  "INSERT INTO provsecret.ai_provider_secret_version"
+				  " (secret_id, company, project, value_version, ciphertext,"
+				  "  data_key_id, created_at, created_by)"
+				  " SELECT id, company, project, value_version, ciphertext,"
+				  "        data_key_id, updated_at, updated_by"
+				  "   FROM provsecret.ai_provider_secret"
+				  "  WHERE company OPERATOR(pg_catalog.=) $7 AND id OPERATOR(pg_catalog.=) $1" :
 				  "INSERT INTO provsecret.ai_provider_secret_version"
 				  " (secret_id, company, project, value_version, ciphertext,"
 				  "  data_key_id, created_at, created_by)"
@@ -150,25 +164,34 @@ rotate_secret(int64 id, int32 new_version, bytea *ciphertext,
 				  "        data_key_id, updated_at, updated_by"
 				  "   FROM provsecret.ai_provider_secret"
 				  "  WHERE id OPERATOR(pg_catalog.=) $1",
-				  1, argtypes);
-	ps_query_run(plan_keep_version, values, NULL, false, 0);
+				  7, argtypes);
+	ps_query_run(plan_keep_version[keyed], values, nulls, false, 0);
 
-	ps_query_plan(&plan_update,
+	ps_query_plan(&plan_update[keyed], keyed ?
+				  "UPDATE provsecret.ai_provider_secret"
+				  "   SET value_version = $2, ciphertext = $3, data_key_id = $4,"
+				  "       description = COALESCE($5, description),"
+				  "       updated_at = pg_catalog.now(), updated_by = $6"
+				  " WHERE company OPERATOR(pg_catalog.=) $7 AND id OPERATOR(pg_catalog.=) $1" :
 				  "UPDATE provsecret.ai_provider_secret"
 				  "   SET value_version = $2, ciphertext = $3, data_key_id = $4,"
 				  "       description = COALESCE($5, description),"
 				  "       updated_at = pg_catalog.now(), updated_by = $6"
 				  " WHERE id OPERATOR(pg_catalog.=) $1",
-				  6, argtypes);
-	ps_query_run(plan_update, values, nulls, false, 0);
+				  7, argtypes);
+	ps_query_run(plan_update[keyed], values, nulls, false, 0);
 
 	values[1] = Int32GetDatum(new_version - ps_keep_versions);
-	ps_query_plan(&plan_prune,
+	ps_query_plan(&plan_prune[keyed], keyed ?
+				  "DELETE FROM provsecret.ai_provider_secret_version"
+				  " WHERE company OPERATOR(pg_catalog.=) $7"
+				  "   AND secret_id OPERATOR(pg_catalog.=) $1"
+				  "   AND value_version OPERATOR(pg_catalog.<) $2" :
 				  "DELETE FROM provsecret.ai_provider_secret_version"
 				  " WHERE secret_id OPERATOR(pg_catalog.=) $1"
 				  "   AND value_version OPERATOR(pg_catalog.<) $2",
-				  2, argtypes);
-	ps_query_run(plan_prune, values, NULL, false, 0);
+				  7, argtypes);
+	ps_query_run(plan_prune[keyed], values, nulls, false, 0);
 }
 
 /* Refuse the write unless the current version (0: none) is the expected one. */
@@ -275,7 +298,7 @@ ps_secret_seal_checked(const char *reference, const char *value,
 		if (id != 0)
 		{
 			binding.value_version = current_version + 1;
-			rotate_secret(id, binding.value_version,
+			rotate_secret(id, ps_tenant_row_company(&tenant), binding.value_version,
 							 ps_seal_encrypt(key, data_key_id, &binding, value, value_len),
 							 data_key_id, description);
 			result.created = false;

@@ -215,7 +215,8 @@ ps_rollback(PG_FUNCTION_ARGS)
 	binding.reference = canonical;
 	binding.scope = ps_scope_name(ref.scope);
 	binding.value_version = version;
-	plaintext = ps_secret_open(&binding, ciphertext, &len, caller_context);
+	plaintext = ps_secret_open(&binding, ps_tenant_row_company(&tenant), ciphertext,
+							   &len, caller_context);
 	PG_TRY();
 	{
 		result = ps_secret_seal_checked(canonical, plaintext, len, NULL,
@@ -258,7 +259,8 @@ ps_secret_resolve_version(const char *reference, int32 version, Size *len,
 	binding.reference = canonical;
 	binding.scope = ps_scope_name(ref.scope);
 	binding.value_version = version;
-	plaintext = ps_secret_open(&binding, ciphertext, len, caller_context);
+	plaintext = ps_secret_open(&binding, ps_tenant_row_company(&tenant), ciphertext,
+							   len, caller_context);
 
 	/* fail closed: no event, no value */
 	PG_TRY();

@@ -48,12 +48,15 @@ static int	ps_cache_next = 0;
 static bool ps_cache_stale = false;	/* wipe at the next ps_datakey_* call */
 static Oid	ps_data_key_relid = InvalidOid;
 
-static SPIPlanPtr plan_active = NULL;
-static SPIPlanPtr plan_by_id = NULL;
-/* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
+static SPIPlanPtr plan_by_id[2];
+/*
+ * [ps_schema_keyed()]: before and after 0.5.0's upgrade script; after it a
+ * tenant's keys are found among its company's rows (on Citus: one shard).
+ */
+static SPIPlanPtr plan_active[2];
 static SPIPlanPtr plan_insert[2];
 static SPIPlanPtr plan_nextval = NULL;
-static SPIPlanPtr plan_in_progress = NULL;
+static SPIPlanPtr plan_in_progress[2];
 
 void
 ps_datakey_forget_all(void)
@@ -141,6 +144,25 @@ unwrap_row(int64 id, const char *tenant, bytea *wrapped,
 	return slot->key;
 }
 
+/*
+ * The company a tenant's key rows carry: "company/<c>" is c, "project/<p>"
+ * (a project without a company) its own, "~<p>".
+ */
+static Datum
+tenant_row_company(const char *tenant)
+{
+	char		own[PS_OWN_COMPANY_MAX + 1];
+
+	if (strncmp(tenant, "company/", 8) == 0)
+		return CStringGetTextDatum(tenant + 8);
+	if (strncmp(tenant, "project/", 8) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("not a data-key tenant: \"%s\"", tenant)));
+	ps_own_company(tenant + 8, own, sizeof(own));
+	return CStringGetTextDatum(own);
+}
+
 static void
 note_relid(void)
 {
@@ -153,18 +175,23 @@ note_relid(void)
 static int64
 lookup_active(const char *tenant, const unsigned char **key)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(tenant)};
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(tenant), tenant_row_company(tenant)};
 	bool		isnull;
 	int64		id;
+	int			keyed = ps_schema_keyed();
 
-	ps_query_plan(&plan_active,
+	ps_query_plan(&plan_active[keyed], keyed ?
+				  "SELECT id, wrapped_key, root_key_fingerprint"
+				  "  FROM provsecret.data_key"
+				  " WHERE company OPERATOR(pg_catalog.=) $2"
+				  "   AND tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL" :
 				  "SELECT id, wrapped_key, root_key_fingerprint"
 				  "  FROM provsecret.data_key"
 				  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NULL",
-				  1, argtypes);
+				  2, argtypes);
 	/* the newest committed key, even under REPEATABLE READ (rotate.c) */
-	ps_query_run_latest(plan_active, values, NULL, 1);
+	ps_query_run_latest(plan_active[keyed], values, NULL, 1);
 	if (SPI_processed == 0)
 		return 0;
 	id = DatumGetInt64(ps_query_datum(0, 1, &isnull));
@@ -265,13 +292,14 @@ ps_datakey_active(const char *tenant, const char *company, const char *project,
 }
 
 const unsigned char *
-ps_datakey_by_id(int64 id)
+ps_datakey_by_id(int64 id, const char *company)
 {
 	const unsigned char *key;
 	PsIdentity	identity;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(id)};
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(id), CStringGetTextDatum(company)};
 	bool		isnull;
+	int			keyed;
 
 	cache_init();
 	key = cache_find(id);
@@ -281,11 +309,15 @@ ps_datakey_by_id(int64 id)
 	note_relid();
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
-	ps_query_plan(&plan_by_id,
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_by_id[keyed], keyed ?
+				  "SELECT tenant, wrapped_key, root_key_fingerprint"
+				  "  FROM provsecret.data_key"
+				  " WHERE company OPERATOR(pg_catalog.=) $2 AND id OPERATOR(pg_catalog.=) $1" :
 				  "SELECT tenant, wrapped_key, root_key_fingerprint"
 				  "  FROM provsecret.data_key WHERE id OPERATOR(pg_catalog.=) $1",
-				  1, argtypes);
-	ps_query_run(plan_by_id, values, NULL, false, 1);
+				  2, argtypes);
+	ps_query_run(plan_by_id[keyed], values, NULL, false, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -303,15 +335,19 @@ ps_datakey_by_id(int64 id)
 int64
 ps_datakey_retired_keys(const char *tenant)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(tenant)};
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(tenant), tenant_row_company(tenant)};
 	bool		isnull;
+	int			keyed = ps_schema_keyed();
 
-	ps_query_plan(&plan_in_progress,
+	ps_query_plan(&plan_in_progress[keyed], keyed ?
+				  "SELECT pg_catalog.count(*) FROM provsecret.data_key"
+				  " WHERE company OPERATOR(pg_catalog.=) $2"
+				  "   AND tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NOT NULL" :
 				  "SELECT pg_catalog.count(*) FROM provsecret.data_key"
 				  " WHERE tenant OPERATOR(pg_catalog.=) $1 AND retired_at IS NOT NULL",
-				  1, argtypes);
-	ps_query_run_latest(plan_in_progress, values, NULL, 1);
+				  2, argtypes);
+	ps_query_run_latest(plan_in_progress[keyed], values, NULL, 1);
 	return DatumGetInt64(ps_query_datum(0, 1, &isnull));
 }
 

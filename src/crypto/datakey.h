@@ -21,8 +21,11 @@
 extern int64 ps_datakey_active(const char *tenant, const char *company,
 							   const char *project, const unsigned char **key);
 
-/* The data key with this id (55000 / XX001 when it cannot be unwrapped). */
-extern const unsigned char *ps_datakey_by_id(int64 id);
+/*
+ * The data key with this id, among the rows of company (the one the
+ * secret's rows carry); 55000 / XX001 when it cannot be unwrapped.
+ */
+extern const unsigned char *ps_datakey_by_id(int64 id, const char *company);
 
 /*
  * Transaction-scoped lock on a tenant's keys: writers of ciphertexts take

@@ -36,14 +36,14 @@ ps_secret_audit(const char *action, const char *reference, const PsTenant *tenan
 }
 
 char *
-ps_secret_open(const PsSealBinding *binding, const bytea *ciphertext,
-			   Size *len, MemoryContext context)
+ps_secret_open(const PsSealBinding *binding, const char *company,
+			   const bytea *ciphertext, Size *len, MemoryContext context)
 {
 	char	   *plaintext;
 
 	*len = ps_seal_plaintext_len(ciphertext);
 	plaintext = MemoryContextAlloc(context, *len + 1);
-	ps_seal_decrypt(ps_datakey_by_id(ps_seal_data_key_id(ciphertext)),
+	ps_seal_decrypt(ps_datakey_by_id(ps_seal_data_key_id(ciphertext), company),
 					binding, ciphertext, plaintext);
 	plaintext[*len] = '\0';
 	return plaintext;
@@ -135,7 +135,8 @@ ps_secret_open_managed(const PsReference *ref, const char *canonical, Size *len,
 	binding.reference = canonical;
 	binding.scope = ps_scope_name(ref->scope);
 	binding.value_version = *value_version;
-	return ps_secret_open(&binding, ciphertext, len, caller_context);
+	return ps_secret_open(&binding, ps_tenant_row_company(&tenant), ciphertext,
+						  len, caller_context);
 }
 
 char *

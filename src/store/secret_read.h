@@ -39,11 +39,12 @@ extern void ps_secret_audit(const char *action, const char *reference,
 							bool durable);
 
 /*
- * Decrypt a stored ciphertext (any version) into a NUL-terminated buffer
- * allocated in context; the caller wipes it.  No authorization, no audit:
- * for the SQL-level operations, after they have checked both.
+ * Decrypt a stored ciphertext (any version) of a secret whose rows carry
+ * company (ps_tenant_row_company) into a NUL-terminated buffer allocated in
+ * context; the caller wipes it.  No authorization, no audit: for the
+ * SQL-level operations, after they have checked both.
  */
-extern char *ps_secret_open(const PsSealBinding *binding,
+extern char *ps_secret_open(const PsSealBinding *binding, const char *company,
 							const bytea *ciphertext, Size *len,
 							MemoryContext context);
 
