@@ -262,20 +262,25 @@ project_in_use(const char *project)
 /*
  * The project's rows leave its own company for the one it joins: the
  * project, its secrets and their versions, data keys, grants, binding,
- * bound secrets and resolvers; its own company row goes.  company is
- * never updated in the tables Citus distributes by it (docs/DESIGN.md,
- * "Running on Citus"): their rows are deleted and the very rows the
- * deletes return are inserted again under the new company, in the same
- * statement, with every column kept (the secrets' identity too; the
- * generated reference is computed again, equal since it names the
- * project).  Foreign keys are checked at the end of the statement, when
- * the new secrets and versions are both there and the old ones both gone.
- * Ciphertexts bind reference, scope and version, wrapped data keys bind
- * key id and tenant: none names the company, so every value still opens.
- * The reference tables (project, access_grant, resolver) keep their
- * updates.  With the newest snapshot: rows committed while we waited for
- * the tenant lock move too, and a row changed meanwhile moves as changed.
- * (SPI connected, acting as owner.)
+ * bound secrets and resolvers; its own company row goes.
+ *
+ * company is never updated in the tables Citus distributes by it
+ * (docs/DESIGN.md, "Running on Citus"): their rows are deleted, and the
+ * very rows the deletes return are inserted again under the new company in
+ * the same statement, every column kept (the secrets' identity too; the
+ * generated references come out equal, since they name the project).  The
+ * order of the WITH list matters on Citus, which runs its statements on the
+ * shards one after another, as written, the foreign key acting at once:
+ * the versions are taken before the delete of their secrets would cascade
+ * to them, and the new secrets are in before the new versions.  (PostgreSQL
+ * alone checks the key at the end of the statement.)  Ciphertexts bind
+ * reference, scope and version, wrapped data keys bind key id and tenant:
+ * none names the company, so every value still opens.  The reference
+ * tables (project, access_grant, resolver) keep their updates.
+ *
+ * With the newest snapshot: rows committed while we waited for the tenant
+ * lock move too, and a row changed meanwhile moves as changed.  (SPI
+ * connected, acting as owner.)
  */
 static void
 move_project_rows(const char *project, const char *company)
@@ -291,7 +296,11 @@ move_project_rows(const char *project, const char *company)
 	values[2] = CStringGetTextDatum(own);
 	keyed = ps_schema_keyed();
 	ps_query_plan(&plan_attach_project[keyed], keyed ?
-				  "WITH ds AS (DELETE FROM provsecret.ai_provider_secret"
+				  "WITH dv AS (DELETE FROM provsecret.ai_provider_secret_version"
+				  "             WHERE company OPERATOR(pg_catalog.=) $3"
+				  "            RETURNING secret_id, project, value_version, ciphertext,"
+				  "                      data_key_id, created_at, created_by),"
+				  "     ds AS (DELETE FROM provsecret.ai_provider_secret"
 				  "             WHERE company OPERATOR(pg_catalog.=) $3"
 				  "            RETURNING id, scope, project, name, description, ciphertext,"
 				  "                      data_key_id, value_version, created_at, created_by,"
@@ -304,10 +313,6 @@ move_project_rows(const char *project, const char *company)
 				  "           SELECT id, scope, $2, project, name, description, ciphertext,"
 				  "                  data_key_id, value_version, created_at, created_by,"
 				  "                  updated_at, updated_by FROM ds),"
-				  "     dv AS (DELETE FROM provsecret.ai_provider_secret_version"
-				  "             WHERE company OPERATOR(pg_catalog.=) $3"
-				  "            RETURNING secret_id, project, value_version, ciphertext,"
-				  "                      data_key_id, created_at, created_by),"
 				  "     v AS (INSERT INTO provsecret.ai_provider_secret_version"
 				  "            (secret_id, company, project, value_version, ciphertext,"
 				  "             data_key_id, created_at, created_by)"
