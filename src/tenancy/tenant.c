@@ -261,10 +261,26 @@ project_in_use(const char *project)
 
 /*
  * The project's rows leave its own company for the one it joins: the
- * project, its secrets (their versions follow by ON UPDATE CASCADE), data
- * keys, grants, binding, bound secrets and resolvers; its own company row
- * goes.  With the newest snapshot: rows committed while we waited for the
- * tenant lock move too.  (SPI connected, acting as owner.)
+ * project, its secrets and their versions, data keys, grants, binding,
+ * bound secrets and resolvers; its own company row goes.
+ *
+ * company is never updated in the tables Citus distributes by it
+ * (docs/DESIGN.md, "Running on Citus"): their rows are deleted, and the
+ * very rows the deletes return are inserted again under the new company in
+ * the same statement, every column kept (the secrets' identity too; the
+ * generated references come out equal, since they name the project).  The
+ * order of the WITH list matters on Citus, which runs its statements on the
+ * shards one after another, as written, the foreign key acting at once:
+ * the versions are taken before the delete of their secrets would cascade
+ * to them, and the new secrets are in before the new versions.  (PostgreSQL
+ * alone checks the key at the end of the statement.)  Ciphertexts bind
+ * reference, scope and version, wrapped data keys bind key id and tenant:
+ * none names the company, so every value still opens.  The reference
+ * tables (project, access_grant, resolver) keep their updates.
+ *
+ * With the newest snapshot: rows committed while we waited for the tenant
+ * lock move too, and a row changed meanwhile moves as changed.  (SPI
+ * connected, acting as owner.)
  */
 static void
 move_project_rows(const char *project, const char *company)
@@ -280,21 +296,59 @@ move_project_rows(const char *project, const char *company)
 	values[2] = CStringGetTextDatum(own);
 	keyed = ps_schema_keyed();
 	ps_query_plan(&plan_attach_project[keyed], keyed ?
-				  "WITH s AS (UPDATE provsecret.ai_provider_secret SET company = $2"
-				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
-				  "     k AS (UPDATE provsecret.data_key SET company = $2"
-				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
+				  "WITH dv AS (DELETE FROM provsecret.ai_provider_secret_version"
+				  "             WHERE company OPERATOR(pg_catalog.=) $3"
+				  "            RETURNING secret_id, project, value_version, ciphertext,"
+				  "                      data_key_id, created_at, created_by),"
+				  "     ds AS (DELETE FROM provsecret.ai_provider_secret"
+				  "             WHERE company OPERATOR(pg_catalog.=) $3"
+				  "            RETURNING id, scope, project, name, description, ciphertext,"
+				  "                      data_key_id, value_version, created_at, created_by,"
+				  "                      updated_at, updated_by),"
+				  "     s AS (INSERT INTO provsecret.ai_provider_secret"
+				  "            (id, scope, company, project, name, description, ciphertext,"
+				  "             data_key_id, value_version, created_at, created_by,"
+				  "             updated_at, updated_by)"
+				  "           OVERRIDING SYSTEM VALUE"
+				  "           SELECT id, scope, $2, project, name, description, ciphertext,"
+				  "                  data_key_id, value_version, created_at, created_by,"
+				  "                  updated_at, updated_by FROM ds),"
+				  "     v AS (INSERT INTO provsecret.ai_provider_secret_version"
+				  "            (secret_id, company, project, value_version, ciphertext,"
+				  "             data_key_id, created_at, created_by)"
+				  "           SELECT secret_id, $2, project, value_version, ciphertext,"
+				  "                  data_key_id, created_at, created_by FROM dv),"
+				  "     dk AS (DELETE FROM provsecret.data_key"
+				  "             WHERE company OPERATOR(pg_catalog.=) $3"
+				  "            RETURNING id, tenant, project, wrapped_key, root_key_fingerprint,"
+				  "                      created_at, retired_at),"
+				  "     k AS (INSERT INTO provsecret.data_key"
+				  "            (id, tenant, company, project, wrapped_key, root_key_fingerprint,"
+				  "             created_at, retired_at)"
+				  "           SELECT id, tenant, $2, project, wrapped_key, root_key_fingerprint,"
+				  "                  created_at, retired_at FROM dk),"
+				  "     dw AS (DELETE FROM provsecret.workspace_binding"
+				  "             WHERE company OPERATOR(pg_catalog.=) $3"
+				  "            RETURNING project, resolver, bound_at, bound_by),"
+				  "     w AS (INSERT INTO provsecret.workspace_binding"
+				  "            (project, company, resolver, bound_at, bound_by)"
+				  "           SELECT project, $2, resolver, bound_at, bound_by FROM dw),"
+				  "     db AS (DELETE FROM provsecret.bound_secret"
+				  "             WHERE company OPERATOR(pg_catalog.=) $3"
+				  "            RETURNING project, name, resolver, description, value_version,"
+				  "                      created_at, created_by, updated_at, updated_by),"
+				  "     b AS (INSERT INTO provsecret.bound_secret"
+				  "            (project, company, name, resolver, description, value_version,"
+				  "             created_at, created_by, updated_at, updated_by)"
+				  "           SELECT project, $2, name, resolver, description, value_version,"
+				  "                  created_at, created_by, updated_at, updated_by FROM db),"
 				  "     g AS (UPDATE provsecret.access_grant SET company = $2"
-				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
-				  "     w AS (UPDATE provsecret.workspace_binding SET company = $2"
-				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
-				  "     b AS (UPDATE provsecret.bound_secret SET company = $2"
-				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
+				  "            WHERE company OPERATOR(pg_catalog.=) $3),"
 				  "     r AS (UPDATE provsecret.resolver SET company = $2"
-				  "            WHERE company OPERATOR(pg_catalog.=) $3 RETURNING 1),"
+				  "            WHERE company OPERATOR(pg_catalog.=) $3),"
 				  "     p AS (UPDATE provsecret.project SET company = $2"
 				  "            WHERE project OPERATOR(pg_catalog.=) $1"
-				  "              AND company OPERATOR(pg_catalog.=) $3 RETURNING 1)"
+				  "              AND company OPERATOR(pg_catalog.=) $3)"
 				  " DELETE FROM provsecret.company WHERE company OPERATOR(pg_catalog.=) $3" :
 				  "WITH s AS (UPDATE provsecret.ai_provider_secret SET company = $2"
 				  "            WHERE scope OPERATOR(pg_catalog.=) 'project'"

@@ -15,8 +15,14 @@ my $extdir = `pg_config --sharedir`;
 chomp $extdir;
 $extdir .= '/extension';
 my ($default) = slurp_file("$extdir/provsecret.control") =~ /default_version\s*=\s*'([^']+)'/;
-my @released = sort grep { $_ ne $default }
-  map { /provsecret--([0-9.]+)\.sql$/ ? $1 : () } glob("$extdir/provsecret--*.sql");
+# Every version a script names: those with an install script of their own
+# and those reached by an update script only (CREATE EXTENSION ... VERSION
+# installs them through the update path, as a fresh install of the default
+# version does).
+my %named = map { $_ => 1 }
+  map { /provsecret--([0-9.]+)(?:--([0-9.]+))?\.sql$/ ? grep { defined } ($1, $2) : () }
+  glob("$extdir/provsecret--*.sql");
+my @released = sort grep { $_ ne $default } keys %named;
 plan skip_all => 'no earlier released version to upgrade from' unless @released;
 
 my $node = ps_node('upgrade', 7);

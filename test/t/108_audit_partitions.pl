@@ -185,7 +185,7 @@ my $events_sql = q{SELECT string_agg(id || ':' || action || ':' || coalesce(comp
 my $before = sql($events_sql);
 my $old_head = sql(q{SELECT chain_seq || ':' || encode(hash, 'hex') FROM provsecret.audit_event
                       ORDER BY chain_seq DESC LIMIT 1});
-sql(q{ALTER EXTENSION provsecret UPDATE});
+sql(q{ALTER EXTENSION provsecret UPDATE TO '0.5.0'});
 is(sql(q{SELECT extversion FROM pg_extension WHERE extname = 'provsecret'}), '0.5.0', 'updated to 0.5.0');
 is(sql($events_sql . q{ WHERE action <> 'audit.rechained'}), $before,
 	'every event kept with its id, action, company and time, in the same order');
