@@ -24,3 +24,32 @@ ALTER TABLE ai_provider_secret_version
 COMMENT ON CONSTRAINT ai_provider_secret_version_company_secret_id_fkey
     ON ai_provider_secret_version IS
   'a kept version belongs to its secret and goes with it; no ON UPDATE action, which Citus refuses on a key that includes the distribution column (company is never updated: attaching a project moves rows by delete and insert)';
+
+------------------------------------------------------------------------------
+-- Citus: key_status joins on the company
+------------------------------------------------------------------------------
+-- key_status counted each data key's secrets and kept versions with
+-- subqueries correlated on data_key_id alone, which Citus cannot run
+-- ("complex joins are only supported when all distributed tables are
+-- co-located and joined on their distribution columns").  The counts are
+-- now grouped per (company, data_key_id) and joined on both, so every
+-- join is on the distribution column; same columns, types and values.
+CREATE OR REPLACE VIEW key_status AS
+    SELECT k.root_key_fingerprint,
+           provsecret.root_key_role(k.root_key_fingerprint) AS root_key,
+           pg_catalog.count(*) AS data_keys,
+           COALESCE(pg_catalog.sum(s.n), 0)::pg_catalog.numeric AS secrets,
+           COALESCE(pg_catalog.sum(v.n), 0)::pg_catalog.numeric AS kept_versions,
+           pg_catalog.count(*) FILTER (WHERE k.retired_at IS NOT NULL) AS retired_data_keys,
+           pg_catalog.array_agg(DISTINCT k.tenant) FILTER (WHERE k.retired_at IS NOT NULL) AS rotating_tenants
+      FROM provsecret.data_key k
+      LEFT JOIN (SELECT company, data_key_id, pg_catalog.count(*) AS n
+                   FROM provsecret.ai_provider_secret GROUP BY company, data_key_id) s
+             ON s.company OPERATOR(pg_catalog.=) k.company
+            AND s.data_key_id OPERATOR(pg_catalog.=) k.id
+      LEFT JOIN (SELECT company, data_key_id, pg_catalog.count(*) AS n
+                   FROM provsecret.ai_provider_secret_version GROUP BY company, data_key_id) v
+             ON v.company OPERATOR(pg_catalog.=) k.company
+            AND v.data_key_id OPERATOR(pg_catalog.=) k.id
+     GROUP BY k.root_key_fingerprint;
+COMMENT ON VIEW key_status IS 'per root-key fingerprint: whether the server holds that key, how many data keys, secrets and kept versions depend on it, and the retired data keys of tenants whose data-key rotation is in progress';

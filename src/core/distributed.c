@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -88,4 +90,23 @@ ps_tables_distributed(void)
 		citus_catalog_lists(catalog, probe_relid) ?
 		DISTRIBUTED_YES : DISTRIBUTED_NO;
 	return state == DISTRIBUTED_YES;
+}
+
+Oid
+ps_logical_relation(Relation rel)
+{
+	const char *name = RelationGetRelationName(rel);
+	size_t		len = strlen(name);
+	size_t		digits = 0;
+	char		base[NAMEDATALEN];
+	Oid			logical;
+
+	while (digits < len && isdigit((unsigned char) name[len - 1 - digits]))
+		digits++;
+	if (digits == 0 || digits + 1 >= len || name[len - 1 - digits] != '_')
+		return RelationGetRelid(rel);
+	memcpy(base, name, len - 1 - digits);
+	base[len - 1 - digits] = '\0';
+	logical = get_relname_relid(base, RelationGetNamespace(rel));
+	return OidIsValid(logical) ? logical : RelationGetRelid(rel);
 }

@@ -13,11 +13,23 @@
 
 #include "postgres.h"
 
+#include "utils/rel.h"
+
 /*
  * True when Citus distributes provsecret's secret table.  Looked up once
  * per backend and again after any invalidation of that table (creating or
  * undistributing a distributed table invalidates it); false without Citus.
  */
 extern bool ps_tables_distributed(void);
+
+/*
+ * The table whose caches a change of rel concerns: rel itself, or, when
+ * rel is a Citus shard placement of a provsecret table ("<table>_<shard
+ * id>" beside it), that table.  Citus fires a table's triggers on its
+ * shards, never on the coordinator's shell: on the coordinator, the local
+ * placements of the reference tables (company, project, access_grant,
+ * resolver) are where its own writes fire them.
+ */
+extern Oid	ps_logical_relation(Relation rel);
 
 #endif

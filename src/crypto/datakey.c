@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "common/hashfn.h"
 #include "catalog/pg_type.h"
@@ -16,6 +17,7 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
+#include "core/distributed.h"
 #include "core/identity.h"
 #include "core/provsecret.h"
 #include "core/reference.h"
@@ -86,11 +88,29 @@ datakey_relcache_callback(Datum arg, Oid relid)
 		ps_cache_stale = true;
 }
 
+/*
+ * Under Citus data_key's triggers fire on the workers' shards, and no
+ * invalidation tells this backend that a key was destroyed (shred, the end
+ * of a rotation): there, keys are kept for one transaction only, wiped
+ * when it ends.  (Decided in cache_init(), inside a transaction: an abort
+ * callback may not read the catalog.)
+ */
+static bool ps_cache_per_xact = false;
+
+static void
+datakey_xact_callback(XactEvent event, void *arg)
+{
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		 event == XACT_EVENT_PREPARE) && ps_cache != NULL && ps_cache_per_xact)
+		ps_datakey_forget_all();
+}
+
 static void
 cache_init(void)
 {
 	if (ps_cache != NULL)
 	{
+		ps_cache_per_xact = ps_tables_distributed();
 		if (ps_cache_stale)
 		{
 			ps_datakey_forget_all();
@@ -105,6 +125,8 @@ cache_init(void)
 				 errmsg("provsecret: could not allocate locked memory for data keys")));
 	ps_datakey_forget_all();
 	CacheRegisterRelcacheCallback(datakey_relcache_callback, (Datum) 0);
+	RegisterXactCallback(datakey_xact_callback, NULL);
+	ps_cache_per_xact = ps_tables_distributed();
 }
 
 static const unsigned char *

@@ -27,6 +27,7 @@
 #include "utils/syscache.h"
 
 #include "audit/audit.h"
+#include "core/distributed.h"
 #include "core/identity.h"
 #include "core/principal.h"
 #include "core/provsecret.h"
@@ -579,6 +580,9 @@ ps_invalidate_caches(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("ps_invalidate_caches must be called as a trigger")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
+	/* fired on a Citus shard: the caches watch the table it belongs to */
+	if (ps_logical_relation(trigdata->tg_relation) != RelationGetRelid(trigdata->tg_relation))
+		CacheInvalidateRelcacheByRelid(ps_logical_relation(trigdata->tg_relation));
 	ps_listing_changed();		/* grants and projects decide listings too */
 	return PointerGetDatum(NULL);
 }

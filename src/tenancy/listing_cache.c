@@ -54,6 +54,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "core/distributed.h"
 #include "core/provsecret.h"
 #include "tenancy/listing_cache.h"
 
@@ -180,7 +181,12 @@ ps_listing_install_hook(void)
 bool
 ps_listing_begin(uint64 *generation)
 {
-	if (shared == NULL || xact_changed || IsolationUsesXactSnapshot())
+	/*
+	 * Under Citus the listed tables' triggers fire on the workers' shards,
+	 * so a write would not retire a kept answer here: keep none.
+	 */
+	if (shared == NULL || xact_changed || IsolationUsesXactSnapshot() ||
+		ps_tables_distributed())
 		return false;
 	*generation = pg_atomic_read_u64(&shared->generation);
 	pg_memory_barrier();

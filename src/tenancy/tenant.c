@@ -21,7 +21,7 @@ static SPIPlanPtr plan_insert_company = NULL;
 static SPIPlanPtr plan_insert_project = NULL;
 /* [ps_schema_keyed()]: before and after 0.5.0's upgrade script */
 static SPIPlanPtr plan_attach_project[2];
-static SPIPlanPtr plan_project_in_use = NULL;
+static SPIPlanPtr plan_project_in_use[2];
 
 /*
  * Quote at most PS_ECHO_MAX characters of rejected input, and only when it
@@ -223,36 +223,65 @@ ps_register_company(PG_FUNCTION_ARGS)
 /*
  * Does the project exist in any form: registered, or holding secrets,
  * grants, a binding or a resolver (SPI not connected; read as owner)?
+ * A project's rows without a project row can only be under its own
+ * company: one in a company is registered there.  So the distributed
+ * tables are asked for that company's rows (on Citus: one shard, and no
+ * statement over every shard before the registration writes the
+ * reference tables).
  */
 static bool
 project_in_use(const char *project)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(project)};
+	char		own[PS_OWN_COMPANY_MAX + 1];
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
 	PsIdentity	identity;
 	bool		isnull;
 	bool		in_use;
+	int			keyed;
 
+	ps_own_company(project, own, sizeof(own));
+	values[0] = CStringGetTextDatum(project);
+	values[1] = CStringGetTextDatum(own);
 	ps_identity_enter(PS_ACT_OWNER, &identity);
 	SPI_connect();
-	ps_query_plan(&plan_project_in_use,
-				  "SELECT EXISTS (SELECT FROM provsecret.project"
+	keyed = ps_schema_keyed();
+	ps_query_plan(&plan_project_in_use[keyed], keyed ?
+				  "SELECT EXISTS (SELECT 1 FROM provsecret.project"
 				  "                WHERE project OPERATOR(pg_catalog.=) $1)"
-				  "    OR EXISTS (SELECT FROM provsecret.ai_provider_secret"
-				  "                WHERE scope OPERATOR(pg_catalog.=) 'project'"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.ai_provider_secret"
+				  "                WHERE company OPERATOR(pg_catalog.=) $2"
+				  "                  AND scope OPERATOR(pg_catalog.=) 'project'"
 				  "                  AND project OPERATOR(pg_catalog.=) $1)"
-				  "    OR EXISTS (SELECT FROM provsecret.bound_secret"
-				  "                WHERE project OPERATOR(pg_catalog.=) $1)"
-				  "    OR EXISTS (SELECT FROM provsecret.access_grant"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.bound_secret"
+				  "                WHERE company OPERATOR(pg_catalog.=) $2"
+				  "                  AND project OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.access_grant"
 				  "                WHERE scope OPERATOR(pg_catalog.=) 'project'"
 				  "                  AND target OPERATOR(pg_catalog.=) $1)"
-				  "    OR EXISTS (SELECT FROM provsecret.workspace_binding"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.workspace_binding"
+				  "                WHERE company OPERATOR(pg_catalog.=) $2"
+				  "                  AND project OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.resolver"
+				  "                WHERE scope OPERATOR(pg_catalog.=) 'project'"
+				  "                  AND project OPERATOR(pg_catalog.=) $1)" :
+				  "SELECT EXISTS (SELECT 1 FROM provsecret.project"
 				  "                WHERE project OPERATOR(pg_catalog.=) $1)"
-				  "    OR EXISTS (SELECT FROM provsecret.resolver"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.ai_provider_secret"
+				  "                WHERE scope OPERATOR(pg_catalog.=) 'project'"
+				  "                  AND project OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.bound_secret"
+				  "                WHERE project OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.access_grant"
+				  "                WHERE scope OPERATOR(pg_catalog.=) 'project'"
+				  "                  AND target OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.workspace_binding"
+				  "                WHERE project OPERATOR(pg_catalog.=) $1)"
+				  "    OR EXISTS (SELECT 1 FROM provsecret.resolver"
 				  "                WHERE scope OPERATOR(pg_catalog.=) 'project'"
 				  "                  AND project OPERATOR(pg_catalog.=) $1)",
-				  1, argtypes);
-	ps_query_run(plan_project_in_use, values, NULL, true, 1);
+				  2, argtypes);
+	ps_query_run(plan_project_in_use[keyed], values, NULL, true, 1);
 	in_use = DatumGetBool(ps_query_datum(0, 1, &isnull));
 	SPI_finish();
 	ps_identity_leave(&identity);

@@ -12,6 +12,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use JSON::PP;
+use Digest::SHA qw(sha256_hex);
+use Encode;
 use FindBin;
 use lib "$FindBin::RealBin/lib";
 use ProvsecretTest;
@@ -25,15 +28,22 @@ plan skip_all => "Citus is not installed in $pkglibdir (not in Debian's archive;
 my $source = $ENV{PROVSECRET_SOURCE_DIR} // "$FindBin::RealBin/../..";
 my $key    = random_key();
 
-# Citus first in the list, as it requires.
+# REST on the coordinator, with a token of scripts/dev-token.mjs
+my $jwt   = PostgreSQL::Test::Utils::tempdir;
+my $token = `node "$source/scripts/dev-token.mjs" "$jwt" citus-user 600`;
+chomp $token;
+die 'no token' unless $token =~ /^[\w-]+\.[\w-]+\.[\w-]+$/;
+my $rest_port = PostgreSQL::Test::Cluster::get_free_port();
+
+# Citus first in the list, as it requires.  REST only on the coordinator.
 sub citus_node
 {
-	my ($name) = @_;
+	my ($name, @rest) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init;
 	$node->append_conf('postgresql.conf', join("\n",
 		"shared_preload_libraries = 'citus,provsecret'",
-		"provsecret.rest_listen_addresses = ''",
+		(@rest ? @rest : "provsecret.rest_listen_addresses = ''"),
 		'max_prepared_transactions = 20',
 		# the shards' row-level security reads access_grant, a reference table
 		'citus.allow_nested_distributed_execution = on',
@@ -42,7 +52,12 @@ sub citus_node
 	return $node;
 }
 
-my $coordinator = citus_node('coordinator');
+my $coordinator = citus_node('coordinator',
+	"provsecret.rest_listen_addresses = '127.0.0.1'",
+	"provsecret.rest_port = $rest_port",
+	"provsecret.jwt_issuer = 'http://localhost/realms/dev'",
+	"provsecret.jwt_audience = 'provsecret'",
+	"provsecret.jwt_jwks_file = '$jwt/jwks.json'");
 my @workers = (citus_node('worker1'), citus_node('worker2'));
 ok(ps_start($coordinator, key => $key), 'the coordinator starts with the root key');
 ok(ps_start($_), $_->name . ' starts without any root key') for @workers;
@@ -167,7 +182,59 @@ is(ps_sql($coordinator, q{
 	     + (SELECT count(*) FROM provsecret.data_key WHERE company = '~lone')}),
 	'0', 'and nothing is left under its own company');
 
-ps_sql($coordinator, q{SELECT provsecret.delete('managed:company/co1/k1')});
+# REST on the coordinator: a workspace of acme, a reveal and a listing.
+my %rest_value = (k => random_text('citus-rest-', 24), k2 => random_text('citus-rest2-', 24));
+ps_sql($coordinator, qq{
+	SELECT provsecret.register_project('ws1', 'acme');
+	SELECT provsecret.seal('managed:project/ws1/k', '$rest_value{k}');
+	SELECT provsecret."grant"('user:citus-user', 'project/ws1', ARRAY['describe', 'read']);
+});
+# The project directory is a reference table: its triggers fire on the
+# coordinator's placement, and the session's project cache learns at once.
+is(ps_sql($coordinator, q{SELECT company FROM provsecret.secrets WHERE reference = 'managed:project/ws1/k'}),
+	'acme', 'a seal right after registering the project in the same session lands in its company');
+my $url = "http://127.0.0.1:$rest_port";
+my $ready = 0;
+for (1 .. 100)
+{
+	$ready = 1, last if `curl -s -o /dev/null -w '%{http_code}' $url/readyz` eq '200';
+	sleep 0.1;
+}
+ok($ready, 'the coordinator serves REST');
+my $get = sub {
+	my ($path, $id) = @_;
+	$id //= 'citus-other';
+	my $out = `curl -s -w '\\n%{http_code}' -H 'X-Request-Id: $id' -H 'Authorization: Bearer $token' $url$path`;
+	my ($body, $code) = $out =~ /\A(.*)\n(\d+)\z/s or die "no answer from REST for $path";
+	return ($code, $code eq '200' ? decode_json($body) : undef);
+};
+my ($code, $doc) = $get->('/v1/workspaces/ws1/secrets/k', 'citus-reveal');
+is($code, '200', 'a REST reveal through the coordinator answers 200');
+is(sha256_hex(Encode::encode('UTF-8', $doc ? $doc->{value} : '')),
+	sha256_hex(Encode::encode('UTF-8', $rest_value{k})), 'with the value sealed (compared by digest)');
+($code, $doc) = $get->('/v1/workspaces/ws1/secrets');
+is(join(',', $code, map { $_->{key} } @{ $doc ? $doc->{secrets} : [] }), '200,k',
+	'the workspace listing shows its key');
+($code) = $get->('/v1/workspaces/lone/secrets/k');
+is($code, '403', 'a workspace without grants is refused');
+ps_sql($coordinator, qq{SELECT provsecret.seal('managed:project/ws1/k2', '$rest_value{k2}')});
+($code, $doc) = $get->('/v1/workspaces/ws1/secrets');
+is(join(',', $code, sort map { $_->{key} } @{ $doc ? $doc->{secrets} : [] }), '200,k,k2',
+	'the next listing shows a new key (no kept answer outlives a write on the shards)');
+ps_sql($coordinator, q{SELECT provsecret.revoke('user:citus-user', 'project/ws1', ARRAY['read'])});
+($code) = $get->('/v1/workspaces/ws1/secrets/k2');
+is($code, '403', 'a revoke takes effect in the running REST worker at once');
+$coordinator->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM provsecret.audit_log
+	 WHERE action = 'secret.revealed' AND channel = 'rest'
+	   AND request_id = 'citus-reveal' AND outcome = 'ok'})
+  or diag 'no audit event for the REST reveal';
+is(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.audit_log
+	 WHERE action = 'secret.revealed' AND channel = 'rest'
+	   AND request_id = 'citus-reveal' AND outcome = 'ok'}),
+	'1', 'the reveal has its audit event');
+
+ps_sql($coordinator, q{SELECT provsecret.delete_secret('managed:company/co1/k1')});
 is(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.secrets WHERE reference = 'managed:company/co1/k1'}),
 	'0', 'delete removes the secret from its shard');
 
@@ -185,7 +252,8 @@ cmp_ok(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.verify_audit_chain
 for my $node ($coordinator, @workers)
 {
 	my $log = slurp_file($node->logfile);
-	ok(!(grep { leaks($log, $_) } values %value), 'no value in the log of ' . $node->name);
+	ok(!(grep { leaks($log, $_) } values(%value), values(%rest_value)),
+		'no value in the log of ' . $node->name);
 }
 
 $_->stop for (@workers, $coordinator);
