@@ -237,7 +237,7 @@ meta_upsert(const PsReference *ref, const PsTenant *tenant, const char *resolver
 				  "   SET value_version = s.value_version OPERATOR(pg_catalog.+) 1,"
 				  "       resolver = EXCLUDED.resolver,"
 				  "       description = COALESCE(EXCLUDED.description, s.description),"
-				  "       updated_at = pg_catalog.now(), updated_by = EXCLUDED.updated_by"
+				  "       updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by"
 				  " RETURNING value_version" :
 				  "INSERT INTO provsecret.bound_secret AS s"
 				  " (project, company, name, resolver, description, value_version,"
@@ -247,7 +247,7 @@ meta_upsert(const PsReference *ref, const PsTenant *tenant, const char *resolver
 				  "   SET value_version = s.value_version OPERATOR(pg_catalog.+) 1,"
 				  "       resolver = EXCLUDED.resolver,"
 				  "       description = COALESCE(EXCLUDED.description, s.description),"
-				  "       updated_at = pg_catalog.now(), updated_by = EXCLUDED.updated_by"
+				  "       updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by"
 				  " RETURNING value_version",
 				  6, argtypes);
 	ps_query_run(plan_upsert[keyed], values, nulls, false, 1);
@@ -463,17 +463,21 @@ ps_bind_workspace(PG_FUNCTION_ARGS)
 	ps_identity_enter(PS_ACT_SERVICE, &identity);
 	SPI_connect();
 	keyed = ps_schema_keyed();
+	/*
+	 * EXCLUDED.bound_at is the column default, now(): Citus, which runs
+	 * the update on a shard, accepts only immutable functions there.
+	 */
 	ps_query_plan(&plan_bind[keyed], keyed ?
 				  "INSERT INTO provsecret.workspace_binding AS b"
 				  " (project, company, resolver, bound_by)"
 				  " VALUES ($1, $2, $3, $4)"
 				  " ON CONFLICT (company, project) DO UPDATE SET resolver = EXCLUDED.resolver,"
-				  "   bound_at = pg_catalog.now(), bound_by = EXCLUDED.bound_by" :
+				  "   bound_at = EXCLUDED.bound_at, bound_by = EXCLUDED.bound_by" :
 				  "INSERT INTO provsecret.workspace_binding AS b"
 				  " (project, company, resolver, bound_by)"
 				  " VALUES ($1, $2, $3, $4)"
 				  " ON CONFLICT (project) DO UPDATE SET resolver = EXCLUDED.resolver,"
-				  "   bound_at = pg_catalog.now(), bound_by = EXCLUDED.bound_by",
+				  "   bound_at = EXCLUDED.bound_at, bound_by = EXCLUDED.bound_by",
 				  4, argtypes);
 	ps_query_run(plan_bind[keyed], values, nulls, false, 0);
 	SPI_finish();

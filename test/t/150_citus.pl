@@ -57,7 +57,8 @@ my $coordinator = citus_node('coordinator',
 	"provsecret.rest_port = $rest_port",
 	"provsecret.jwt_issuer = 'http://localhost/realms/dev'",
 	"provsecret.jwt_audience = 'provsecret'",
-	"provsecret.jwt_jwks_file = '$jwt/jwks.json'");
+	"provsecret.jwt_jwks_file = '$jwt/jwks.json'",
+	"provsecret.outbound_allowed_hosts = '127.0.0.1:8200'");
 my @workers = (citus_node('worker1'), citus_node('worker2'));
 ok(ps_start($coordinator, key => $key), 'the coordinator starts with the root key');
 ok(ps_start($_), $_->name . ' starts without any root key') for @workers;
@@ -233,6 +234,19 @@ is(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.audit_log
 	 WHERE action = 'secret.revealed' AND channel = 'rest'
 	   AND request_id = 'citus-reveal' AND outcome = 'ok'}),
 	'1', 'the reveal has its audit event');
+
+# A workspace bound to a backend, bound twice (the second an update on
+# its shard), then unbound: the binding lives in acme's shard.
+ps_sql($coordinator, q{
+	SELECT provsecret.create_resolver('acme_vault', 'company/acme', 'vault-kv2', 'http://127.0.0.1:8200');
+	SELECT provsecret.register_project('bound1', 'acme');
+	SELECT provsecret.bind_workspace('bound1', 'acme_vault');
+	SELECT provsecret.bind_workspace('bound1', 'acme_vault');
+});
+is(ps_sql($coordinator, q{SELECT project || ':' || company || ':' || resolver FROM provsecret.workspace_bindings}),
+	'bound1:acme:acme_vault', 'a workspace binds (and binds again) to a resolver of its company');
+ps_sql($coordinator, q{SELECT provsecret.unbind_workspace('bound1')});
+is(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.workspace_bindings}), '0', 'and unbinds');
 
 ps_sql($coordinator, q{SELECT provsecret.delete_secret('managed:company/co1/k1')});
 is(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.secrets WHERE reference = 'managed:company/co1/k1'}),
