@@ -45,13 +45,7 @@ is(ps_sql($node, q{SELECT extversion FROM pg_extension WHERE extname = 'provsecr
 	$version, 'CREATE EXTENSION can be prepared and committed');
 
 my $url = "http://127.0.0.1:$rest_port";
-my $ready = 0;
-for (1 .. 100)
-{
-	$ready = 1, last if `curl -s -o /dev/null -w '%{http_code}' $url/readyz` eq '200';
-	sleep 0.1;
-}
-ok($ready, 'REST is ready');
+ok(rest_ready($url), 'REST is ready');
 
 # (HTTP code, sorted keys) of the workspace's listing
 my $list = sub {

@@ -121,13 +121,7 @@ $standby->stop;
 $primary->append_conf('postgresql.conf', "synchronous_standby_names = 'absent_standby'");
 $primary->reload;
 my $url = "http://127.0.0.1:$rest_port";
-my $ready = 0;
-for (1 .. 100)
-{
-	$ready = 1, last if `curl -s -o /dev/null -w '%{http_code}' $url/readyz` eq '200';
-	sleep 0.1;
-}
-ok($ready, 'REST is ready');
+ok(rest_ready($url), 'REST is ready');
 my ($code, $curl_err) = ('', '');
 my $body = "$jwt/reveal.body";
 my $h2 = IPC::Run::start(

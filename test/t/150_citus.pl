@@ -195,13 +195,7 @@ ps_sql($coordinator, qq{
 is(ps_sql($coordinator, q{SELECT company FROM provsecret.secrets WHERE reference = 'managed:project/ws1/k'}),
 	'acme', 'a seal right after registering the project in the same session lands in its company');
 my $url = "http://127.0.0.1:$rest_port";
-my $ready = 0;
-for (1 .. 100)
-{
-	$ready = 1, last if `curl -s -o /dev/null -w '%{http_code}' $url/readyz` eq '200';
-	sleep 0.1;
-}
-ok($ready, 'the coordinator serves REST');
+ok(rest_ready($url), 'the coordinator serves REST');
 my $get = sub {
 	my ($path, $id) = @_;
 	$id //= 'citus-other';

@@ -15,11 +15,13 @@ use Encode ();
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Time::HiRes ();
 
 our @EXPORT = qw(
   KEY_VAR PREVIOUS_VAR
   ps_node ps_start ps_restart ps_sql ps_try random_key random_text
   log_since leaks read_proc server_pids ps_background resolves_to
+  rest_ready
 );
 
 use constant KEY_VAR      => 'CLOUDGRID_PROVIDER_SECRET_ENCRYPTION_KEY';
@@ -118,6 +120,19 @@ sub ps_try
 	$r{detail}   //= '';
 	$r{hint}     //= '';
 	return \%r;
+}
+
+# True once the REST listener at $url answers GET /readyz with 200 (polled
+# every 100 ms for at most 10 s).
+sub rest_ready
+{
+	my ($url) = @_;
+	for (1 .. 100)
+	{
+		return 1 if `curl -s -o /dev/null -w '%{http_code}' $url/readyz` eq '200';
+		Time::HiRes::sleep(0.1);
+	}
+	return 0;
 }
 
 # A fresh 64-hex-character root key (256 bits from the kernel).
