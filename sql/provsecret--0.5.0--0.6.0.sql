@@ -53,3 +53,40 @@ CREATE OR REPLACE VIEW key_status AS
             AND v.data_key_id OPERATOR(pg_catalog.=) k.id
      GROUP BY k.root_key_fingerprint;
 COMMENT ON VIEW key_status IS 'per root-key fingerprint: whether the server holds that key, how many data keys, secrets and kept versions depend on it, and the retired data keys of tenants whose data-key rotation is in progress';
+
+------------------------------------------------------------------------------
+-- Rows a project attached before 0.5.0 left under its own company
+------------------------------------------------------------------------------
+-- Before 0.5.0, attaching a company-less project to a company moved its
+-- secrets and kept versions only; 0.5.0 then gave its data key, binding,
+-- bound secrets and resolvers the project's own company '~<p>', where the
+-- lookups by company (data keys by id among the secret's company's rows,
+-- bindings by company and project) do not find them.  They move to the
+-- project's company, unless a row of that key is already there.
+UPDATE data_key k SET company = p.company
+  FROM project p
+ WHERE k.company OPERATOR(pg_catalog.=) ('~' OPERATOR(pg_catalog.||) p.project)
+   AND p.company OPERATOR(pg_catalog.<>) ('~' OPERATOR(pg_catalog.||) p.project);
+UPDATE workspace_binding w SET company = p.company
+  FROM project p
+ WHERE w.project OPERATOR(pg_catalog.=) p.project
+   AND w.company OPERATOR(pg_catalog.=) ('~' OPERATOR(pg_catalog.||) p.project)
+   AND p.company OPERATOR(pg_catalog.<>) ('~' OPERATOR(pg_catalog.||) p.project)
+   AND NOT EXISTS (SELECT 1 FROM workspace_binding o
+                    WHERE o.company OPERATOR(pg_catalog.=) p.company
+                      AND o.project OPERATOR(pg_catalog.=) p.project);
+UPDATE bound_secret b SET company = p.company
+  FROM project p
+ WHERE b.project OPERATOR(pg_catalog.=) p.project
+   AND b.company OPERATOR(pg_catalog.=) ('~' OPERATOR(pg_catalog.||) p.project)
+   AND p.company OPERATOR(pg_catalog.<>) ('~' OPERATOR(pg_catalog.||) p.project)
+   AND NOT EXISTS (SELECT 1 FROM bound_secret o
+                    WHERE o.company OPERATOR(pg_catalog.=) p.company
+                      AND o.project OPERATOR(pg_catalog.=) p.project
+                      AND o.name OPERATOR(pg_catalog.=) b.name);
+UPDATE resolver r SET company = p.company
+  FROM project p
+ WHERE r.scope OPERATOR(pg_catalog.=) 'project'
+   AND r.project OPERATOR(pg_catalog.=) p.project
+   AND r.company OPERATOR(pg_catalog.=) ('~' OPERATOR(pg_catalog.||) p.project)
+   AND p.company OPERATOR(pg_catalog.<>) ('~' OPERATOR(pg_catalog.||) p.project);

@@ -17,6 +17,7 @@
 #include "api/secret.h"
 #include "audit/audit.h"
 #include "audit/audit_key.h"
+#include "core/distributed.h"
 #include "core/identity.h"
 #include "core/provsecret.h"
 #include "core/query.h"
@@ -26,7 +27,9 @@
 #include "tenancy/authz.h"
 #include "tenancy/tenant.h"
 
-static SPIPlanPtr plan_stale_keys = NULL;
+/* [ps_tables_distributed()]: on Citus, candidates first, then each locked */
+static SPIPlanPtr plan_stale_keys[2];
+static SPIPlanPtr plan_lock_key = NULL;
 static SPIPlanPtr plan_rewrap = NULL;
 static SPIPlanPtr plan_shred_secrets = NULL;
 static SPIPlanPtr plan_shred_keys = NULL;
@@ -79,6 +82,7 @@ ps_rewrap(PG_FUNCTION_ARGS)
 	{
 		uint64		rows;
 		SPITupleTable *keys;
+		int			distributed = ps_tables_distributed() ? 1 : 0;
 
 		ps_identity_enter(PS_ACT_OWNER, &identity);
 		SPI_connect();
@@ -90,25 +94,63 @@ ps_rewrap(PG_FUNCTION_ARGS)
 		values[1] = Int32GetDatum(batch);
 		values[2] = CStringGetTextDatum(ps_keyring_rewrappable_fingerprint(1) ?
 										ps_keyring_rewrappable_fingerprint(1) : "");
-		ps_query_plan(&plan_stale_keys,
+		/*
+		 * Citus runs FOR UPDATE only on one shard: there the candidates
+		 * are read unlocked, then each is locked by (company, id) and
+		 * skipped when another rewrap holds it or already moved it.
+		 */
+		ps_query_plan(&plan_stale_keys[distributed], distributed ?
+					  "SELECT id, company"
+					  "  FROM provsecret.data_key"
+					  " WHERE root_key_fingerprint OPERATOR(pg_catalog.=) $1"
+					  "    OR root_key_fingerprint OPERATOR(pg_catalog.=) $3"
+					  " ORDER BY id LIMIT $2" :
 					  "SELECT id, tenant, wrapped_key, root_key_fingerprint"
 					  "  FROM provsecret.data_key"
 					  " WHERE root_key_fingerprint OPERATOR(pg_catalog.=) $1"
 					  "    OR root_key_fingerprint OPERATOR(pg_catalog.=) $3"
 					  " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
 					  3, argtypes);
-		ps_query_run(plan_stale_keys, values, NULL, false, 0);
+		ps_query_run(plan_stale_keys[distributed], values, NULL, false, 0);
 		rows = SPI_processed;
 		keys = SPI_tuptable;
 		for (uint64 row = 0; row < rows; row++)
 		{
 			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(keys->vals[row], keys->tupdesc, 1, &isnull));
-			char	   *tenant = SPI_getvalue(keys->vals[row], keys->tupdesc, 2);
-			bytea	   *wrapped = DatumGetByteaPP(SPI_getbinval(keys->vals[row], keys->tupdesc, 3, &isnull));
-			const PsRootKey *old = ps_keyring_lookup(SPI_getvalue(keys->vals[row], keys->tupdesc, 4));
+			SPITupleTable *key = keys;
+			uint64		at = row;
+			int64		id;
+			char	   *tenant;
+			bytea	   *wrapped;
+			const PsRootKey *old;
 			Oid			upd_types[3] = {INT8OID, BYTEAOID, TEXTOID};
 			Datum		upd[3];
+
+			if (distributed)
+			{
+				Oid			lock_types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+				Datum		lock[4] = {SPI_getbinval(keys->vals[row], keys->tupdesc, 1, &isnull),
+					SPI_getbinval(keys->vals[row], keys->tupdesc, 2, &isnull),
+				values[0], values[2]};
+
+				ps_query_plan(&plan_lock_key,
+							  "SELECT id, tenant, wrapped_key, root_key_fingerprint"
+							  "  FROM provsecret.data_key"
+							  " WHERE company OPERATOR(pg_catalog.=) $2 AND id OPERATOR(pg_catalog.=) $1"
+							  "   AND (root_key_fingerprint OPERATOR(pg_catalog.=) $3"
+							  "        OR root_key_fingerprint OPERATOR(pg_catalog.=) $4)"
+							  " FOR UPDATE SKIP LOCKED",
+							  4, lock_types);
+				ps_query_run(plan_lock_key, lock, NULL, false, 1);
+				if (SPI_processed == 0)
+					continue;
+				key = SPI_tuptable;
+				at = 0;
+			}
+			id = DatumGetInt64(SPI_getbinval(key->vals[at], key->tupdesc, 1, &isnull));
+			tenant = SPI_getvalue(key->vals[at], key->tupdesc, 2);
+			wrapped = DatumGetByteaPP(SPI_getbinval(key->vals[at], key->tupdesc, 3, &isnull));
+			old = ps_keyring_lookup(SPI_getvalue(key->vals[at], key->tupdesc, 4));
 
 			if (!ps_seal_unwrap_key(old, id, tenant, wrapped, data_key))
 				ereport(ERROR,

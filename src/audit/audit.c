@@ -31,6 +31,7 @@
 #include "audit/audit_queue.h"
 #include "audit/audit_summary.h"
 #include "audit/audit_worker.h"
+#include "core/distributed.h"
 #include "core/identity.h"
 #include "core/principal.h"
 #include "core/provsecret.h"
@@ -146,6 +147,8 @@ audit_xact_callback(XactEvent event, void *arg)
 			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			/* prepared: its events are the prepared transaction's now */
+		case XACT_EVENT_PREPARE:
 			pending_inserted = false;
 			reset_call_context();
 			break;
@@ -351,6 +354,18 @@ ps_audit_record(const PsAuditEvent *event, bool durable)
 	PsAuditRecord record;
 
 	ensure_xact_callback();
+
+	/*
+	 * Under Citus the audit trail lives on the coordinator only (docs/
+	 * citus.md): an event recorded on a worker node would never reach it,
+	 * so nothing audited is done there.
+	 */
+	if (ps_tables_distributed() && ps_citus_worker_node())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("provsecret runs on the Citus coordinator, not on a worker node"),
+				 errdetail("Its audit trail is kept on the coordinator."),
+				 errhint("Connect to the coordinator.")));
 
 	/*
 	 * A standby writes nothing: its durable events are recorded by the

@@ -25,6 +25,8 @@
 #define PS_CITUS_CATALOG "pg_dist_partition"
 #define PS_CITUS_RELID_COLUMN "logicalrelid"
 #define PS_DISTRIBUTED_PROBE "ai_provider_secret"
+#define PS_CITUS_LOCAL_GROUP "pg_dist_local_group"
+#define PS_CITUS_GROUP_COLUMN "groupid"
 
 typedef enum DistributedState
 {
@@ -86,8 +88,10 @@ ps_tables_distributed(void)
 	probe_relid = OidIsValid(namespace) ?
 		get_relname_relid(PS_DISTRIBUTED_PROBE, namespace) : InvalidOid;
 	catalog = get_relname_relid(PS_CITUS_CATALOG, PG_CATALOG_NAMESPACE);
-	state = OidIsValid(probe_relid) && OidIsValid(catalog) &&
-		citus_catalog_lists(catalog, probe_relid) ?
+	/* before CREATE EXTENSION there is nothing to invalidate: ask again */
+	if (!OidIsValid(probe_relid))
+		return false;
+	state = OidIsValid(catalog) && citus_catalog_lists(catalog, probe_relid) ?
 		DISTRIBUTED_YES : DISTRIBUTED_NO;
 	return state == DISTRIBUTED_YES;
 }
@@ -109,4 +113,34 @@ ps_logical_relation(Relation rel)
 	base[len - 1 - digits] = '\0';
 	logical = get_relname_relid(base, RelationGetNamespace(rel));
 	return OidIsValid(logical) ? logical : RelationGetRelid(rel);
+}
+
+bool
+ps_citus_worker_node(void)
+{
+	Oid			catalog = get_relname_relid(PS_CITUS_LOCAL_GROUP, PG_CATALOG_NAMESPACE);
+	AttrNumber	attnum;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		worker = false;
+
+	if (!OidIsValid(catalog))
+		return false;
+	attnum = get_attnum(catalog, PS_CITUS_GROUP_COLUMN);
+	if (attnum == InvalidAttrNumber)
+		return false;
+	rel = table_open(catalog, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		group = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
+
+		worker = !isnull && DatumGetInt32(group) != 0;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return worker;
 }

@@ -32,4 +32,11 @@ extern bool ps_tables_distributed(void);
  */
 extern Oid	ps_logical_relation(Relation rel);
 
+/*
+ * True on a Citus worker node (its pg_dist_local_group is not the
+ * coordinator's group 0).  Read each time: a node becomes a worker when
+ * the coordinator adds it.
+ */
+extern bool ps_citus_worker_node(void);
+
 #endif

@@ -340,6 +340,20 @@ ps_datakey_by_id(int64 id, const char *company)
 				  "  FROM provsecret.data_key WHERE id OPERATOR(pg_catalog.=) $1",
 				  2, argtypes);
 	ps_query_run(plan_by_id[keyed], values, NULL, false, 1);
+
+	/*
+	 * Not among the company's rows: an attach of the project may have moved
+	 * the key since its ciphertext was read (it was under "~<p>").  By id
+	 * alone (on Citus, every shard), as before 0.5.0.
+	 */
+	if (SPI_processed == 0 && keyed)
+	{
+		ps_query_plan(&plan_by_id[0],
+					  "SELECT tenant, wrapped_key, root_key_fingerprint"
+					  "  FROM provsecret.data_key WHERE id OPERATOR(pg_catalog.=) $1",
+					  2, argtypes);
+		ps_query_run(plan_by_id[0], values, NULL, false, 1);
+	}
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

@@ -2,7 +2,8 @@
  * rest_sql.c: metadata reads of the REST routes, through SPI.
  *
  * They read the tables the secrets view unions, as provsecret_service (so
- * row-level security decides what is visible, as through the view), with
+ * row-level security decides what is visible, as through the view; on
+ * Citus as the owner, the routes' own describe check deciding), with
  * the tenant's company in the filter: one company's rows, by the indexes
  * that lead with company.  The view's company column hides a project's own
  * company and so cannot be used in an index condition.

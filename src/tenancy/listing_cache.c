@@ -54,6 +54,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "audit/audit_queue.h"
 #include "core/distributed.h"
 #include "core/provsecret.h"
 #include "tenancy/listing_cache.h"
@@ -169,6 +170,9 @@ listing_process_utility(PlannedStmt *pstmt, const char *queryString,
 			pg_atomic_fetch_add_u64(&shared->generation, 1);
 	}
 	PG_END_TRY();
+	/* its audit events are committed: the audit worker chains them now */
+	if (commit_prepared)
+		ps_audit_queue_wake_worker(true);
 }
 
 void

@@ -101,6 +101,9 @@ for my $version (@released)
 	  SELECT provsecret.seal('managed:project/solo/OPENAI_API_KEY', 'upgrade-solo-1');
 	  SELECT provsecret.seal('managed:project/solo/OPENAI_API_KEY', 'upgrade-solo-2');
 	  SELECT provsecret.grant('db:postgres', 'project/solo', ARRAY['read']);
+	  SELECT provsecret.seal('managed:project/early/OPENAI_API_KEY', 'upgrade-early-1');
+	  SELECT provsecret.seal('managed:project/early/OPENAI_API_KEY', 'upgrade-early-2');
+	  SELECT provsecret.register_project('early', 'upco');
 	  SELECT provsecret.resolve('managed:company/upco/anthropic');});
 
 	ps_sql($node, 'ALTER EXTENSION provsecret UPDATE');
@@ -140,14 +143,29 @@ for my $version (@released)
 	ps_sql($node, q{SELECT provsecret.register_project('solo', 'upco')});
 	is(ps_sql($node, q{SELECT (SELECT company FROM provsecret.project WHERE project = 'solo')
 	                     || ',' || (SELECT count(*) FROM provsecret.ai_provider_secret WHERE company = 'upco' AND project = 'solo')
-	                     || ',' || (SELECT count(*) FROM provsecret.ai_provider_secret_version WHERE company = 'upco')
+	                     || ',' || (SELECT count(*) FROM provsecret.ai_provider_secret_version WHERE company = 'upco' AND project = 'solo')
 	                     || ',' || (SELECT count(*) FROM provsecret.company WHERE company = '~solo')}),
-		'upco,1,2,0', "$version: attached to a company, its rows move there");
+		'upco,1,1,0', "$version: attached to a company, its rows move there");
 	is(ps_sql($node, 'SELECT ' . resolves_to('managed:project/solo/OPENAI_API_KEY', 'upgrade-solo-2')),
 		't', "$version: and its secret still resolves");
 	is(ps_sql($node, q{SELECT bool_and(ok) FROM provsecret.verify_audit_chain()}),
 		't', "$version: every audit chain still verifies after the attach");
 	my $upgraded = ps_sql($node, $describe);
+	# A project attached to a company on the old version: before 0.5.0 the
+	# attach left its data key behind, which 0.6.0 moves to the company.
+	is(ps_sql($node, q{SELECT provsecret.resolve('managed:project/early/OPENAI_API_KEY')
+	                       = 'upgrade-early-2'}),
+		't', "$version: a project attached on the old version resolves after the update");
+	ps_sql($node, q{SELECT provsecret.rollback('managed:project/early/OPENAI_API_KEY', 1)});
+	is(ps_sql($node, q{SELECT provsecret.resolve('managed:project/early/OPENAI_API_KEY')
+	                       = 'upgrade-early-1'}),
+		't', "$version: and so does its kept version, rolled back to");
+	is(ps_sql($node, q{SELECT string_agg(DISTINCT company, ',') FROM provsecret.data_key
+	                    WHERE tenant = 'project/early'}),
+		'upco', "$version: its data key is under its company");
+	is(ps_sql($node, q{SELECT sum(secrets) = (SELECT count(*) FROM provsecret.ai_provider_secret)
+	                     FROM provsecret.key_status}),
+		't', "$version: key_status counts every secret");
 	is($upgraded, $fresh, "$version: schema after the update equals a fresh install of $default");
 	ps_sql($node, 'DROP EXTENSION provsecret CASCADE');
 }

@@ -246,6 +246,19 @@ ps_sql($coordinator, q{SELECT provsecret.delete_secret('managed:company/co1/k1')
 is(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.secrets WHERE reference = 'managed:company/co1/k1'}),
 	'0', 'delete removes the secret from its shard');
 
+# Nothing audited is done on a worker: its events would never reach the
+# coordinator's chain.
+for my $change (
+	[ 'a registration', q{SELECT provsecret.register_company('on_worker')} ],
+	[ 'a delete',       q{SELECT provsecret.delete_secret('managed:company/co2/k1')} ],
+	[ 'a grant',        q{SELECT provsecret."grant"('db:app', 'company/co2', ARRAY['read'])} ])
+{
+	$r = ps_try($workers[1], $change->[1]);
+	is($r->{sqlstate}, '0A000', "$change->[0] on a worker node is refused (0A000)");
+}
+is(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.secrets WHERE reference = 'managed:company/co2/k1'}),
+	'1', 'and the secret is still there');
+
 # The workers cannot decrypt: they never had the key.
 $r = ps_try($workers[0], q{SELECT provsecret.resolve('managed:company/acme/before')});
 is($r->{sqlstate}, '55000', 'a worker has no root key and resolves nothing (55000)');
@@ -255,6 +268,18 @@ is(ps_sql($coordinator, q{SELECT count(*) FILTER (WHERE NOT ok) FROM provsecret.
 	'0', 'every audit chain verifies');
 cmp_ok(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.verify_audit_chain()}), '>=', 26,
 	'one chain per company');
+
+# Rotating the root key: the coordinator restarts with a new key and the
+# old one as previous, and rewrap() re-wraps every data key on the shards.
+my $new_key = random_key();
+ok(ps_restart($coordinator, key => $new_key, previous => $key), 'the coordinator restarts with a new root key');
+cmp_ok(ps_sql($coordinator, q{SELECT provsecret.rewrap()}), '>', 0, 'rewrap() re-wraps the data keys on the shards');
+is(ps_sql($coordinator, q{SELECT count(*) FROM provsecret.data_key
+	WHERE root_key_fingerprint <> (SELECT root_key_fingerprint FROM provsecret.key_status WHERE root_key = 'current')}),
+	'0', 'none is left under the old key');
+ok(ps_restart($coordinator, key => $new_key), 'and restarts with the new key alone');
+is(ps_sql($coordinator, 'SELECT ' . resolves_to('managed:company/acme/before', $value{before})), 't',
+	'secrets resolve under the new root key');
 
 # No value in any node's log.
 for my $node ($coordinator, @workers)
