@@ -87,10 +87,10 @@ ps_tables_distributed(void)
 	namespace = get_namespace_oid("provsecret", true);
 	probe_relid = OidIsValid(namespace) ?
 		get_relname_relid(PS_DISTRIBUTED_PROBE, namespace) : InvalidOid;
-	catalog = get_relname_relid(PS_CITUS_CATALOG, PG_CATALOG_NAMESPACE);
 	/* before CREATE EXTENSION there is nothing to invalidate: ask again */
 	if (!OidIsValid(probe_relid))
 		return false;
+	catalog = get_relname_relid(PS_CITUS_CATALOG, PG_CATALOG_NAMESPACE);
 	state = OidIsValid(catalog) && citus_catalog_lists(catalog, probe_relid) ?
 		DISTRIBUTED_YES : DISTRIBUTED_NO;
 	return state == DISTRIBUTED_YES;

@@ -574,6 +574,7 @@ Datum
 ps_invalidate_caches(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			logical;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -581,8 +582,9 @@ ps_invalidate_caches(PG_FUNCTION_ARGS)
 				 errmsg("ps_invalidate_caches must be called as a trigger")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	/* fired on a Citus shard: the caches watch the table it belongs to */
-	if (ps_logical_relation(trigdata->tg_relation) != RelationGetRelid(trigdata->tg_relation))
-		CacheInvalidateRelcacheByRelid(ps_logical_relation(trigdata->tg_relation));
+	logical = ps_logical_relation(trigdata->tg_relation);
+	if (logical != RelationGetRelid(trigdata->tg_relation))
+		CacheInvalidateRelcacheByRelid(logical);
 	ps_listing_changed();		/* grants and projects decide listings too */
 	return PointerGetDatum(NULL);
 }

@@ -153,12 +153,10 @@ for my $version (@released)
 	my $upgraded = ps_sql($node, $describe);
 	# A project attached to a company on the old version: before 0.5.0 the
 	# attach left its data key behind, which 0.6.0 moves to the company.
-	is(ps_sql($node, q{SELECT provsecret.resolve('managed:project/early/OPENAI_API_KEY')
-	                       = 'upgrade-early-2'}),
+	is(ps_sql($node, 'SELECT ' . resolves_to('managed:project/early/OPENAI_API_KEY', 'upgrade-early-2')),
 		't', "$version: a project attached on the old version resolves after the update");
 	ps_sql($node, q{SELECT provsecret.rollback('managed:project/early/OPENAI_API_KEY', 1)});
-	is(ps_sql($node, q{SELECT provsecret.resolve('managed:project/early/OPENAI_API_KEY')
-	                       = 'upgrade-early-1'}),
+	is(ps_sql($node, 'SELECT ' . resolves_to('managed:project/early/OPENAI_API_KEY', 'upgrade-early-1')),
 		't', "$version: and so does its kept version, rolled back to");
 	is(ps_sql($node, q{SELECT string_agg(DISTINCT company, ',') FROM provsecret.data_key
 	                    WHERE tenant = 'project/early'}),
